@@ -1,0 +1,47 @@
+# Two commands: `make run` serves the shop with demo data; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FLASK := $(BIN)/flask --app shop
+CATALOGS := $(wildcard translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+
+.PHONY: run test setup translations extract compile db bench clean
+
+run: setup db
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+setup: $(STAMP) $(COMPILED)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	touch $(STAMP)
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -d translations -l $* >/dev/null
+
+compile: $(STAMP)
+	$(BIN)/pybabel compile -d translations
+
+# Re-extract every string and merge it into each catalog (then translate the new entries).
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o messages.pot .
+	$(BIN)/pybabel update -i messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
+	rm -f messages.pot
+
+# Upgrade the database to the newest migration and load demo data (once: seed-demo is idempotent).
+db: setup
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo
+
+bench: setup
+	$(BIN)/python bench/catalog_rps.py
+
+clean:
+	rm -rf $(VENV) instance translations/*/LC_MESSAGES/*.mo

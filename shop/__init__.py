@@ -1,0 +1,155 @@
+"""Solidarity Shop: refurbished devices at solidarity prices, for people with an eligibility code."""
+
+import gzip
+import hashlib
+import logging
+from decimal import Decimal
+from pathlib import Path
+
+from flask import Flask, render_template, request, url_for
+from babel.dates import get_day_names
+from flask_babel import format_currency, format_date, format_datetime, format_decimal, format_time, get_locale
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from shop import config as config_module
+from shop.extensions import babel, csrf, db, limiter, migrate
+from shop.models.types import render_item
+from shop.i18n import current_language, select_locale, text_direction
+from shop.security import set_security_headers
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, template_folder="../templates", instance_path=str(ROOT / "instance"))
+    app.config.update(config_module.load())
+    if config:
+        app.config.update(config)
+    config_module.check(app.config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True,
+        render_item=render_item,
+    )
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+
+    from shop.catalog.views import bp as catalog_bp
+    from shop.pages.views import bp as pages_bp
+
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(pages_bp)
+
+    from shop.cli import register_cli
+
+    register_cli(app)
+    _register_template_helpers(app)
+    _register_error_pages(app)
+    _register_request_hooks(app)
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            db.session.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            db.session.rollback()
+            return {"status": "database unavailable"}, 503
+        return {"status": "ok"}
+
+    return app
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.after_request
+    def finish(response):
+        # One transaction per request: commit what the services flushed, only on success.
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        set_security_headers(response)
+        return _gzip(response)
+
+
+def _gzip(response):
+    """Compress HTML for people on slow, metered connections when no front server does it."""
+    if (
+        response.direct_passthrough
+        or response.status_code < 200
+        or "gzip" not in request.headers.get("Accept-Encoding", "")
+        or "Content-Encoding" in response.headers
+        or not (response.mimetype or "").startswith(("text/html", "application/json", "text/csv"))
+    ):
+        return response
+    body = response.get_data()
+    if len(body) < 500:
+        return response
+    response.set_data(gzip.compress(body, compresslevel=6))
+    response.headers["Content-Encoding"] = "gzip"
+    response.headers["Content-Length"] = str(len(response.get_data()))
+    response.vary.add("Accept-Encoding")
+    return response
+
+
+def _register_template_helpers(app: Flask) -> None:
+    static_hashes: dict[str, str] = {}
+
+    def static_url(filename: str) -> str:
+        """URL of a static file with a content hash, so it can be cached for a year."""
+        if filename not in static_hashes:
+            path = Path(app.static_folder) / filename
+            static_hashes[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+        return url_for("static", filename=filename, v=static_hashes[filename])
+
+    def price(cents: int) -> str:
+        return format_currency(Decimal(cents) / 100, "EUR")
+
+    app.jinja_env.filters.update(
+        price=price, date=format_date, datetime=format_datetime, number=format_decimal
+    )
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.jinja_env.globals.update(
+        weekday_name=weekday_name, time=lambda t: format_time(t, "short"), static_url=static_url
+    )
+
+    @app.context_processor
+    def inject():
+        language = current_language()
+        return {
+            "lang": language,
+            "dir": text_direction(language),
+            "languages": app.config["LANGUAGES"],
+        }
+
+
+def weekday_name(weekday: int) -> str:
+    """Monday is 0, in the current language."""
+    return get_day_names("wide", locale=get_locale())[weekday]
+
+
+def _register_error_pages(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_template("errors/error.html", code=400, kind="csrf"), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        code = error.code or 500
+        kind = code if code in (400, 403, 404, 405, 410, 413, 429) else "other"
+        return render_template("errors/error.html", code=code, kind=kind), code
+
+    @app.errorhandler(Exception)
+    def server_error(error):
+        log.exception("Unhandled error on %s", request.path)
+        db.session.rollback()
+        return render_template("errors/error.html", code=500, kind=500), 500

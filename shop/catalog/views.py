@@ -1,0 +1,50 @@
+"""Public pages: home, catalog and offer."""
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+
+from shop.catalog.forms import CatalogFilterForm
+from shop.services import catalog
+
+bp = Blueprint("catalog", __name__)
+
+
+@bp.get("/")
+def home():
+    return render_template(
+        "catalog/home.html",
+        counts=catalog.category_counts(),
+        pickup_points=catalog.active_pickup_points(with_hours=True),
+    )
+
+
+@bp.get("/catalog")
+def index():
+    points = catalog.active_pickup_points()
+    form = CatalogFilterForm(request.args, points)
+    form.validate()
+    filters, page = form.to_filters()
+    result = catalog.list_offers(filters, page=page, per_page=current_app.config["CATALOG_PAGE_SIZE"])
+    args = {k: v for k, v in request.args.items() if k != "page" and k in form._fields and v}
+    return render_template(
+        "catalog/index.html",
+        form=form,
+        result=result,
+        beyond_last_page=page > result.pages,
+        page_url=lambda n: url_for("catalog.index", **args, page=n),
+    )
+
+
+@bp.get("/offer/<offer_key>")
+def offer(offer_key: str):
+    found = catalog.get_offer(offer_key) if len(offer_key) == 16 else None
+    if found is None:
+        category = catalog.offer_existed(offer_key) if len(offer_key) == 16 else None
+        if category is None:
+            abort(404)
+        return render_template("catalog/sold_out.html", category=category), 410
+    return render_template(
+        "catalog/offer.html",
+        offer=found,
+        hints=catalog.plain_words(found),
+        point=catalog.get_pickup_point(found.pickup_point_id),
+    )

@@ -1,0 +1,68 @@
+"""Settings read from environment variables, with safe development defaults."""
+
+import os
+from pathlib import Path
+
+DEV_SECRET_KEY = "dev-only-not-secret"
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe for the environment it runs in."""
+
+
+def load() -> dict:
+    """Build the configuration mapping from the environment."""
+    env = os.environ.get("SHOP_ENV", "development")
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'shop.sqlite3'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    return {
+        "SHOP_ENV": env,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
+        "DEBUG": _bool("FLASK_DEBUG"),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "BABEL_DEFAULT_LOCALE": "fr",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
+        "BABEL_TRANSLATION_DIRECTORIES": "../translations",
+        "LANGUAGES": {"fr": "Français", "en": "English", "ar": "العربية", "uk": "Українська"},
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "587")),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS", True),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Solidarity Shop <no-reply@localhost>"),
+        "CATALOG_PAGE_SIZE": 24,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env == "production",
+        "PREFERRED_URL_SCHEME": "https" if env == "production" else "http",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        # Static URLs carry a content hash (static_url), so browsers may keep them a year.
+        "SEND_FILE_MAX_AGE_DEFAULT": 365 * 24 * 3600,
+    }
+
+
+def check(config) -> None:
+    """Refuse to run production with development settings."""
+    if config.get("SHOP_ENV") != "production":
+        return
+    if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY or len(config["SECRET_KEY"]) < 32:
+        raise ConfigError("SECRET_KEY must be set to a long random value in production.")
+    if config.get("DEBUG"):
+        raise ConfigError("Debug mode must be off in production.")

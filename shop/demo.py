@@ -1,0 +1,143 @@
+"""Realistic demo data for a Metz-area shop (development only)."""
+
+import random
+from datetime import date, time
+
+import sqlalchemy as sa
+
+from shop.extensions import db
+from shop.models import (
+    Category, Device, DeviceStatus, DonationBatch, Donor, DonorKind, Grade, KeyboardLayout,
+    OpeningHours, PickupPoint,
+)
+from shop.services import devices as device_service
+
+ACTOR = "seed-demo"
+
+PICKUP_POINTS = [
+    {
+        "slug": "metz-centre", "name": "Emmaüs Connect Metz", "address": "12 rue Mazelle",
+        "postcode": "57000", "town": "Metz", "phone": "03 87 00 00 01",
+        "hours": [(1, "09:30", "12:30"), (1, "14:00", "17:30"), (3, "09:30", "12:30"),
+                  (3, "14:00", "17:30"), (4, "14:00", "18:30")],
+    },
+    {
+        "slug": "metz-borny", "name": "Espace solidaire de Borny", "address": "3 boulevard de Provence",
+        "postcode": "57070", "town": "Metz", "phone": "03 87 00 00 02",
+        "hours": [(0, "14:00", "17:00"), (2, "09:00", "12:00"), (5, "09:00", "12:00")],
+    },
+    {
+        "slug": "woippy", "name": "Point relais de Woippy", "address": "1 place Jean Perrin",
+        "postcode": "57140", "town": "Woippy", "phone": None,
+        "hours": [(2, "14:00", "18:00"), (4, "09:00", "12:00")],
+    },
+]
+
+DONORS = [
+    ("Eurométropole de Metz", DonorKind.PUBLIC_BODY, [
+        ("EMM-2025-01", date(2025, 9, 15), 40, "Hôtel de Ville, Metz"),
+        ("EMM-2025-02", date(2025, 12, 3), 30, "Centre technique municipal, Metz"),
+        ("EMM-2026-01", date(2026, 3, 20), 20, "Pôle numérique, Metz"),
+    ]),
+    ("Mutuelle lorraine (démo)", DonorKind.COMPANY, [
+        ("MUT-2026-01", date(2026, 5, 11), 12, "Siège, Metz"),
+    ]),
+]
+
+# category, brand, model, cpu, ram, storage, screen tenths, os, keyboard, base price in cents
+MODELS = [
+    (Category.LAPTOP, "Lenovo", "ThinkPad T480", "Intel Core i5-8350U", 8, 256, 140, "Windows 11", KeyboardLayout.AZERTY, 12000),
+    (Category.LAPTOP, "Dell", "Latitude 5490", "Intel Core i5-8250U", 8, 256, 140, "Windows 11", KeyboardLayout.AZERTY, 11000),
+    (Category.LAPTOP, "HP", "EliteBook 840 G5", "Intel Core i5-8250U", 16, 512, 140, "Windows 11", KeyboardLayout.AZERTY, 15000),
+    (Category.LAPTOP, "Lenovo", "ThinkPad X280", "Intel Core i5-8250U", 8, 256, 125, "Linux Mint", KeyboardLayout.AZERTY, 9000),
+    (Category.LAPTOP, "Dell", "Latitude 3500", "Intel Core i3-8145U", 4, 128, 156, "Linux Mint", KeyboardLayout.AZERTY, 6000),
+    (Category.DESKTOP, "Dell", "OptiPlex 7060", "Intel Core i5-8500", 8, 256, None, "Windows 11", KeyboardLayout.AZERTY, 9000),
+    (Category.DESKTOP, "HP", "ProDesk 600 G4", "Intel Core i3-8100", 8, 256, None, "Windows 11", KeyboardLayout.AZERTY, 7000),
+    (Category.SMARTPHONE, "Samsung", "Galaxy A52", None, 6, 128, 65, "Android 14", None, 9000),
+    (Category.SMARTPHONE, "Apple", "iPhone 8", None, 2, 64, 47, "iOS 16", None, 8000),
+    (Category.SMARTPHONE, "Google", "Pixel 4a", None, 6, 128, 58, "Android 13", None, 7000),
+    (Category.SMARTPHONE, "Fairphone", "Fairphone 3+", None, 4, 64, 57, "Android 13", None, 6000),
+    (Category.TABLET, "Apple", "iPad (6th generation)", None, 2, 32, 97, "iPadOS 17", None, 8000),
+    (Category.TABLET, "Samsung", "Galaxy Tab A 10.1", None, 3, 32, 101, "Android 11", None, 5000),
+    (Category.SCREEN, "Dell", "P2219H", None, None, None, 215, None, None, 2500),
+    (Category.SCREEN, "HP", "E233", None, None, None, 230, None, None, 3000),
+    (Category.PRINTER, "HP", "LaserJet Pro M404dn", None, None, None, None, None, None, 3000),
+    (Category.MULTIFUNCTION_PRINTER, "Brother", "MFC-L2710DW", None, None, None, None, None, None, 6000),
+    (Category.ACCESSORY, "Logitech", "MK270 keyboard and mouse", None, None, None, None, None, KeyboardLayout.AZERTY, 1000),
+]
+
+PATHS = {
+    DeviceStatus.RECEIVED: [],
+    DeviceStatus.ERASED: [DeviceStatus.ERASED],
+    DeviceStatus.REFURBISHED: [DeviceStatus.ERASED, DeviceStatus.REFURBISHED],
+    DeviceStatus.LISTED: [DeviceStatus.ERASED, DeviceStatus.REFURBISHED, DeviceStatus.LISTED],
+    DeviceStatus.RECYCLED: [DeviceStatus.RECYCLED],
+}
+
+
+def _hhmm(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _pickup_points() -> list[PickupPoint]:
+    points = []
+    for spec in PICKUP_POINTS:
+        point = db.session.scalar(sa.select(PickupPoint).where(PickupPoint.slug == spec["slug"]))
+        if point is None:
+            point = PickupPoint(**{k: v for k, v in spec.items() if k != "hours"})
+            point.opening_hours = [
+                OpeningHours(weekday=day, opens=_hhmm(opens), closes=_hhmm(closes))
+                for day, opens, closes in spec["hours"]
+            ]
+            db.session.add(point)
+        points.append(point)
+    db.session.flush()
+    return points
+
+
+def _batches() -> list[DonationBatch]:
+    batches = []
+    for name, kind, specs in DONORS:
+        donor = db.session.scalar(sa.select(Donor).where(Donor.name == name))
+        if donor is None:
+            donor = Donor(name=name, kind=kind)
+            db.session.add(donor)
+        for reference, received_on, declared, site in specs:
+            batch = db.session.scalar(sa.select(DonationBatch).where(DonationBatch.reference == reference))
+            if batch is None:
+                batch = DonationBatch(donor=donor, reference=reference, received_on=received_on,
+                                      declared_count=declared, collection_site=site)
+                db.session.add(batch)
+            batches.append(batch)
+    db.session.flush()
+    return batches
+
+
+def seed_demo(device_count: int = 84, *, seed: int = 2025) -> dict[str, int]:
+    """Create pickup points, donors, batches and devices; safe to run twice."""
+    points = _pickup_points()
+    batches = _batches()
+    rng = random.Random(seed)
+    created = 0
+    for n in range(device_count):
+        serial = f"DEMO-{n:05d}"
+        if db.session.scalar(sa.select(Device.id).where(Device.serial_number == serial)) is not None:
+            continue
+        category, brand, model, cpu, ram, storage, screen, os_name, keyboard, base = MODELS[n % len(MODELS)]
+        grade = rng.choices([Grade.A, Grade.B, Grade.C], weights=[3, 5, 2])[0]
+        price = base - {Grade.A: 0, Grade.B: 1000, Grade.C: 2000}[grade] if base > 3000 else base
+        battery = None
+        if category in (Category.LAPTOP, Category.SMARTPHONE, Category.TABLET):
+            battery = rng.choice([78, 82, 85, 88, 91, 95])
+        device = Device(
+            serial_number=serial, category=category, brand=brand, model=model, cpu=cpu, ram_gb=ram,
+            storage_gb=storage, screen_tenths=screen, os=os_name, keyboard_layout=keyboard,
+            grade=grade, battery_health=battery, price_cents=max(price, 500),
+            pickup_point_id=points[n % 5 % len(points)].id, batch=batches[n % len(batches)],
+        )
+        device_service.add_device(device, actor=ACTOR)
+        final = rng.choices(list(PATHS), weights=[2, 2, 3, 36, 1])[0]
+        device_service.move_along(device, PATHS[final], actor=ACTOR)
+        created += 1
+    return {"pickup_points": len(points), "batches": len(batches), "devices": created}

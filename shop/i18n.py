@@ -1,0 +1,25 @@
+"""Language choice: explicit pick (cookie), else the browser's wish, else French."""
+
+from flask import current_app, has_request_context, request
+from flask_babel import get_locale
+
+LANG_COOKIE = "lang"
+RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(list(languages)) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def current_language() -> str:
+    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def text_direction(language: str | None = None) -> str:
+    return "rtl" if (language or current_language()).split("_")[0] in RTL_LANGUAGES else "ltr"

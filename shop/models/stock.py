@@ -1,0 +1,180 @@
+"""Donors, donation batches, devices and the history of every device."""
+
+import hashlib
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shop.extensions import db
+from shop.models.catalog import PickupPoint
+from shop.models.types import LabelledEnum, UTCDateTime, enum_column, utcnow
+
+
+class DonorKind(LabelledEnum):
+    PUBLIC_BODY = "public_body", _l("Public body")
+    COMPANY = "company", _l("Company")
+    INDIVIDUAL = "individual", _l("Individual")
+
+
+class Category(LabelledEnum):
+    LAPTOP = "laptop", _l("Laptop")
+    DESKTOP = "desktop", _l("Desktop computer")
+    SMARTPHONE = "smartphone", _l("Smartphone")
+    TABLET = "tablet", _l("Tablet")
+    SCREEN = "screen", _l("Screen")
+    PRINTER = "printer", _l("Printer")
+    MULTIFUNCTION_PRINTER = "multifunction_printer", _l("Multifunction printer")
+    ACCESSORY = "accessory", _l("Accessory")
+
+    @property
+    def is_computer(self) -> bool:
+        return self in (Category.LAPTOP, Category.DESKTOP)
+
+
+class Grade(LabelledEnum):
+    A = "A", _l("Like new: hardly any marks.")
+    B = "B", _l("Good: light signs of use.")
+    C = "C", _l("Fair: visible marks, works perfectly.")
+
+
+class DeviceStatus(LabelledEnum):
+    RECEIVED = "received", _l("Received")
+    ERASED = "erased", _l("Data erased")
+    REFURBISHED = "refurbished", _l("Refurbished")
+    LISTED = "listed", _l("On sale")
+    RESERVED = "reserved", _l("Reserved")
+    SOLD = "sold", _l("Sold")
+    WITHDRAWN = "withdrawn", _l("Withdrawn")
+    RECYCLED = "recycled", _l("Recycled")
+
+
+class KeyboardLayout(LabelledEnum):
+    AZERTY = "azerty", _l("French (AZERTY)")
+    QWERTY = "qwerty", _l("English (QWERTY)")
+    QWERTZ = "qwertz", _l("German (QWERTZ)")
+    ARABIC = "arabic", _l("Arabic")
+    UKRAINIAN = "ukrainian", _l("Ukrainian")
+
+
+class Donor(db.Model):
+    __tablename__ = "donors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(160), unique=True)
+    kind: Mapped[DonorKind] = mapped_column(enum_column(DonorKind, "donor_kind"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    batches: Mapped[list["DonationBatch"]] = relationship(back_populates="donor")
+
+    @property
+    def is_public(self) -> bool:
+        return self.kind == DonorKind.PUBLIC_BODY
+
+
+class DonationBatch(db.Model):
+    __tablename__ = "donation_batches"
+    __table_args__ = (sa.CheckConstraint("declared_count >= 0", name="declared_count_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    donor_id: Mapped[int] = mapped_column(sa.ForeignKey("donors.id"), index=True)
+    reference: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    received_on: Mapped[date] = mapped_column(sa.Date)
+    declared_count: Mapped[int] = mapped_column(default=0)
+    collection_site: Mapped[str | None] = mapped_column(sa.String(160))
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+
+    donor: Mapped[Donor] = relationship(back_populates="batches")
+    devices: Mapped[list["Device"]] = relationship(back_populates="batch")
+
+
+# The attributes that make two listed devices "the same offer" in the catalog.
+OFFER_ATTRIBUTES = (
+    "category", "brand", "model", "cpu", "ram_gb", "storage_gb", "screen_tenths",
+    "os", "keyboard_layout", "grade", "price_cents", "pickup_point_id",
+)
+
+
+class Device(db.Model):
+    """One physical, unique item: a stock of one."""
+
+    __tablename__ = "devices"
+    __table_args__ = (
+        sa.CheckConstraint("price_cents >= 0", name="price_not_negative"),
+        sa.CheckConstraint(
+            "battery_health IS NULL OR (battery_health >= 0 AND battery_health <= 100)",
+            name="battery_health_range",
+        ),
+        sa.CheckConstraint("ram_gb IS NULL OR ram_gb > 0", name="ram_positive"),
+        sa.CheckConstraint("storage_gb IS NULL OR storage_gb > 0", name="storage_positive"),
+        sa.Index("ix_devices_status_offer_key", "status", "offer_key"),
+        sa.Index("ix_devices_status_category_price", "status", "category", "price_cents"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    serial_number: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    category: Mapped[Category] = mapped_column(enum_column(Category, "device_category"))
+    brand: Mapped[str] = mapped_column(sa.String(60))
+    model: Mapped[str] = mapped_column(sa.String(120))
+    cpu: Mapped[str | None] = mapped_column(sa.String(120))
+    ram_gb: Mapped[int | None]
+    storage_gb: Mapped[int | None]
+    screen_tenths: Mapped[int | None]  # diagonal in tenths of an inch: 156 is 15.6"
+    os: Mapped[str | None] = mapped_column(sa.String(60))
+    keyboard_layout: Mapped[KeyboardLayout | None] = mapped_column(
+        enum_column(KeyboardLayout, "keyboard_layout")
+    )
+    grade: Mapped[Grade] = mapped_column(enum_column(Grade, "device_grade"))
+    battery_health: Mapped[int | None]
+    price_cents: Mapped[int]
+    status: Mapped[DeviceStatus] = mapped_column(
+        enum_column(DeviceStatus, "device_status"), default=DeviceStatus.RECEIVED
+    )
+    pickup_point_id: Mapped[int] = mapped_column(sa.ForeignKey("pickup_points.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("donation_batches.id"), index=True)
+    offer_key: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    pickup_point: Mapped[PickupPoint] = relationship()
+    batch: Mapped[DonationBatch | None] = relationship(back_populates="devices")
+    events: Mapped[list["DeviceEvent"]] = relationship(
+        back_populates="device", order_by="DeviceEvent.id", cascade="all, delete-orphan"
+    )
+
+    def compute_offer_key(self) -> str:
+        """A short stable key shared by every identical unit (see OFFER_ATTRIBUTES)."""
+        parts = []
+        for name in OFFER_ATTRIBUTES:
+            value = getattr(self, name)
+            parts.append("" if value is None else str(getattr(value, "value", value)))
+        return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).hexdigest()
+
+    @property
+    def screen_inches(self) -> float | None:
+        return None if self.screen_tenths is None else self.screen_tenths / 10
+
+
+@sa.event.listens_for(Device, "before_insert")
+@sa.event.listens_for(Device, "before_update")
+def _set_offer_key(mapper, connection, device: Device) -> None:
+    device.offer_key = device.compute_offer_key()
+
+
+class DeviceEvent(db.Model):
+    """One recorded lifecycle transition of a device."""
+
+    __tablename__ = "device_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[DeviceStatus | None] = mapped_column(
+        enum_column(DeviceStatus, "device_event_from_status")
+    )
+    to_status: Mapped[DeviceStatus] = mapped_column(enum_column(DeviceStatus, "device_event_to_status"))
+    actor: Mapped[str | None] = mapped_column(sa.String(160))
+    note: Mapped[str | None] = mapped_column(sa.String(300))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    device: Mapped[Device] = relationship(back_populates="events")

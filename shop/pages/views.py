@@ -1,0 +1,50 @@
+"""Information pages and the language picker."""
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request
+
+from shop.i18n import LANG_COOKIE
+from shop.services import catalog, pricing
+
+bp = Blueprint("pages", __name__)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a path on this site: never another host (no open redirect)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+@bp.get("/language/<code>")
+def language(code: str):
+    if code not in current_app.config["LANGUAGES"]:
+        abort(404)
+    response = redirect(safe_next(request.args.get("next")), code=303)
+    response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                        secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response
+
+
+@bp.get("/how-it-works")
+def how_it_works():
+    return render_template("pages/how_it_works.html", caps=pricing.LEGAL_CAPS_CENTS, cap_source=pricing.LEGAL_CAP_SOURCE)
+
+
+@bp.get("/pickup-points")
+def pickup_points():
+    return render_template("pages/pickup_points.html", pickup_points=catalog.active_pickup_points(with_hours=True))
+
+
+@bp.get("/privacy")
+def privacy():
+    return render_template("pages/privacy.html")
+
+
+@bp.get("/accessibility")
+def accessibility():
+    return render_template("pages/accessibility.html")

@@ -1,0 +1,1 @@
+"""The domain rules. Plain functions: no request objects, the caller's transaction."""

@@ -1,0 +1,212 @@
+"""What the public catalog shows: listed devices grouped into offers."""
+
+import math
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
+
+from shop.extensions import db
+from shop.models import Category, Device, DeviceStatus, Grade, KeyboardLayout, PickupPoint
+
+SORTS = ("price_asc", "price_desc")
+
+_GROUP_COLUMNS = (
+    Device.offer_key, Device.category, Device.brand, Device.model, Device.cpu, Device.ram_gb,
+    Device.storage_gb, Device.screen_tenths, Device.os, Device.keyboard_layout, Device.grade,
+    Device.price_cents, Device.pickup_point_id, PickupPoint.name, PickupPoint.town,
+)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """Identical listed units, shown as one line with a count."""
+
+    offer_key: str
+    category: Category
+    brand: str
+    model: str
+    cpu: str | None
+    ram_gb: int | None
+    storage_gb: int | None
+    screen_tenths: int | None
+    os: str | None
+    keyboard_layout: KeyboardLayout | None
+    grade: Grade
+    price_cents: int
+    pickup_point_id: int
+    pickup_point_name: str
+    pickup_point_town: str
+    count: int
+    battery_min: int | None
+    battery_max: int | None
+
+    @property
+    def title(self) -> str:
+        return f"{self.brand} {self.model}"
+
+    @property
+    def screen_inches(self) -> float | None:
+        return None if self.screen_tenths is None else self.screen_tenths / 10
+
+
+@dataclass(frozen=True)
+class OfferFilters:
+    category: Category | None = None
+    pickup_point_id: int | None = None
+    max_price_cents: int | None = None
+    min_ram_gb: int | None = None
+    min_storage_gb: int | None = None
+    sort: str = "price_asc"
+
+
+@dataclass(frozen=True)
+class OfferPage:
+    offers: list[Offer]
+    total: int
+    page: int
+    per_page: int
+    pages: int = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "pages", max(1, math.ceil(self.total / self.per_page)))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def _offer_select(where):
+    return (
+        sa.select(
+            *_GROUP_COLUMNS,
+            sa.func.count(Device.id).label("count"),
+            sa.func.min(Device.battery_health).label("battery_min"),
+            sa.func.max(Device.battery_health).label("battery_max"),
+        )
+        .join(PickupPoint, PickupPoint.id == Device.pickup_point_id)
+        .where(Device.status == DeviceStatus.LISTED, *where)
+        .group_by(*_GROUP_COLUMNS)
+    )
+
+
+def _to_offer(row) -> Offer:
+    values = row._mapping
+    return Offer(
+        offer_key=values["offer_key"], category=values["category"], brand=values["brand"],
+        model=values["model"], cpu=values["cpu"], ram_gb=values["ram_gb"],
+        storage_gb=values["storage_gb"], screen_tenths=values["screen_tenths"], os=values["os"],
+        keyboard_layout=values["keyboard_layout"], grade=values["grade"],
+        price_cents=values["price_cents"], pickup_point_id=values["pickup_point_id"],
+        pickup_point_name=values["name"], pickup_point_town=values["town"], count=values["count"],
+        battery_min=values["battery_min"], battery_max=values["battery_max"],
+    )
+
+
+def _where(filters: OfferFilters) -> list:
+    where = []
+    if filters.category is not None:
+        where.append(Device.category == filters.category)
+    if filters.pickup_point_id is not None:
+        where.append(Device.pickup_point_id == filters.pickup_point_id)
+    if filters.max_price_cents is not None:
+        where.append(Device.price_cents <= filters.max_price_cents)
+    if filters.min_ram_gb is not None:
+        where.append(Device.ram_gb >= filters.min_ram_gb)
+    if filters.min_storage_gb is not None:
+        where.append(Device.storage_gb >= filters.min_storage_gb)
+    return where
+
+
+def list_offers(filters: OfferFilters, *, page: int = 1, per_page: int = 24) -> OfferPage:
+    """One page of offers matching the filters: two queries whatever the stock size."""
+    where = _where(filters)
+    grouped = (
+        sa.select(Device.offer_key)
+        .where(Device.status == DeviceStatus.LISTED, *where)
+        .group_by(Device.offer_key)
+        .subquery()
+    )
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(grouped)) or 0
+    price_order = Device.price_cents.desc() if filters.sort == "price_desc" else Device.price_cents.asc()
+    page = max(1, page)
+    rows = db.session.execute(
+        _offer_select(where)
+        .order_by(price_order, Device.brand, Device.model, Device.offer_key)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return OfferPage(offers=[_to_offer(r) for r in rows], total=total, page=page, per_page=per_page)
+
+
+def get_offer(offer_key: str) -> Offer | None:
+    """The offer with this key, if at least one unit of it is on sale."""
+    row = db.session.execute(_offer_select([Device.offer_key == offer_key])).first()
+    return None if row is None else _to_offer(row)
+
+
+def offer_existed(offer_key: str) -> Category | None:
+    """The category of a key that once had units (now sold out), else None."""
+    return db.session.scalar(sa.select(Device.category).where(Device.offer_key == offer_key).limit(1))
+
+
+def category_counts() -> dict[Category, int]:
+    """How many units of each category are on sale, in the order of the Category enum."""
+    rows = db.session.execute(
+        sa.select(Device.category, sa.func.count(Device.id))
+        .where(Device.status == DeviceStatus.LISTED)
+        .group_by(Device.category)
+    ).all()
+    counts = dict(rows)
+    return {category: counts.get(category, 0) for category in Category}
+
+
+def active_pickup_points(*, with_hours: bool = False) -> list[PickupPoint]:
+    stmt = sa.select(PickupPoint).where(PickupPoint.active.is_(True)).order_by(PickupPoint.town, PickupPoint.name)
+    if with_hours:
+        stmt = stmt.options(selectinload(PickupPoint.opening_hours))
+    return list(db.session.scalars(stmt))
+
+
+def get_pickup_point(pickup_point_id: int) -> PickupPoint | None:
+    return db.session.scalar(
+        sa.select(PickupPoint)
+        .where(PickupPoint.id == pickup_point_id)
+        .options(selectinload(PickupPoint.opening_hours))
+    )
+
+
+def plain_words(offer: Offer) -> list:
+    """What the device is good for, in plain words, from its specs."""
+    hints = []
+    category = offer.category
+    if category.is_computer or category == Category.TABLET:
+        ram = offer.ram_gb or 0
+        if ram >= 16:
+            hints.append(_l("Good for photo editing, many open tabs and demanding programs."))
+        if ram >= 8:
+            hints.append(_l("Good for video calls, school work and office programs."))
+        elif ram >= 4:
+            hints.append(_l("Good for the web, e-mail, online forms and video calls."))
+        else:
+            hints.append(_l("Good for the web, e-mail and online forms."))
+    if category == Category.SMARTPHONE:
+        hints.append(_l("Good for calls, messages, video calls and online services."))
+        if (offer.storage_gb or 0) >= 64:
+            hints.append(_l("Room for many photos and apps."))
+    if category == Category.LAPTOP and offer.screen_tenths and offer.screen_tenths <= 133:
+        hints.append(_l("Small and light: easy to carry."))
+    if category == Category.SCREEN:
+        hints.append(_l("Plugs into a computer to see more at once."))
+    if category in (Category.PRINTER, Category.MULTIFUNCTION_PRINTER):
+        hints.append(_l("Prints your documents at home."))
+        if category == Category.MULTIFUNCTION_PRINTER:
+            hints.append(_l("Also scans and copies papers for your applications."))
+    if offer.keyboard_layout == KeyboardLayout.AZERTY:
+        hints.append(_l("French keyboard."))
+    return hints

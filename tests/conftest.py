@@ -1,0 +1,101 @@
+"""Fixtures: app → client → db, a query counter, and small factories.
+
+The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL is set. The schema
+is built once per session by the Alembic migrations themselves; each test then starts from
+empty tables.
+"""
+
+import os
+from contextlib import contextmanager
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+
+from shop import create_app
+from shop.extensions import db as _db
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+def _reset_schema(app) -> None:
+    with app.app_context():
+        engine = _db.engine
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        flask_migrate.upgrade()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    url = _database_url(tmp_path_factory)
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "SERVER_NAME": None,
+        }
+    )
+    _reset_schema(app)
+    return app
+
+
+def _empty_tables() -> None:
+    with _db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(_db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def db(app):
+    """The database, empty at the start of the test; tables are emptied afterwards."""
+    with app.app_context():
+        yield _db
+        _db.session.remove()
+        _empty_tables()
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+class QueryCounter:
+    def __init__(self):
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            self.statements.append(statement)
+
+
+@pytest.fixture
+def count_queries(db):
+    """`with count_queries() as counter:` counts the SQL statements run inside the block."""
+
+    @contextmanager
+    def counting():
+        counter = QueryCounter()
+        sa.event.listen(db.engine, "before_cursor_execute", counter)
+        try:
+            yield counter
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", counter)
+
+    return counting
