@@ -24,14 +24,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po | $(STAMP)
-	$(BIN)/pybabel compile --use-fuzzy -d translations -l $* >/dev/null
+	$(BIN)/pybabel compile -d translations -l $* >/dev/null
 
 compile: $(STAMP)
 	$(BIN)/pybabel compile -d translations
 
 # Re-extract every string and merge it into each catalog (then translate the new entries).
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs='.* __pycache__' --no-location --sort-output -o messages.pot shop templates
 	$(BIN)/pybabel update -i messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 	rm -f messages.pot
 

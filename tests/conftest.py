@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import flask_migrate
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from shop import create_app
 from shop.extensions import db as _db
@@ -45,7 +46,9 @@ def app(tmp_path_factory):
         }
     )
     _reset_schema(app)
-    return app
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
 
 
 def _empty_tables() -> None:
@@ -67,8 +70,18 @@ def db(app):
         _empty_tables()
 
 
+class FreshContextClient(FlaskClient):
+    """Each request gets its own app context (fresh `g`, own DB session), as in production,
+    even though the test itself holds an app context open."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app, db):
+    app.test_client_class = FreshContextClient
     return app.test_client()
 
 

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField
+from wtforms import IntegerField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional
 
 from shop.models import Category
@@ -24,13 +24,16 @@ class CatalogFilterForm(FlaskForm):
     point = SelectField(_l("Pickup point"), validators=[Optional()])
     max_price = IntegerField(
         _l("Maximum price (euros)"),
-        validators=[Optional(), NumberRange(min=0, max=10000, message=_l("Enter a price between 0 and 10,000 euros."))],
+        validators=[Optional(), NumberRange(min=0, max=1000, message=_l("Enter a whole number of euros, up to %(max)d.", max=1000))],
     )
     min_ram = SelectField(_l("Memory (RAM) at least"), validators=[Optional()])
     min_storage = SelectField(_l("Storage at least"), validators=[Optional()])
     sort = SelectField(
         _l("Sort by"),
-        choices=[("price_asc", _l("Price: lowest first")), ("price_desc", _l("Price: highest first"))],
+        choices=[
+            SelectChoice("price_asc", _l("Price: lowest first")),
+            SelectChoice("price_desc", _l("Price: highest first")),
+        ],
         default="price_asc",
         validators=[Optional()],
     )
@@ -41,11 +44,13 @@ class CatalogFilterForm(FlaskForm):
 
     def __init__(self, formdata, pickup_points):
         super().__init__(formdata=formdata)
-        anything = ("", _l("Any"))
-        self.category.choices = [anything] + [(c.value, c.label) for c in Category]
-        self.point.choices = [anything] + [(str(p.id), f"{p.name} ({p.town})") for p in pickup_points]
-        self.min_ram.choices = [anything] + [(str(n), _l("%(n)d GB", n=n)) for n in RAM_CHOICES]
-        self.min_storage.choices = [anything] + [(str(n), _l("%(n)d GB", n=n)) for n in STORAGE_CHOICES]
+        anything = SelectChoice("", _l("Any"))
+        self.category.choices = [anything] + [SelectChoice(c.value, c.label) for c in Category]
+        self.point.choices = [anything] + [SelectChoice(str(p.id), f"{p.name} ({p.town})") for p in pickup_points]
+        self.min_ram.choices = [anything] + [SelectChoice(str(n), _l("%(n)d GB", n=n)) for n in RAM_CHOICES]
+        self.min_storage.choices = [anything] + [
+            SelectChoice(str(n), _l("%(n)d GB", n=n)) for n in STORAGE_CHOICES
+        ]
 
     def to_filters(self) -> tuple[OfferFilters, int]:
         """The valid filters and page number; an invalid field is ignored (its error is shown)."""

@@ -1,5 +1,8 @@
 """Solidarity prices and the legal caps on them."""
 
+from decimal import Decimal
+
+from flask_babel import format_currency
 from flask_babel import lazy_gettext as _l
 
 from shop.models import Category
@@ -30,14 +33,14 @@ def legal_cap(category: Category) -> int | None:
 def check_price(category: Category, price_cents: int, *, public_donor: bool) -> None:
     """Refuse a negative or absurd price, and any price above the legal cap for public donations."""
     if price_cents < 0 or price_cents > MAX_PRICE_CENTS:
-        raise DomainError(_l("The price must be between 0 and 1,000 euros."))
+        raise DomainError(_l("The price must be between 0 and %(max)d euros.", max=MAX_PRICE_CENTS // 100))
     cap = legal_cap(category)
     if public_donor and cap is not None and price_cents > cap:
         raise DomainError(
             _l(
-                "A device given by a public body cannot cost more than %(cap)s euros "
+                "A device given by a public body cannot cost more than %(cap)s "
                 "in this category (legal cap).",
-                cap=cap // 100,
+                cap=format_currency(Decimal(cap) / 100, "EUR"),
             ),
             cap_cents=cap,
         )

@@ -1,0 +1,184 @@
+import gzip
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from shop.models import Category, Device, DeviceStatus, Grade
+from shop.services import catalog
+from shop.services.catalog import OfferFilters
+from tests import factories
+
+
+def offer_keys(html: str) -> list[str]:
+    return re.findall(r'href="/offer/([0-9a-f]{16})"', html)
+
+
+def test_identical_units_are_one_offer_with_a_count(db):
+    point = factories.pickup_point()
+    for _ in range(3):
+        factories.device(point=point)
+    factories.device(point=point, grade=Grade.A, price_cents=14000)
+    page = catalog.list_offers(OfferFilters())
+    assert page.total == 2
+    counts = sorted(o.count for o in page.offers)
+    assert counts == [1, 3]
+
+
+def test_only_listed_units_are_shown(db):
+    point = factories.pickup_point()
+    factories.device(point=point, status=DeviceStatus.REFURBISHED)
+    factories.device(point=point, status=DeviceStatus.RESERVED)
+    factories.device(point=point, status=DeviceStatus.SOLD)
+    assert catalog.list_offers(OfferFilters()).total == 0
+    factories.device(point=point)
+    assert catalog.list_offers(OfferFilters()).total == 1
+
+
+def test_filters_and_sort(db):
+    metz, woippy = factories.pickup_point(town="Metz"), factories.pickup_point(town="Woippy")
+    factories.device(point=metz, price_cents=6000, ram_gb=4, storage_gb=128)
+    factories.device(point=metz, price_cents=15000, ram_gb=16, storage_gb=512, model="EliteBook")
+    factories.device(point=woippy, category=Category.SMARTPHONE, price_cents=8000, ram_gb=4, storage_gb=64,
+                     model="Pixel 4a", cpu=None)
+    assert catalog.list_offers(OfferFilters(category=Category.SMARTPHONE)).total == 1
+    assert catalog.list_offers(OfferFilters(pickup_point_id=woippy.id)).total == 1
+    assert catalog.list_offers(OfferFilters(max_price_cents=8000)).total == 2
+    assert catalog.list_offers(OfferFilters(min_ram_gb=8)).total == 1
+    assert catalog.list_offers(OfferFilters(min_storage_gb=256)).total == 1
+    prices = [o.price_cents for o in catalog.list_offers(OfferFilters(sort="price_desc")).offers]
+    assert prices == [15000, 8000, 6000]
+
+
+def test_pagination_splits_offers(db):
+    point = factories.pickup_point()
+    for n in range(5):
+        factories.device(point=point, model=f"Model {n}", price_cents=5000 + n * 100)
+    first = catalog.list_offers(OfferFilters(), page=1, per_page=2)
+    third = catalog.list_offers(OfferFilters(), page=3, per_page=2)
+    assert (first.total, first.pages, len(first.offers), len(third.offers)) == (5, 3, 2, 1)
+    assert first.has_next and not third.has_next
+
+
+def test_catalog_page_lists_offers_with_locale_prices(client, db):
+    factories.device(price_cents=12050)
+    db.session.commit()
+    fr = client.get("/catalog", headers={"Accept-Language": "fr"}).text
+    en = client.get("/catalog", headers={"Accept-Language": "en"}).text
+    assert "120,50\u00a0€" in fr
+    assert "€120.50" in en
+
+
+def test_empty_catalog_says_so_kindly(client, db):
+    response = client.get("/catalog?category=printer", headers={"Accept-Language": "en"})
+    assert response.status_code == 200
+    assert "No device matches these filters" in response.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "max_price=-5", "max_price=99999999999999999999", "max_price=abc", "page=abc", "page=-1",
+        "page=0", "page=99999999999999999999", "category=spaceship", "point=abc", "point=99999",
+        "min_ram=3", "min_storage=%00", "sort=evil", "category=%3Cscript%3E",
+    ],
+)
+def test_bad_filter_values_get_a_message_never_a_500(client, db, query):
+    factories.device()
+    db.session.commit()
+    response = client.get(f"/catalog?{query}", headers={"Accept-Language": "en"})
+    assert response.status_code == 200
+    assert "Some filters were not understood and were ignored." in response.text
+    assert "<script>" not in response.text
+    assert offer_keys(response.text)  # the catalog still shows what exists
+
+
+def test_a_page_beyond_the_last_explains_and_links_back(client, db):
+    factories.device()
+    db.session.commit()
+    response = client.get("/catalog?page=40", headers={"Accept-Language": "en"})
+    assert response.status_code == 200
+    assert "This page does not exist." in response.text
+
+
+def test_offer_page_explains_specs_grade_price_and_pickup(client, db):
+    point = factories.pickup_point(name="Espace Borny", address="3 boulevard de Provence")
+    device = factories.device(point=point, ram_gb=8)
+    db.session.commit()
+    response = client.get(f"/offer/{device.offer_key}", headers={"Accept-Language": "en"})
+    assert response.status_code == 200
+    text = response.text
+    assert "Good for video calls, school work and office programs." in text
+    assert "Good: light signs of use." in text
+    assert "€120.00" in text
+    assert "3 boulevard de Provence" in text
+    assert "Wednesday: 9:00\u202fAM to 12:00\u202fPM" in text or "Wednesday: 9:00 AM to 12:00 PM" in text
+    assert "you need an eligibility code" in text
+    assert "/static/img/laptop.svg" in text
+
+
+@pytest.mark.parametrize("key", ["0000000000000000", "nothex", "x" * 300, "%3Cscript%3E"])
+def test_unknown_offer_is_a_translated_404(client, db, key):
+    response = client.get(f"/offer/{key}", headers={"Accept-Language": "fr"})
+    assert response.status_code == 404
+    assert 'lang="fr"' in response.text
+
+
+def test_sold_out_offer_says_so_and_points_to_similar(client, db):
+    device = factories.device(status=DeviceStatus.SOLD)
+    db.session.commit()
+    response = client.get(f"/offer/{device.offer_key}", headers={"Accept-Language": "en"})
+    assert response.status_code == 410
+    assert "no longer available" in response.text
+    assert "/catalog?category=laptop" in response.text
+
+
+def test_home_shows_category_counts_and_pickup_points(client, db):
+    point = factories.pickup_point(name="Point relais de Woippy")
+    factories.device(point=point)
+    factories.device(point=point, category=Category.SMARTPHONE, model="Pixel", price_cents=7000)
+    db.session.commit()
+    text = client.get("/", headers={"Accept-Language": "en"}).text
+    assert "Smartphone" in text and "Point relais de Woippy" in text
+    assert "eligibility code" in text
+
+
+def _bulk_devices(db, count: int) -> None:
+    """Insert many listed devices quickly, spread over many different offers."""
+    point = factories.pickup_point()
+    rows = []
+    for n in range(count):
+        device = Device(
+            serial_number=f"BULK-{n:06d}", category=Category.LAPTOP if n % 3 else Category.SMARTPHONE,
+            brand="Dell", model=f"Model {n % 400}", ram_gb=(4, 8, 16)[n % 3], storage_gb=256,
+            grade=(Grade.A, Grade.B, Grade.C)[n % 3], price_cents=5000 + (n % 50) * 100,
+            pickup_point_id=point.id, status=DeviceStatus.LISTED,
+        )
+        values = {c.key: getattr(device, c.key) for c in Device.__table__.columns if c.key not in ("id", "offer_key", "created_at", "updated_at")}
+        values["offer_key"] = device.compute_offer_key()
+        rows.append(values)
+    db.session.execute(sa.insert(Device), rows)
+    db.session.commit()
+
+
+@pytest.mark.parametrize("size", [10, 10_000])
+def test_catalog_and_offer_pages_use_a_constant_small_number_of_queries(client, db, count_queries, size):
+    _bulk_devices(db, size)
+    key = offer_keys(client.get("/catalog").text)[0]
+    budgets = {}
+    for url in ("/catalog", "/catalog?category=laptop&min_ram=8&sort=price_desc&page=2", f"/offer/{key}", "/"):
+        with count_queries() as counter:
+            assert client.get(url).status_code == 200
+        budgets[url.split("?")[0]] = counter.count
+    assert budgets == {"/catalog": 3, f"/offer/{key}": 3, "/": 3}
+
+
+def test_catalog_page_html_and_css_fit_in_20_kb_gzipped(client, db, app):
+    _bulk_devices(db, 200)
+    html = client.get("/catalog", headers={"Accept-Encoding": "gzip"})
+    assert html.headers["Content-Encoding"] == "gzip"
+    html_bytes = len(html.data)
+    css = client.get("/static/style.css")
+    css_bytes = len(gzip.compress(css.data, 9))
+    css.close()
+    assert html_bytes + css_bytes <= 20 * 1024, (html_bytes, css_bytes)

@@ -1,0 +1,100 @@
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG_LANGUAGES = ("fr", "ar", "uk")
+
+
+def test_french_is_the_default(client):
+    page = client.get("/").text
+    assert '<html lang="fr" dir="ltr">' in page
+
+
+def test_browser_language_is_used_when_nothing_was_chosen(client):
+    page = client.get("/", headers={"Accept-Language": "uk-UA,uk;q=0.9,en;q=0.5"}).text
+    assert '<html lang="uk" dir="ltr">' in page
+
+
+def test_unknown_browser_language_falls_back_to_french(client):
+    page = client.get("/", headers={"Accept-Language": "tlh, xx;q=0.5"}).text
+    assert 'lang="fr"' in page
+
+
+def test_explicit_choice_is_remembered_and_beats_the_browser(client):
+    response = client.get("/language/ar?next=/catalog")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/catalog"
+    page = client.get("/catalog", headers={"Accept-Language": "en"}).text
+    assert '<html lang="ar" dir="rtl">' in page
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"])
+def test_language_switch_never_redirects_off_site(client, target):
+    response = client.get("/language/en", query_string={"next": target})
+    assert response.headers["Location"] == "/"
+
+
+def test_unknown_language_code_is_a_404_in_the_current_language(client):
+    response = client.get("/language/xx", headers={"Accept-Language": "uk"})
+    assert response.status_code == 404
+    assert 'lang="uk"' in response.text
+
+
+def test_picker_shows_each_language_in_its_own_name(client):
+    page = client.get("/").text
+    for code, name in (("fr", "Français"), ("en", "English"), ("ar", "العربية"), ("uk", "Українська")):
+        assert re.search(rf'lang="{code}" hreflang="{code}"[^>]*>{name}</a>', page)
+
+
+@pytest.mark.parametrize("language", CATALOG_LANGUAGES)
+def test_pages_are_translated(client, db, language):
+    english = client.get("/how-it-works", headers={"Accept-Language": "en"}).text
+    translated = client.get("/how-it-works", headers={"Accept-Language": language}).text
+    assert "How it works" in english
+    assert "How it works" not in translated
+    assert "1. Get a code from a social worker" not in translated
+
+
+def _extracted_messages(tmp_path) -> set[str]:
+    pot = tmp_path / "messages.pot"
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_l",
+         "-k", "lazy_gettext", "--ignore-dirs=.* __pycache__", "--no-location", "-o", str(pot),
+         "shop", "templates"],
+        cwd=ROOT, check=True, capture_output=True,
+    )
+    with pot.open("rb") as f:
+        return {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory):
+    return _extracted_messages(tmp_path_factory.mktemp("pot"))
+
+
+@pytest.mark.parametrize("language", CATALOG_LANGUAGES)
+def test_catalog_is_complete_and_not_fuzzy(extracted, language):
+    with (ROOT / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        catalog = read_po(f)
+    problems = []
+    ids = set()
+    for message in catalog:
+        if not message.id:
+            continue
+        key = message.id if isinstance(message.id, str) else message.id[0]
+        ids.add(key)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        if message.fuzzy:
+            problems.append(f"fuzzy: {key!r}")
+        elif not all(strings):
+            problems.append(f"untranslated: {key!r}")
+        elif message.python_format and not message.check(catalog) == []:
+            problems.append(f"bad placeholders: {key!r}")
+    missing = extracted - ids
+    problems += [f"missing from catalog: {m!r}" for m in sorted(missing)]
+    assert not problems, "\n".join(problems)
