@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask, render_template, request, url_for
 from babel.dates import get_day_names
+from flask_babel import lazy_gettext as _l
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, format_time, get_locale
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
@@ -15,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from shop import config as config_module
-from shop.extensions import babel, csrf, db, limiter, migrate
+from shop.extensions import babel, csrf, db, limiter, login_manager, migrate
 from shop.models.types import render_item
 from shop.i18n import current_language, select_locale, text_direction
 from shop.security import set_security_headers
@@ -40,12 +41,18 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to see this page.")
+    login_manager.login_message_category = "info"
 
+    from shop.auth.views import bp as auth_bp
     from shop.catalog.views import bp as catalog_bp
     from shop.pages.views import bp as pages_bp
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(auth_bp)
 
     from shop.cli import register_cli
 
@@ -118,7 +125,10 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.policies["ext.i18n.trimmed"] = True
+    from shop.auth.access import home_for
+
     app.jinja_env.globals.update(
+        home_for=home_for,
         weekday_name=weekday_name, time=lambda t: format_time(t, "short"), static_url=static_url
     )
 

@@ -1,15 +1,18 @@
 """Realistic demo data for a Metz-area shop (development only)."""
 
 import random
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import sqlalchemy as sa
 
 from shop.extensions import db
 from shop.models import (
-    Category, Device, DeviceStatus, DonationBatch, Donor, DonorKind, Grade, KeyboardLayout,
-    OpeningHours, PickupPoint,
+    Beneficiary, Category, CodeCategory, Device, DeviceStatus, DonationBatch, Donor, DonorKind,
+    EligibilityGround, Grade, KeyboardLayout, OpeningHours, Organisation, OrganisationKind,
+    OrganisationStatus, PickupPoint, Role, User,
 )
+from shop.models.types import utcnow
+from shop.services import accounts, codes, partners
 from shop.services import devices as device_service
 
 ACTOR = "seed-demo"
@@ -114,10 +117,93 @@ def _batches() -> list[DonationBatch]:
     return batches
 
 
+DEMO_PASSWORD = "solidarity-demo"
+
+ORGANISATIONS = [
+    ("CCAS de Metz", OrganisationKind.CCAS, "Metz", "ccas@example.org", 40),
+    ("Association Pas à Pas", OrganisationKind.ASSOCIATION, "Woippy", "contact@pasapas.example.org", 15),
+    ("Mission Locale du Pays Messin", OrganisationKind.MISSION_LOCALE, "Metz", None, 20),
+]
+
+ACCOUNTS = [
+    ("admin@example.org", "Alice Admin", Role.ADMIN, None),
+    ("staff@example.org", "Samir Staff", Role.STAFF, "metz-centre"),
+    ("partner-admin@example.org", "Paula Partner", Role.PARTNER_ADMIN, "CCAS de Metz"),
+    ("worker@example.org", "Wassim Worker", Role.SOCIAL_WORKER, "CCAS de Metz"),
+    ("worker2@example.org", "Wanda Worker", Role.SOCIAL_WORKER, "Association Pas à Pas"),
+]
+
+BENEFICIARIES = [
+    # organisation, name, birth year, language, phone, ground, code categories, code state
+    ("CCAS de Metz", "Amina", 1987, "ar", "06 12 34 56 78", EligibilityGround.RSA, ["computer"], "active"),
+    ("CCAS de Metz", "Oleksandr", 1979, "uk", None, EligibilityGround.ASYLUM_REFUGEE, ["smartphone"], "active"),
+    ("CCAS de Metz", "Jean-Marc", 1962, "fr", "07 61 22 33 44", EligibilityGround.AAH, ["computer"], "expired"),
+    ("CCAS de Metz", "Fatou", 2004, "fr", None, EligibilityGround.YOUNG_PERSON, ["computer", "smartphone"], "revoked"),
+    ("CCAS de Metz", "Nadia", 1991, "ar", None, EligibilityGround.CSS, ["tablet"], "expiring"),
+    ("Association Pas à Pas", "Dmytro", 1985, "uk", None, EligibilityGround.ASYLUM_REFUGEE, ["computer"], "active"),
+    ("Association Pas à Pas", "Sylvie", 1958, "fr", "06 98 76 54 32", EligibilityGround.MINIMUM_VIEILLESSE, ["smartphone"], "active"),
+]
+
+
+def _organisations() -> dict[str, Organisation]:
+    found = {}
+    for name, kind, town, email, quota in ORGANISATIONS:
+        organisation = db.session.scalar(sa.select(Organisation).where(Organisation.name == name))
+        if organisation is None:
+            organisation = Organisation(name=name, kind=kind, town=town, contact_email=email, monthly_quota=quota,
+                                        status=OrganisationStatus.ACTIVE)
+            db.session.add(organisation)
+        found[name] = organisation
+    db.session.flush()
+    return found
+
+
+def _accounts(organisations: dict[str, Organisation]) -> dict[str, User]:
+    users = {}
+    for email, name, role, where in ACCOUNTS:
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+        if user is None:
+            point_id = None
+            if role == Role.STAFF:
+                point_id = db.session.scalar(sa.select(PickupPoint.id).where(PickupPoint.slug == where))
+            user = accounts.create_user(
+                email=email, name=name, role=role, password=DEMO_PASSWORD, pickup_point_id=point_id,
+                organisation=organisations[where] if role.is_partner else None, check_policy=False,
+            )
+        users[email] = user
+    return users
+
+
+def _beneficiaries(organisations: dict[str, Organisation], users: dict[str, User]) -> int:
+    created = 0
+    now = utcnow()
+    workers = {u.organisation_id: u for u in users.values() if u.role == Role.SOCIAL_WORKER}
+    for org_name, name, year, language, phone, ground, categories, state in BENEFICIARIES:
+        organisation = organisations[org_name]
+        exists = db.session.scalar(sa.select(Beneficiary.id).where(
+            Beneficiary.organisation_id == organisation.id, Beneficiary.display_name == name))
+        if exists is not None:
+            continue
+        worker = workers[organisation.id]
+        person = partners.register_beneficiary(
+            partners.BeneficiaryData(display_name=name, birth_year=year, language=language, ground=ground, phone=phone),
+            worker=worker, override_reason="demo",
+        )
+        issued_at = now - timedelta(days=100) if state == "expired" else now - timedelta(days=80 if state == "expiring" else 3)
+        code, _ = codes.issue(person, [CodeCategory(c) for c in categories], worker=worker, now=issued_at)
+        if state == "revoked":
+            codes.revoke(code, worker=worker, reason="Slip lost", now=now)
+        created += 1
+    return created
+
+
 def seed_demo(device_count: int = 84, *, seed: int = 2025) -> dict[str, int]:
-    """Create pickup points, donors, batches and devices; safe to run twice."""
+    """Create pickup points, donors, batches, devices, structures, accounts and people; safe to run twice."""
     points = _pickup_points()
     batches = _batches()
+    organisations = _organisations()
+    users = _accounts(organisations)
+    people = _beneficiaries(organisations, users)
     rng = random.Random(seed)
     created = 0
     for n in range(device_count):
@@ -140,4 +226,5 @@ def seed_demo(device_count: int = 84, *, seed: int = 2025) -> dict[str, int]:
         final = rng.choices(list(PATHS), weights=[2, 2, 3, 36, 1])[0]
         device_service.move_along(device, PATHS[final], actor=ACTOR)
         created += 1
-    return {"pickup_points": len(points), "batches": len(batches), "devices": created}
+    return {"pickup_points": len(points), "batches": len(batches), "devices": created,
+            "structures": len(organisations), "accounts": len(users), "beneficiaries": people}

@@ -1,6 +1,29 @@
 """Every model, imported here so that Alembic and the app see the whole schema."""
 
+from shop.models.accounts import AuditEntry, OneTimeToken, Role, TokenPurpose, User
 from shop.models.catalog import OpeningHours, PickupPoint
+from shop.models.partners import (
+    Beneficiary,
+    CodeCategory,
+    CodeState,
+    EligibilityCode,
+    EligibilityGround,
+    Organisation,
+    OrganisationKind,
+    OrganisationStatus,
+    QuotaUsage,
+)
+from shop.models.reservations import (
+    ACTIVE_STATUSES,
+    Payment,
+    PaymentChannel,
+    PaymentKind,
+    PaymentMethod,
+    PaymentStatus,
+    Reservation,
+    ReservationStatus,
+    StripeEvent,
+)
 from shop.models.stock import (
     Category,
     Device,
@@ -14,6 +37,10 @@ from shop.models.stock import (
 )
 
 __all__ = [
+    "ACTIVE_STATUSES", "Payment", "PaymentChannel", "PaymentKind", "PaymentMethod", "PaymentStatus",
+    "Reservation", "ReservationStatus", "StripeEvent",
+    "AuditEntry", "Beneficiary", "CodeCategory", "CodeState", "EligibilityCode", "EligibilityGround", "OneTimeToken",
+    "Organisation", "OrganisationKind", "OrganisationStatus", "QuotaUsage", "Role", "TokenPurpose", "User",
     "Category", "Device", "DeviceEvent", "DeviceStatus", "DonationBatch", "Donor", "DonorKind",
     "Grade", "KeyboardLayout", "OpeningHours", "PickupPoint",
 ]

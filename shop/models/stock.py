@@ -134,6 +134,9 @@ class Device(db.Model):
     pickup_point_id: Mapped[int] = mapped_column(sa.ForeignKey("pickup_points.id"), index=True)
     batch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("donation_batches.id"), index=True)
     offer_key: Mapped[str] = mapped_column(sa.String(16))
+    # While `reserved`: until when the unit is held. Past that moment the unit is available again,
+    # even if no job has run yet (see Device.available()).
+    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -154,6 +157,14 @@ class Device(db.Model):
     @property
     def screen_inches(self) -> float | None:
         return None if self.screen_tenths is None else self.screen_tenths / 10
+
+    @classmethod
+    def available(cls, now: datetime):
+        """SQL condition: on sale, or held by a reservation whose hold has run out."""
+        return sa.or_(
+            cls.status == DeviceStatus.LISTED,
+            sa.and_(cls.status == DeviceStatus.RESERVED, cls.held_until <= now),
+        )
 
 
 @sa.event.listens_for(Device, "before_insert")

@@ -8,7 +8,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
-from shop.models import Category, Device, DeviceStatus, Grade, KeyboardLayout, PickupPoint
+from shop.models import Category, Device, Grade, KeyboardLayout, PickupPoint
+from shop.models.types import utcnow
 
 SORTS = ("price_asc", "price_desc")
 
@@ -90,7 +91,7 @@ def _offer_select(where):
             sa.func.max(Device.battery_health).label("battery_max"),
         )
         .join(PickupPoint, PickupPoint.id == Device.pickup_point_id)
-        .where(Device.status == DeviceStatus.LISTED, *where)
+        .where(Device.available(utcnow()), *where)
         .group_by(*_GROUP_COLUMNS)
     )
 
@@ -128,7 +129,7 @@ def list_offers(filters: OfferFilters, *, page: int = 1, per_page: int = 24) -> 
     where = _where(filters)
     grouped = (
         sa.select(Device.offer_key)
-        .where(Device.status == DeviceStatus.LISTED, *where)
+        .where(Device.available(utcnow()), *where)
         .group_by(Device.offer_key)
         .subquery()
     )
@@ -159,7 +160,7 @@ def category_counts() -> dict[Category, int]:
     """How many units of each category are on sale, in the order of the Category enum."""
     rows = db.session.execute(
         sa.select(Device.category, sa.func.count(Device.id))
-        .where(Device.status == DeviceStatus.LISTED)
+        .where(Device.available(utcnow()))
         .group_by(Device.category)
     ).all()
     counts = dict(rows)

@@ -64,7 +64,7 @@ def transition(
     result = db.session.execute(
         update(Device)
         .where(Device.id == device_id, Device.status == from_status)
-        .values(status=to_status, updated_at=utcnow())
+        .values(status=to_status, updated_at=utcnow(), held_until=None)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -85,3 +85,63 @@ def move_along(device: Device, path: list[DeviceStatus], *, actor: str | None = 
     """Apply several transitions in order (used by imports and demo data)."""
     for to_status in path:
         transition(device.id, device.status, to_status, actor=actor)
+
+
+def take_unit(offer_key: str, *, held_until, now, actor: str | None = None, attempts: int = 5) -> Device | None:
+    """Hold one available unit of an offer until `held_until`; None if none is left.
+
+    Each try is one conditional UPDATE on a candidate id; a concurrent winner makes the row
+    count 0 and we try the next candidate. A unit whose previous hold ran out is taken over.
+    """
+    for _ in range(attempts):
+        candidate = db.session.execute(
+            select(Device.id, Device.status)
+            .where(Device.offer_key == offer_key, Device.available(now))
+            .order_by(Device.status, Device.id)  # `listed` sorts before `reserved`: fresh units first
+            .limit(1)
+        ).first()
+        if candidate is None:
+            return None
+        device_id, previous = candidate
+        result = db.session.execute(
+            update(Device)
+            .where(Device.id == device_id, Device.available(now))
+            .values(status=S.RESERVED, held_until=held_until, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            if previous == S.RESERVED:
+                db.session.add(DeviceEvent(device_id=device_id, from_status=S.RESERVED, to_status=S.LISTED,
+                                           actor=actor, note="hold expired", at=now))
+            db.session.add(DeviceEvent(device_id=device_id, from_status=S.LISTED, to_status=S.RESERVED,
+                                       actor=actor, at=now))
+            db.session.flush()
+            return db.session.get(Device, device_id, populate_existing=True)
+    return None
+
+
+def set_hold(device_id: int, held_until, *, now) -> bool:
+    """Extend or shorten the hold of a reserved unit (payment confirmed, deadline moved)."""
+    result = db.session.execute(
+        update(Device)
+        .where(Device.id == device_id, Device.status == S.RESERVED)
+        .values(held_until=held_until, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def release(device_id: int, *, actor: str | None = None, note: str | None = None, now=None) -> bool:
+    """Put a reserved unit back on sale. The caller has just ended the reservation holding it."""
+    result = db.session.execute(
+        update(Device)
+        .where(Device.id == device_id, Device.status == S.RESERVED)
+        .values(status=S.LISTED, held_until=None, updated_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:
+        db.session.add(DeviceEvent(device_id=device_id, from_status=S.RESERVED, to_status=S.LISTED,
+                                   actor=actor, note=note, at=now or utcnow()))
+        db.session.flush()
+        return True
+    return False

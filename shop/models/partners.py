@@ -1,0 +1,179 @@
+"""Partner structures, their people (accounts) and the beneficiaries they register."""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shop.extensions import db
+from shop.models.stock import Category
+from shop.models.types import LabelledEnum, UTCDateTime, enum_column, utcnow
+
+
+class OrganisationKind(LabelledEnum):
+    CCAS = "ccas", _l("Town social services (CCAS)")
+    ASSOCIATION = "association", _l("Association")
+    JOB_CENTRE = "job_centre", _l("Job centre (France Travail)")
+    MISSION_LOCALE = "mission_locale", _l("Mission Locale")
+    REFUGEE_SUPPORT = "refugee_support", _l("Refugee support")
+    OTHER = "other", _l("Other")
+
+
+class OrganisationStatus(LabelledEnum):
+    PENDING = "pending", _l("Waiting for approval")
+    ACTIVE = "active", _l("Active")
+    DEACTIVATED = "deactivated", _l("Deactivated")
+
+
+class Organisation(db.Model):
+    """A partner structure whose social workers issue eligibility codes."""
+
+    __tablename__ = "organisations"
+    __table_args__ = (sa.CheckConstraint("monthly_quota >= 0", name="quota_not_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(160), unique=True)
+    kind: Mapped[OrganisationKind] = mapped_column(enum_column(OrganisationKind, "organisation_kind"))
+    town: Mapped[str] = mapped_column(sa.String(80))
+    contact_email: Mapped[str | None] = mapped_column(sa.String(254))
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(30))
+    status: Mapped[OrganisationStatus] = mapped_column(
+        enum_column(OrganisationStatus, "organisation_status"), default=OrganisationStatus.PENDING
+    )
+    monthly_quota: Mapped[int] = mapped_column(default=20)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == OrganisationStatus.ACTIVE
+
+
+class QuotaUsage(db.Model):
+    """Codes issued by one structure in one month: the counter that the quota guards."""
+
+    __tablename__ = "quota_usage"
+    __table_args__ = (sa.CheckConstraint("issued >= 0", name="issued_not_negative"),)
+
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)  # "2026-11", Paris time
+    issued: Mapped[int] = mapped_column(default=0)
+
+
+class EligibilityGround(LabelledEnum):
+    RSA = "rsa", _l("RSA (active solidarity income)")
+    ASS = "ass", _l("ASS (specific solidarity allowance)")
+    AAH = "aah", _l("AAH (disabled adult allowance)")
+    MINIMUM_VIEILLESSE = "aspa", _l("Minimum old-age pension (ASPA)")
+    CSS = "css", _l("Complementary health cover (CSS)")
+    YOUNG_PERSON = "young_person", _l("Young person in a support programme")
+    ASYLUM_REFUGEE = "asylum_refugee", _l("Asylum seeker or refugee")
+    OTHER = "other", _l("Other (justification required)")
+
+
+class Beneficiary(db.Model):
+    """A person registered by a social worker, owned by that worker's structure. Minimum data."""
+
+    __tablename__ = "beneficiaries"
+    __table_args__ = (
+        sa.CheckConstraint("birth_year >= 1900 AND birth_year <= 2100", name="birth_year_range"),
+        sa.CheckConstraint("ground != 'other' OR justification IS NOT NULL", name="other_needs_justification"),
+        sa.Index("ix_beneficiaries_duplicate_check", "name_key", "birth_year"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    display_name: Mapped[str] = mapped_column(sa.String(80))
+    name_key: Mapped[str] = mapped_column(sa.String(80))  # folded name, for the duplicate warning
+    birth_year: Mapped[int] = mapped_column(sa.SmallInteger)
+    language: Mapped[str] = mapped_column(sa.String(8))
+    phone: Mapped[str | None] = mapped_column(sa.String(20))  # E.164
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    ground: Mapped[EligibilityGround] = mapped_column(enum_column(EligibilityGround, "eligibility_ground"))
+    justification: Mapped[str | None] = mapped_column(sa.String(200))
+    duplicate_override_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation] = relationship()
+    codes: Mapped[list["EligibilityCode"]] = relationship(
+        back_populates="beneficiary", order_by="EligibilityCode.id.desc()"
+    )
+
+
+class CodeCategory(LabelledEnum):
+    """What an eligibility code allows; one code category covers one or more device categories."""
+
+    COMPUTER = "computer", _l("Computer (laptop or desktop)")
+    SMARTPHONE = "smartphone", _l("Smartphone")
+    TABLET = "tablet", _l("Tablet")
+    SCREEN = "screen", _l("Screen")
+    PRINTER = "printer", _l("Printer")
+    ACCESSORY = "accessory", _l("Accessory")
+
+    @classmethod
+    def of(cls, category: Category) -> "CodeCategory":
+        return _CODE_CATEGORY_OF[Category(category)]
+
+
+_CODE_CATEGORY_OF = {
+    Category.LAPTOP: CodeCategory.COMPUTER,
+    Category.DESKTOP: CodeCategory.COMPUTER,
+    Category.SMARTPHONE: CodeCategory.SMARTPHONE,
+    Category.TABLET: CodeCategory.TABLET,
+    Category.SCREEN: CodeCategory.SCREEN,
+    Category.PRINTER: CodeCategory.PRINTER,
+    Category.MULTIFUNCTION_PRINTER: CodeCategory.PRINTER,
+    Category.ACCESSORY: CodeCategory.ACCESSORY,
+}
+
+
+class CodeState(LabelledEnum):
+    """Stored states; `expired` is never stored, it is derived from expires_at."""
+
+    ACTIVE = "active", _l("Active")
+    USED = "used", _l("Used")
+    EXPIRED = "expired", _l("Expired")
+    REVOKED = "revoked", _l("Revoked")
+
+
+class EligibilityCode(db.Model):
+    """An eligibility code (voucher), stored only as a keyed hash."""
+
+    __tablename__ = "eligibility_codes"
+    __table_args__ = (
+        sa.CheckConstraint("status != 'expired'", name="expired_is_derived"),
+        sa.CheckConstraint("expires_at > issued_at", name="expires_after_issue"),
+        sa.Index("ix_eligibility_codes_org_status", "organisation_id", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    beneficiary_id: Mapped[int] = mapped_column(sa.ForeignKey("beneficiaries.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
+    issued_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    categories: Mapped[str] = mapped_column(sa.String(200))  # space-separated CodeCategory values
+    status: Mapped[CodeState] = mapped_column(enum_column(CodeState, "code_status"), default=CodeState.ACTIVE)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoke_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    replaces_id: Mapped[int | None] = mapped_column(sa.ForeignKey("eligibility_codes.id"))
+
+    beneficiary: Mapped[Beneficiary] = relationship(back_populates="codes")
+
+    @property
+    def category_list(self) -> list[CodeCategory]:
+        return [CodeCategory(value) for value in self.categories.split()]
+
+    def allows(self, category: Category) -> bool:
+        return CodeCategory.of(category) in self.category_list
+
+    def state(self, now: datetime | None = None) -> CodeState:
+        """The state a person sees: an active code past its date is expired, no job needed."""
+        if self.status == CodeState.ACTIVE and self.expires_at <= (now or utcnow()):
+            return CodeState.EXPIRED
+        return self.status

@@ -1,0 +1,259 @@
+"""Eligibility codes: generation, normalisation, keyed hashing and their rules.
+
+A code is 12 Crockford base-32 symbols (60 random bits from `secrets`) followed by one check
+symbol (value mod 37), shown as `ABCD EFGH JKMN P`. It is stored only as an HMAC of its 12
+symbols, so the database never holds a code in clear.
+"""
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from shop.extensions import db
+from shop.models import (
+    Beneficiary, CodeCategory, CodeState, EligibilityCode, Organisation, QuotaUsage, User,
+)
+from shop.models.types import utcnow
+from shop.services import audit
+from shop.services.errors import Conflict, DomainError
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CHECK_ALPHABET = ALPHABET + "*~$=U"
+BODY_LENGTH = 12
+_VALUES = {symbol: value for value, symbol in enumerate(CHECK_ALPHABET)}
+_FOLD = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+DEFAULT_VALIDITY_DAYS = 90
+MAX_VALIDITY_DAYS = 365
+LIMIT_WINDOW = timedelta(days=365)
+# At most one code (or purchase) per rolling 12 months in these categories, per person.
+LIMITED_CATEGORIES = (CodeCategory.COMPUTER, CodeCategory.SMARTPHONE)
+PARIS = ZoneInfo("Europe/Paris")
+
+
+class InvalidCode(DomainError):
+    """The text typed is not a well-formed code (a typo): not a failed attempt."""
+
+
+def check_symbol(body: str) -> str:
+    return CHECK_ALPHABET[int_value(body) % 37]
+
+
+def int_value(body: str) -> int:
+    value = 0
+    for symbol in body:
+        value = value * 32 + _VALUES[symbol]
+    return value
+
+
+def generate() -> str:
+    """A new random code with its check symbol, normalised (13 symbols, no separators)."""
+    number = secrets.randbits(5 * BODY_LENGTH)
+    body = "".join(ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(BODY_LENGTH)))
+    return body + check_symbol(body)
+
+
+def normalise(text: str) -> str:
+    """Upper-case, drop spaces and dashes, read O as 0 and I/L as 1."""
+    cleaned = "".join(ch for ch in text.upper() if not ch.isspace() and ch not in "-_.")
+    return cleaned.translate(_FOLD)
+
+
+def parse(text: str) -> str:
+    """The 12-symbol body of a typed code, after checking its form and check symbol."""
+    code = normalise(text or "")
+    if len(code) != BODY_LENGTH + 1 or any(ch not in ALPHABET for ch in code[:-1]) or code[-1] not in CHECK_ALPHABET:
+        raise InvalidCode(_l("This code is not complete or has a typo. Check the 13 characters on your slip."))
+    if check_symbol(code[:-1]) != code[-1]:
+        raise InvalidCode(_l("This code has a typo. Please check each character on your slip."))
+    return code[:-1]
+
+
+def display(code: str) -> str:
+    """`ABCDEFGHJKMNP` → `ABCD EFGH JKMN P`."""
+    return " ".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def _key() -> bytes:
+    configured = current_app.config.get("CODE_HASH_KEY")
+    if configured:
+        return configured.encode()
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), b"eligibility-code", hashlib.sha256).digest()
+
+
+def hash_body(body: str) -> str:
+    return hmac.new(_key(), body.encode(), hashlib.sha256).hexdigest()
+
+
+def find(text: str) -> EligibilityCode | None:
+    """The code matching typed text (InvalidCode on a typo), or None if no such code exists."""
+    return db.session.scalar(sa.select(EligibilityCode).where(EligibilityCode.code_hash == hash_body(parse(text))))
+
+
+def month_key(moment: datetime) -> str:
+    return moment.astimezone(PARIS).strftime("%Y-%m")
+
+
+def quota_used(organisation_id: int, now: datetime | None = None) -> int:
+    return db.session.scalar(
+        sa.select(QuotaUsage.issued).where(
+            QuotaUsage.organisation_id == organisation_id, QuotaUsage.month == month_key(now or utcnow())
+        )
+    ) or 0
+
+
+def _take_quota_slot(organisation: Organisation, now: datetime) -> None:
+    """Count one code against this month's quota, atomically: the last slot goes to one caller."""
+    month = month_key(now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(QuotaUsage(organisation_id=organisation.id, month=month, issued=0))
+    except sa.exc.IntegrityError:
+        pass  # the month's row exists already (perhaps created by a concurrent caller)
+    quota = sa.select(Organisation.monthly_quota).where(Organisation.id == organisation.id).scalar_subquery()
+    result = db.session.execute(
+        sa.update(QuotaUsage)
+        .where(QuotaUsage.organisation_id == organisation.id, QuotaUsage.month == month, QuotaUsage.issued < quota)
+        .values(issued=QuotaUsage.issued + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise DomainError(
+            _l("Your structure has used all its codes for this month. Your partner admin can ask for more.")
+        )
+
+
+def limited_categories_in_use(beneficiary_id: int, now: datetime, *, exclude_code_id: int | None = None) -> set[CodeCategory]:
+    """Limited categories this person already holds a live code for, or used one for, in 12 months."""
+    rows = db.session.execute(
+        sa.select(EligibilityCode.categories, EligibilityCode.status, EligibilityCode.expires_at).where(
+            EligibilityCode.beneficiary_id == beneficiary_id,
+            EligibilityCode.issued_at > now - LIMIT_WINDOW,
+            EligibilityCode.status.in_([CodeState.ACTIVE, CodeState.USED]),
+            EligibilityCode.id != (exclude_code_id or -1),
+        )
+    )
+    taken: set[CodeCategory] = set()
+    for categories, status, expires_at in rows:
+        if status == CodeState.ACTIVE and expires_at <= now:
+            continue
+        taken |= {CodeCategory(c) for c in categories.split()} & set(LIMITED_CATEGORIES)
+    return taken
+
+
+def issue(
+    beneficiary: Beneficiary,
+    categories: list[CodeCategory],
+    *,
+    worker: User,
+    validity_days: int = DEFAULT_VALIDITY_DAYS,
+    replaces: EligibilityCode | None = None,
+    now: datetime | None = None,
+) -> tuple[EligibilityCode, str]:
+    """Issue a code for a beneficiary of the worker's structure; returns (row, code in clear).
+
+    Checks the structure is active, the monthly quota and the per-person limits. The clear code
+    is returned once, for the slip, and never stored.
+    """
+    now = now or utcnow()
+    categories = sorted({CodeCategory(c) for c in categories}, key=list(CodeCategory).index)
+    if not categories:
+        raise DomainError(_l("Choose at least one kind of device."))
+    if not 1 <= validity_days <= MAX_VALIDITY_DAYS:
+        raise DomainError(_l("The validity must be between 1 and %(max)d days.", max=MAX_VALIDITY_DAYS))
+    organisation = beneficiary.organisation
+    if worker.organisation_id != organisation.id or not organisation.is_active:
+        raise DomainError(_l("Your structure cannot issue codes at the moment."))
+    if beneficiary.anonymised_at is not None:
+        raise DomainError(_l("This person's record was anonymised."))
+    clash = set(categories) & limited_categories_in_use(
+        beneficiary.id, now, exclude_code_id=replaces.id if replaces else None
+    )
+    if clash:
+        raise DomainError(
+            _l(
+                "This person already has a code or a device for: %(categories)s. "
+                "The limit is one per 12 months.",
+                categories=", ".join(str(c.label) for c in sorted(clash, key=list(CodeCategory).index)),
+            )
+        )
+    _take_quota_slot(organisation, now)
+    code = generate()
+    row = EligibilityCode(
+        code_hash=hash_body(code[:-1]), beneficiary_id=beneficiary.id, organisation_id=organisation.id,
+        issued_by_id=worker.id, categories=" ".join(c.value for c in categories), status=CodeState.ACTIVE,
+        issued_at=now, expires_at=now + timedelta(days=validity_days), replaces_id=replaces.id if replaces else None,
+    )
+    db.session.add(row)
+    beneficiary.last_activity_at = now
+    db.session.flush()
+    audit.record(worker, "code.issue", row, organisation_id=organisation.id,
+                 categories=row.categories, days=validity_days)
+    return row, code
+
+
+def _set_status(code: EligibilityCode, expected: CodeState, new: CodeState, **values) -> None:
+    result = db.session.execute(
+        sa.update(EligibilityCode)
+        .where(EligibilityCode.id == code.id, EligibilityCode.status == expected)
+        .values(status=new, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(_l("This code changed in the meantime. Please reload the page."))
+    db.session.expire(code)
+
+
+def revoke(code: EligibilityCode, *, worker: User, reason: str, now: datetime | None = None) -> None:
+    """Revoke an active code (even past its date), with a reason."""
+    now = now or utcnow()
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_l("Please give a reason."))
+    if code.status != CodeState.ACTIVE:
+        raise DomainError(_l("Only an active code can be revoked."))
+    _set_status(code, CodeState.ACTIVE, CodeState.REVOKED, revoked_at=now, revoke_reason=reason[:200])
+    audit.record(worker, "code.revoke", code, organisation_id=code.organisation_id, reason=reason[:200])
+
+
+def extend(code: EligibilityCode, *, worker: User, days: int, reason: str, now: datetime | None = None) -> None:
+    """Push back the end date of an active (or just expired) code, with a reason."""
+    now = now or utcnow()
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_l("Please give a reason."))
+    if not 1 <= days <= MAX_VALIDITY_DAYS:
+        raise DomainError(_l("The validity must be between 1 and %(max)d days.", max=MAX_VALIDITY_DAYS))
+    if code.status != CodeState.ACTIVE:
+        raise DomainError(_l("Only an active or expired code can be extended."))
+    new_end = max(code.expires_at, now) + timedelta(days=days)
+    if new_end - code.issued_at > timedelta(days=MAX_VALIDITY_DAYS):
+        raise DomainError(_l("A code cannot stay valid more than %(max)d days in all.", max=MAX_VALIDITY_DAYS))
+    result = db.session.execute(
+        sa.update(EligibilityCode)
+        .where(EligibilityCode.id == code.id, EligibilityCode.status == CodeState.ACTIVE,
+               EligibilityCode.expires_at == code.expires_at)
+        .values(expires_at=new_end)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(_l("This code changed in the meantime. Please reload the page."))
+    db.session.expire(code)
+    audit.record(worker, "code.extend", code, organisation_id=code.organisation_id, days=days, reason=reason[:200])
+
+
+def reissue(code: EligibilityCode, *, worker: User, reason: str, now: datetime | None = None) -> tuple[EligibilityCode, str]:
+    """Revoke a code (lost slip…) and issue a new one with the same categories and end date."""
+    now = now or utcnow()
+    remaining = max(1, (code.expires_at - now).days) if code.expires_at > now else DEFAULT_VALIDITY_DAYS
+    categories = code.category_list
+    beneficiary = code.beneficiary
+    revoke(code, worker=worker, reason=reason, now=now)
+    return issue(beneficiary, categories, worker=worker, validity_days=min(remaining, MAX_VALIDITY_DAYS),
+                 replaces=code, now=now)

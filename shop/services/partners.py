@@ -1,0 +1,278 @@
+"""Partner structures, beneficiaries, and the one scoping helper for partner users."""
+
+import csv
+import io
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import phonenumbers
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
+
+from shop.extensions import db
+from shop.models import (
+    Beneficiary, CodeState, EligibilityCode, EligibilityGround, Organisation, OrganisationKind,
+    OrganisationStatus, Role, User,
+)
+from shop.models.types import utcnow
+from shop.services import audit
+from shop.services.accounts import normalise_email
+from shop.services.errors import DomainError, NotFound
+
+MIN_BIRTH_YEAR = 1900
+EXPIRING_SOON = timedelta(days=14)
+
+
+# --- Structures -----------------------------------------------------------------------------
+
+def create_organisation(*, name: str, kind: OrganisationKind, town: str, contact_email: str | None,
+                        contact_phone: str | None, monthly_quota: int, actor: User | None) -> Organisation:
+    name, town = (name or "").strip(), (town or "").strip()
+    if not name or not town:
+        raise DomainError(_l("Please enter the name and the town."))
+    if db.session.scalar(sa.select(Organisation.id).where(sa.func.lower(Organisation.name) == name.lower())):
+        raise DomainError(_l("A structure with this name already exists."))
+    _check_quota(monthly_quota)
+    organisation = Organisation(
+        name=name[:160], kind=OrganisationKind(kind), town=town[:80],
+        contact_email=normalise_email(contact_email) if contact_email else None,
+        contact_phone=normalise_phone(contact_phone) if contact_phone else None,
+        monthly_quota=monthly_quota, status=OrganisationStatus.PENDING,
+    )
+    db.session.add(organisation)
+    db.session.flush()
+    audit.record(actor, "organisation.create", organisation, organisation_id=organisation.id)
+    return organisation
+
+
+def _check_quota(quota: int) -> None:
+    if quota is None or not 0 <= quota <= 10_000:
+        raise DomainError(_l("The monthly quota must be between 0 and 10,000 codes."))
+
+
+def set_organisation_status(organisation: Organisation, status: OrganisationStatus, *, actor: User) -> None:
+    organisation.status = OrganisationStatus(status)
+    db.session.flush()
+    audit.record(actor, f"organisation.{organisation.status.value}", organisation, organisation_id=organisation.id)
+
+
+def set_quota(organisation: Organisation, quota: int, *, actor: User) -> None:
+    _check_quota(quota)
+    organisation.monthly_quota = quota
+    db.session.flush()
+    audit.record(actor, "organisation.quota", organisation, organisation_id=organisation.id, quota=quota)
+
+
+def active_organisations_by_town() -> dict[str, list[Organisation]]:
+    rows = db.session.scalars(
+        sa.select(Organisation).where(Organisation.status == OrganisationStatus.ACTIVE)
+        .order_by(Organisation.town, Organisation.name)
+    )
+    towns: dict[str, list[Organisation]] = {}
+    for organisation in rows:
+        towns.setdefault(organisation.town, []).append(organisation)
+    return towns
+
+
+# --- Beneficiaries --------------------------------------------------------------------------
+
+def fold_name(name: str) -> str:
+    """Case- and accent-insensitive form of a name, for the duplicate warning."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split())
+
+
+def normalise_phone(text: str) -> str:
+    """An E.164 phone number (French by default); DomainError otherwise."""
+    try:
+        number = phonenumbers.parse(text, "FR")
+    except phonenumbers.NumberParseException:
+        raise DomainError(_l("This phone number is not valid.")) from None
+    if not phonenumbers.is_valid_number(number):
+        raise DomainError(_l("This phone number is not valid."))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass
+class BeneficiaryData:
+    display_name: str
+    birth_year: int
+    language: str
+    ground: EligibilityGround
+    phone: str | None = None
+    email: str | None = None
+    justification: str | None = None
+
+
+class PossibleDuplicate(DomainError):
+    """Someone with the same name, year of birth and phone is registered elsewhere."""
+
+
+def _clean(data: BeneficiaryData, now: datetime) -> dict:
+    name = " ".join((data.display_name or "").split())
+    if not name:
+        raise DomainError(_l("Please enter the name the person is called by."))
+    if not MIN_BIRTH_YEAR <= (data.birth_year or 0) <= now.year:
+        raise DomainError(_l("The year of birth must be between %(min)d and %(max)d.", min=MIN_BIRTH_YEAR, max=now.year))
+    if data.language not in current_app.config["LANGUAGES"]:
+        raise DomainError(_l("Choose a language from the list."))
+    ground = EligibilityGround(data.ground)
+    justification = (data.justification or "").strip() or None
+    if ground == EligibilityGround.OTHER and not justification:
+        raise DomainError(_l("Please explain the reason when you choose “Other”."))
+    return dict(
+        display_name=name[:80], name_key=fold_name(name)[:80], birth_year=data.birth_year, language=data.language,
+        ground=ground, justification=justification[:200] if justification else None,
+        phone=normalise_phone(data.phone) if data.phone else None,
+        email=normalise_email(data.email) if data.email else None,
+    )
+
+
+def register_beneficiary(data: BeneficiaryData, *, worker: User, override_reason: str | None = None,
+                         now: datetime | None = None) -> Beneficiary:
+    """Register a person for the worker's structure, warning (without details) of a duplicate."""
+    now = now or utcnow()
+    values = _clean(data, now)
+    if values["phone"] and not (override_reason or "").strip():
+        duplicate = db.session.scalar(
+            sa.select(Beneficiary.id).where(
+                Beneficiary.name_key == values["name_key"], Beneficiary.birth_year == values["birth_year"],
+                Beneficiary.phone == values["phone"], Beneficiary.anonymised_at.is_(None),
+            ).limit(1)
+        )
+        if duplicate is not None:
+            raise PossibleDuplicate(
+                _l("Someone with the same name, year of birth and phone is already registered. "
+                   "If you are sure this is another person, or they changed structure, give a reason to go on.")
+            )
+    beneficiary = Beneficiary(
+        organisation_id=worker.organisation_id, created_by_id=worker.id, created_at=now, last_activity_at=now,
+        duplicate_override_reason=(override_reason or "").strip()[:200] or None, **values,
+    )
+    db.session.add(beneficiary)
+    db.session.flush()
+    audit.record(worker, "beneficiary.create", beneficiary, organisation_id=worker.organisation_id,
+                 duplicate_override=bool(beneficiary.duplicate_override_reason))
+    return beneficiary
+
+
+def update_beneficiary(beneficiary: Beneficiary, data: BeneficiaryData, *, worker: User, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    values = _clean(data, now)
+    for key, value in values.items():
+        setattr(beneficiary, key, value)
+    beneficiary.last_activity_at = now
+    db.session.flush()
+    audit.record(worker, "beneficiary.update", beneficiary, organisation_id=beneficiary.organisation_id)
+
+
+# --- Scoping ----------------------------------------------------------------------------------
+
+class PartnerScope:
+    """Every query a partner user makes goes through here, bound to their structure."""
+
+    def __init__(self, user: User):
+        if not user.role.is_partner or user.organisation_id is None:
+            raise NotFound(_l("Page not found"))
+        self.user = user
+        self.organisation_id = user.organisation_id
+
+    def beneficiaries(self, *, search: str | None = None, status: str | None = None, now: datetime | None = None):
+        now = now or utcnow()
+        stmt = (
+            sa.select(Beneficiary)
+            .where(Beneficiary.organisation_id == self.organisation_id, Beneficiary.anonymised_at.is_(None))
+            .options(selectinload(Beneficiary.codes))
+            .order_by(Beneficiary.display_name, Beneficiary.id)
+        )
+        if search:
+            stmt = stmt.where(Beneficiary.name_key.contains(fold_name(search)[:80], autoescape=True))
+        if status in {s.value for s in CodeState}:
+            stmt = stmt.where(Beneficiary.id.in_(self._beneficiaries_with_code_state(CodeState(status), now)))
+        return stmt
+
+    def _beneficiaries_with_code_state(self, state: CodeState, now: datetime):
+        codes = sa.select(EligibilityCode.beneficiary_id).where(EligibilityCode.organisation_id == self.organisation_id)
+        if state == CodeState.EXPIRED:
+            return codes.where(EligibilityCode.status == CodeState.ACTIVE, EligibilityCode.expires_at <= now)
+        if state == CodeState.ACTIVE:
+            return codes.where(EligibilityCode.status == CodeState.ACTIVE, EligibilityCode.expires_at > now)
+        return codes.where(EligibilityCode.status == state)
+
+    def beneficiary(self, beneficiary_id: int) -> Beneficiary:
+        found = db.session.scalar(
+            sa.select(Beneficiary).where(
+                Beneficiary.id == beneficiary_id, Beneficiary.organisation_id == self.organisation_id,
+                Beneficiary.anonymised_at.is_(None),
+            )
+        )
+        if found is None:
+            raise NotFound(_l("Page not found"))
+        return found
+
+    def code(self, code_id: int) -> EligibilityCode:
+        found = db.session.scalar(
+            sa.select(EligibilityCode).where(
+                EligibilityCode.id == code_id, EligibilityCode.organisation_id == self.organisation_id
+            )
+        )
+        if found is None:
+            raise NotFound(_l("Page not found"))
+        return found
+
+    def expiring_codes(self, now: datetime | None = None) -> list[EligibilityCode]:
+        now = now or utcnow()
+        return list(db.session.scalars(
+            sa.select(EligibilityCode)
+            .where(EligibilityCode.organisation_id == self.organisation_id, EligibilityCode.status == CodeState.ACTIVE,
+                   EligibilityCode.expires_at > now, EligibilityCode.expires_at <= now + EXPIRING_SOON)
+            .options(selectinload(EligibilityCode.beneficiary))
+            .order_by(EligibilityCode.expires_at)
+        ))
+
+    def team(self) -> list[User]:
+        return list(db.session.scalars(
+            sa.select(User).where(User.organisation_id == self.organisation_id).order_by(User.name)
+        ))
+
+    def team_member(self, user_id: int) -> User:
+        found = db.session.scalar(sa.select(User).where(User.id == user_id, User.organisation_id == self.organisation_id))
+        if found is None:
+            raise NotFound(_l("Page not found"))
+        return found
+
+    def organisation(self) -> Organisation:
+        return db.session.get(Organisation, self.organisation_id)
+
+    def export_csv(self, now: datetime | None = None) -> str:
+        """The structure's own beneficiaries and codes, one line per code (or per person without one)."""
+        now = now or utcnow()
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["beneficiary_id", "name", "birth_year", "language", "phone", "email", "ground",
+                         "code_id", "code_categories", "code_state", "issued_at", "expires_at", "used_at"])
+        for person in db.session.scalars(self.beneficiaries(now=now)):
+            rows = person.codes or [None]
+            for code in rows:
+                writer.writerow([
+                    person.id, _csv_safe(person.display_name), person.birth_year, person.language, person.phone or "",
+                    person.email or "", person.ground.value,
+                    code.id if code else "", code.categories if code else "",
+                    code.state(now).value if code else "", code.issued_at.isoformat() if code else "",
+                    code.expires_at.isoformat() if code else "",
+                    code.used_at.isoformat() if code and code.used_at else "",
+                ])
+        audit.record(self.user, "partner.export", None, organisation_id=self.organisation_id)
+        return out.getvalue()
+
+
+def _csv_safe(value: str) -> str:
+    """Neutralise spreadsheet formulas in exported text."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def can_manage_team(user: User) -> bool:
+    return user.role == Role.PARTNER_ADMIN
