@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from shop import config as config_module
-from shop.extensions import babel, csrf, db, limiter, login_manager, migrate
+from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, sqlite_begin_mode
 from shop.models.types import render_item
 from shop.i18n import current_language, select_locale, text_direction
 from shop.security import set_security_headers
@@ -49,10 +49,16 @@ def create_app(config: dict | None = None) -> Flask:
     from shop.auth.views import bp as auth_bp
     from shop.catalog.views import bp as catalog_bp
     from shop.pages.views import bp as pages_bp
+    from shop.partner.views import bp as partner_bp
+    from shop.payments.views import bp as payments_bp
+    from shop.reserve.views import bp as reserve_bp
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(partner_bp)
+    app.register_blueprint(reserve_bp)
+    app.register_blueprint(payments_bp)
 
     from shop.cli import register_cli
 
@@ -74,6 +80,10 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def choose_sqlite_begin_mode():
+        sqlite_begin_mode.set("DEFERRED" if request.method in ("GET", "HEAD", "OPTIONS") else "IMMEDIATE")
+
     @app.after_request
     def finish(response):
         # One transaction per request: commit what the services flushed, only on success.

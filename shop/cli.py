@@ -4,6 +4,7 @@ import click
 from flask import Flask, current_app
 
 from shop.extensions import db
+from shop.models import Role
 
 
 def register_cli(app: Flask) -> None:
@@ -18,3 +19,47 @@ def register_cli(app: Flask) -> None:
         counts = seed_demo(devices)
         db.session.commit()
         click.echo("Demo data ready: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+    @app.cli.command("expire-holds")
+    def expire_holds_command() -> None:
+        """Release units whose hold ran out and send due reminders (safe to run twice; for cron)."""
+        from shop.services import notifications, reservations
+
+        released = reservations.expire_holds()
+        db.session.commit()
+        sent = notifications.send_due_reminders()
+        db.session.commit()
+        click.echo(f"Released {released} expired holds; sent {sent} reminders.")
+
+    @app.cli.command("create-user")
+    @click.option("--email", required=True)
+    @click.option("--name", required=True)
+    @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+    @click.option("--organisation", help="Name of the partner structure (social workers, partner admins).")
+    @click.option("--pickup-point", help="Slug of the pickup point (staff).")
+    @click.password_option()
+    def create_user_command(email, name, role, organisation, pickup_point, password) -> None:
+        """Create an account with a password (for the first admin, or scripts)."""
+        import sqlalchemy as sa
+
+        from shop.models import Organisation, PickupPoint
+        from shop.services import accounts
+        from shop.services.errors import DomainError
+
+        org = None
+        if organisation:
+            org = db.session.scalar(sa.select(Organisation).where(Organisation.name == organisation))
+            if org is None:
+                raise click.ClickException(f"No structure named {organisation!r}.")
+        point_id = None
+        if pickup_point:
+            point_id = db.session.scalar(sa.select(PickupPoint.id).where(PickupPoint.slug == pickup_point))
+            if point_id is None:
+                raise click.ClickException(f"No pickup point {pickup_point!r}.")
+        try:
+            user = accounts.create_user(email=email, name=name, role=Role(role), password=password,
+                                        organisation=org, pickup_point_id=point_id)
+        except DomainError as error:
+            raise click.ClickException(str(error)) from None
+        db.session.commit()
+        click.echo(f"Created {user.role.value} account {user.email}.")

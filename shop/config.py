@@ -47,6 +47,10 @@ def load() -> dict:
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS", True),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Solidarity Shop <no-reply@localhost>"),
         "CATALOG_PAGE_SIZE": 24,
+        # Where the shop is reached from outside, for links in e-mails sent by commands.
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
+        "PICKUP_DAYS": int(os.environ.get("PICKUP_DAYS", "14")),
+        "CODE_HASH_KEY": os.environ.get("CODE_HASH_KEY", ""),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",

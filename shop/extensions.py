@@ -1,6 +1,7 @@
 """Extensions, created without an app; create_app() binds them."""
 
 import sqlite3
+from contextvars import ContextVar
 
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -34,12 +35,26 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
+# How SQLite transactions begin: IMMEDIATE takes the write lock at once, so two writers queue
+# (busy_timeout) instead of failing when one upgrades a read snapshot. Safe requests (GET) read
+# concurrently with DEFERRED; see create_app().
+sqlite_begin_mode: ContextVar[str] = ContextVar("sqlite_begin_mode", default="IMMEDIATE")
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """SQLite: enforce foreign keys, let readers work beside a writer, wait on locks."""
+    """SQLite: real transactions and savepoints, foreign keys, readers beside a writer, waits on locks."""
     if isinstance(dbapi_connection, sqlite3.Connection):
+        # Let SQLAlchemy emit BEGIN itself (pysqlite's implicit transactions break SAVEPOINT).
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"BEGIN {sqlite_begin_mode.get()}")

@@ -42,6 +42,7 @@ def app(tmp_path_factory):
             "SQLALCHEMY_DATABASE_URI": url,
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
+            "ARGON2_FAST": True,
             "SERVER_NAME": None,
         }
     )
@@ -94,7 +95,7 @@ class QueryCounter:
         return len(self.statements)
 
     def __call__(self, conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK")):
             self.statements.append(statement)
 
 

@@ -1,6 +1,8 @@
 """Small factories for tests: each returns a flushed object with sensible defaults."""
 
 import itertools
+
+import sqlalchemy as sa
 from datetime import date, time
 
 from shop.extensions import db
@@ -61,3 +63,50 @@ def device(*, point: PickupPoint | None = None, status: DeviceStatus = DeviceSta
     device_service.add_device(item, actor="test")
     device_service.move_along(item, PATHS[status], actor="test")
     return item
+
+
+def organisation(**overrides):
+    from shop.models import Organisation, OrganisationKind, OrganisationStatus
+
+    n = next(_seq)
+    values = dict(name=f"Structure {n}", kind=OrganisationKind.CCAS, town="Metz", monthly_quota=50,
+                  status=OrganisationStatus.ACTIVE)
+    values.update(overrides)
+    item = Organisation(**values)
+    db.session.add(item)
+    db.session.flush()
+    return item
+
+
+def user(role=None, *, org=None, password: str = "correct horse battery staple", **overrides):
+    from shop.models import Role
+    from shop.services import accounts
+
+    role = role or Role.SOCIAL_WORKER
+    if role.is_partner and org is None:
+        org = organisation()
+    n = next(_seq)
+    return accounts.create_user(email=overrides.pop("email", f"user{n}@example.org"), name=overrides.pop("name", f"User {n}"),
+                                role=role, password=password, organisation=org, check_policy=False, **overrides)
+
+
+def beneficiary(worker=None, **overrides):
+    from shop.models import EligibilityGround
+    from shop.services import partners
+
+    worker = worker or user()
+    values = dict(display_name=f"Person {next(_seq)}", birth_year=1985, language="fr", ground=EligibilityGround.RSA)
+    values.update(overrides)
+    return partners.register_beneficiary(partners.BeneficiaryData(**values), worker=worker)
+
+
+def code(person=None, categories=("computer", "smartphone", "tablet"), **kwargs):
+    """An issued eligibility code: returns (row, clear code)."""
+    from shop.models import CodeCategory, Role, User
+    from shop.services import codes
+
+    person = person or beneficiary()
+    worker = kwargs.pop("worker", None) or db.session.scalar(
+        sa.select(User).where(User.organisation_id == person.organisation_id, User.role == Role.SOCIAL_WORKER).limit(1)
+    )
+    return codes.issue(person, [CodeCategory(c) for c in categories], worker=worker, **kwargs)

@@ -67,7 +67,7 @@ def test_price_above_the_cap_is_allowed_for_a_company_donor(db):
 def test_twenty_threads_reserving_one_device_give_exactly_one_winner(app, db):
     device_id = factories.device().id
     db.session.commit()
-    barrier = threading.Barrier(20)
+    barrier = threading.Barrier(20, timeout=30)
     outcomes = []
     lock = threading.Lock()
 

@@ -162,6 +162,7 @@ class EligibilityCode(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoke_reason: Mapped[str | None] = mapped_column(sa.String(200))
     replaces_id: Mapped[int | None] = mapped_column(sa.ForeignKey("eligibility_codes.id"))
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     beneficiary: Mapped[Beneficiary] = relationship(back_populates="codes")
 

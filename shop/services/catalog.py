@@ -82,7 +82,7 @@ class OfferPage:
         return self.page < self.pages
 
 
-def _offer_select(where):
+def _offer_select(where, now=None):
     return (
         sa.select(
             *_GROUP_COLUMNS,
@@ -91,7 +91,7 @@ def _offer_select(where):
             sa.func.max(Device.battery_health).label("battery_max"),
         )
         .join(PickupPoint, PickupPoint.id == Device.pickup_point_id)
-        .where(Device.available(utcnow()), *where)
+        .where(Device.available(now or utcnow()), *where)
         .group_by(*_GROUP_COLUMNS)
     )
 
@@ -124,12 +124,13 @@ def _where(filters: OfferFilters) -> list:
     return where
 
 
-def list_offers(filters: OfferFilters, *, page: int = 1, per_page: int = 24) -> OfferPage:
+def list_offers(filters: OfferFilters, *, page: int = 1, per_page: int = 24, now=None) -> OfferPage:
     """One page of offers matching the filters: two queries whatever the stock size."""
+    now = now or utcnow()
     where = _where(filters)
     grouped = (
         sa.select(Device.offer_key)
-        .where(Device.available(utcnow()), *where)
+        .where(Device.available(now), *where)
         .group_by(Device.offer_key)
         .subquery()
     )
@@ -137,7 +138,7 @@ def list_offers(filters: OfferFilters, *, page: int = 1, per_page: int = 24) -> 
     price_order = Device.price_cents.desc() if filters.sort == "price_desc" else Device.price_cents.asc()
     page = max(1, page)
     rows = db.session.execute(
-        _offer_select(where)
+        _offer_select(where, now)
         .order_by(price_order, Device.brand, Device.model, Device.offer_key)
         .limit(per_page)
         .offset((page - 1) * per_page)
@@ -145,9 +146,9 @@ def list_offers(filters: OfferFilters, *, page: int = 1, per_page: int = 24) -> 
     return OfferPage(offers=[_to_offer(r) for r in rows], total=total, page=page, per_page=per_page)
 
 
-def get_offer(offer_key: str) -> Offer | None:
+def get_offer(offer_key: str, *, now=None) -> Offer | None:
     """The offer with this key, if at least one unit of it is on sale."""
-    row = db.session.execute(_offer_select([Device.offer_key == offer_key])).first()
+    row = db.session.execute(_offer_select([Device.offer_key == offer_key], now)).first()
     return None if row is None else _to_offer(row)
 
 

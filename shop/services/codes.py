@@ -22,6 +22,7 @@ from shop.models import (
 from shop.models.types import utcnow
 from shop.services import audit
 from shop.services.errors import Conflict, DomainError
+from shop.services.tx import atomic
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CHECK_ALPHABET = ALPHABET + "*~$=U"
@@ -130,23 +131,26 @@ def _take_quota_slot(organisation: Organisation, now: datetime) -> None:
 
 
 def limited_categories_in_use(beneficiary_id: int, now: datetime, *, exclude_code_id: int | None = None) -> set[CodeCategory]:
-    """Limited categories this person already holds a live code for, or used one for, in 12 months."""
+    """Limited categories this person holds a live code for, or bought, in the last 12 months."""
     rows = db.session.execute(
         sa.select(EligibilityCode.categories, EligibilityCode.status, EligibilityCode.expires_at).where(
             EligibilityCode.beneficiary_id == beneficiary_id,
             EligibilityCode.issued_at > now - LIMIT_WINDOW,
-            EligibilityCode.status.in_([CodeState.ACTIVE, CodeState.USED]),
+            EligibilityCode.status == CodeState.ACTIVE,
             EligibilityCode.id != (exclude_code_id or -1),
         )
     )
     taken: set[CodeCategory] = set()
     for categories, status, expires_at in rows:
-        if status == CodeState.ACTIVE and expires_at <= now:
+        if expires_at <= now:
             continue
         taken |= {CodeCategory(c) for c in categories.split()} & set(LIMITED_CATEGORIES)
-    return taken
+    from shop.services import reservations  # the reservation rules own the notion of a purchase
+
+    return taken | reservations.limited_categories_bought(beneficiary_id, now - LIMIT_WINDOW, now=now)
 
 
+@atomic
 def issue(
     beneficiary: Beneficiary,
     categories: list[CodeCategory],
@@ -248,6 +252,7 @@ def extend(code: EligibilityCode, *, worker: User, days: int, reason: str, now: 
     audit.record(worker, "code.extend", code, organisation_id=code.organisation_id, days=days, reason=reason[:200])
 
 
+@atomic
 def reissue(code: EligibilityCode, *, worker: User, reason: str, now: datetime | None = None) -> tuple[EligibilityCode, str]:
     """Revoke a code (lost slip…) and issue a new one with the same categories and end date."""
     now = now or utcnow()

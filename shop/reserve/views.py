@@ -1,0 +1,175 @@
+"""The beneficiary's journey: enter a code, reserve, pay, follow — no account, no e-mail needed."""
+
+import secrets
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy.exc import OperationalError
+
+from shop.extensions import db, limiter
+from shop.i18n import current_language
+from shop.models import EligibilityCode, PaymentMethod
+from shop.reserve.forms import CancelForm, CodeForm, ReserveForm
+from shop.services import catalog, notifications, payments, qr, reservations
+from shop.services.errors import DomainError, NotFound
+from shop.services.reservations import SoldOut, UnknownCode
+
+bp = Blueprint("reserve", __name__, url_prefix="/reserve")
+
+CODE_SESSION_KEY = "code_id"
+
+
+def _session_key() -> str:
+    """Rate-limit key for one browser session (in addition to the address)."""
+    if "rl" not in session:
+        session["rl"] = secrets.token_urlsafe(8)
+    return "session:" + session["rl"]
+
+
+def _failed_attempt(response) -> bool:
+    return response.status_code == 422
+
+
+def current_code() -> EligibilityCode | None:
+    code_id = session.get(CODE_SESSION_KEY)
+    code = db.session.get(EligibilityCode, code_id) if isinstance(code_id, int) else None
+    if code_id is not None and code is None:
+        session.pop(CODE_SESSION_KEY, None)
+    return code
+
+
+def _require_code():
+    code = current_code()
+    if code is None:
+        flash(_("Please enter your code first."), "info")
+        return None, redirect(url_for("reserve.enter_code", offer=request.view_args.get("offer_key")), code=303)
+    return code, None
+
+
+@bp.route("", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config.get("CODE_RATE_LIMIT", "10 per 15 minutes"), methods=["POST"],
+               deduct_when=_failed_attempt)
+@limiter.limit(lambda: current_app.config.get("CODE_RATE_LIMIT", "10 per 15 minutes"), methods=["POST"],
+               key_func=_session_key, deduct_when=_failed_attempt)
+def enter_code():
+    form = CodeForm(data={"code": request.args.get("code", "")[:64], "offer": request.args.get("offer", "")[:16]}
+                    if request.method == "GET" else None)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            code = reservations.open_code(form.code.data)
+        except UnknownCode as error:
+            form.code.errors.append(error.message)
+            status = 422  # a failed attempt: counted by the rate limits
+        except DomainError as error:
+            form.code.errors.append(error.message)
+        else:
+            session[CODE_SESSION_KEY] = code.id
+            offer = form.offer.data
+            if offer and catalog.get_offer(offer) is not None:
+                return redirect(url_for("reserve.confirm", offer_key=offer), code=303)
+            return redirect(url_for("reserve.me"), code=303)
+    elif request.method == "POST":
+        status = 400 if not form.code.errors else 200
+    return render_template("reserve/enter_code.html", form=form), status
+
+
+@bp.get("/me")
+def me():
+    code, redirect_response = _require_code()
+    if redirect_response:
+        return redirect_response
+    reservation = reservations.latest_reservation(code.id)
+    return render_template("reserve/me.html", code=code, reservation=reservation, cancel_form=CancelForm())
+
+
+@bp.post("/forget")
+def forget():
+    session.pop(CODE_SESSION_KEY, None)
+    flash(_("Your code is no longer remembered on this device."), "success")
+    return redirect(url_for("catalog.home"), code=303)
+
+
+@bp.route("/offer/<offer_key>", methods=["GET", "POST"])
+def confirm(offer_key: str):
+    code, redirect_response = _require_code()
+    if redirect_response:
+        return redirect_response
+    offer = catalog.get_offer(offer_key) if len(offer_key) == 16 else None
+    if offer is None:
+        category = catalog.offer_existed(offer_key) if len(offer_key) == 16 else None
+        if category is None:
+            abort(404)
+        return render_template("reserve/sold_out.html", category=category,
+                               alternatives=reservations.alternatives(category, exclude=offer_key)), 410
+    form = ReserveForm(online=payments.enabled())
+    if form.validate_on_submit():
+        try:
+            if form.method.data == PaymentMethod.CARD_ONLINE.value:
+                reservation, checkout_url = payments.reserve_and_checkout(
+                    code, offer_key, language=current_language(),
+                    success_url=url_for("reserve.payment_return", _external=True) + "?session_id={CHECKOUT_SESSION_ID}",
+                    cancel_url=url_for("reserve.me", _external=True),
+                )
+                return redirect(checkout_url, code=303)
+            reservation = reservations.reserve(code, offer_key, method=PaymentMethod.COUNTER)
+            notifications.reservation_confirmed(reservation)
+        except SoldOut as error:
+            return render_template("reserve/sold_out.html", category=offer.category, message=error.message,
+                                   alternatives=error.details.get("alternatives", [])), 409
+        except NotFound:
+            abort(404)
+        except DomainError as error:
+            flash(error.message, "error")
+        except OperationalError:
+            db.session.rollback()
+            flash(_("Many people are reserving right now. Please try again."), "error")
+        else:
+            return redirect(url_for("reserve.confirmation", number=reservation.number), code=303)
+    allowed = code.allows(offer.category)
+    return render_template("reserve/confirm.html", offer=offer, form=form, code=code, allowed=allowed,
+                           point=catalog.get_pickup_point(offer.pickup_point_id))
+
+
+def _own_reservation(number: str):
+    code = current_code()
+    reservation = reservations.get_by_number(number)
+    if code is None or reservation is None or reservation.code_id != code.id:
+        abort(404)
+    return reservation
+
+
+@bp.get("/confirmation/<number>")
+def confirmation(number: str):
+    reservation = _own_reservation(number)
+    return render_template(
+        "reserve/confirmation.html", reservation=reservation, cancel_form=CancelForm(),
+        pickup_qr=qr.svg(reservation.pickup_code, label=_("Pickup code %(code)s", code=reservation.pickup_code)),
+        point=catalog.get_pickup_point(reservation.pickup_point_id),
+    )
+
+
+@bp.get("/payment/return")
+def payment_return():
+    """Back from Stripe: show the state; only the webhook confirms a payment."""
+    code = current_code()
+    reservation = reservations.latest_reservation(code.id) if code else None
+    if reservation is None:
+        return redirect(url_for("reserve.enter_code"), code=303)
+    return render_template("reserve/payment_return.html", reservation=reservation)
+
+
+@bp.post("/cancel/<number>")
+def cancel(number: str):
+    reservation = _own_reservation(number)
+    form = CancelForm()
+    if form.validate_on_submit():
+        try:
+            refund_cents = reservations.cancel(reservation, reason="cancelled by the beneficiary")
+            if refund_cents:
+                payments.refund(reservation, refund_cents)
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("Your reservation is cancelled. You can use your code for another device."), "success")
+    return redirect(url_for("reserve.me"), code=303)

@@ -1,0 +1,186 @@
+"""Online card payments through Stripe Checkout, and refunds.
+
+Fulfilment happens only in the webhook, never on the success page. Every event id is stored,
+so an event that arrives twice, late or out of order changes nothing twice.
+"""
+
+import logging
+
+import sqlalchemy as sa
+import stripe
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from shop.extensions import db
+from shop.models import (
+    EligibilityCode, Payment, PaymentChannel, PaymentKind, PaymentMethod, PaymentStatus, Reservation, StripeEvent,
+    User,
+)
+from shop.models.types import utcnow
+from shop.services import audit, notifications, reservations
+from shop.services.errors import DomainError
+from shop.services.tx import atomic
+
+log = logging.getLogger(__name__)
+
+# Stripe Checkout's own languages; others get Stripe's automatic choice.
+STRIPE_LOCALES = {"fr": "fr", "en": "en"}
+
+
+def enabled() -> bool:
+    return bool(current_app.config.get("STRIPE_SECRET_KEY"))
+
+
+def client() -> stripe.StripeClient:
+    """A Stripe client; tests pass a fake HTTP client through app.extensions["stripe_http_client"]."""
+    return stripe.StripeClient(
+        current_app.config["STRIPE_SECRET_KEY"],
+        http_client=current_app.extensions.get("stripe_http_client"),
+        max_network_retries=2,
+    )
+
+
+@atomic
+def reserve_and_checkout(code: EligibilityCode, offer_key: str, *, language: str, success_url: str,
+                         cancel_url: str, actor: User | None = None) -> tuple[Reservation, str]:
+    """Reserve a unit for online payment and open a Stripe Checkout Session for it.
+
+    If Stripe cannot be reached, nothing is reserved (the savepoint rolls back).
+    """
+    if not enabled():
+        raise DomainError(_l("Online payment is not available. You can pay at the pickup point."))
+    reservation = reservations.reserve(code, offer_key, method=PaymentMethod.CARD_ONLINE, actor=actor)
+    device = reservation.device
+    try:
+        session = client().v1.checkout.sessions.create(
+            params={
+                "mode": "payment",
+                "line_items": [{
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": "eur",
+                        "unit_amount": reservation.amount_cents,
+                        "product_data": {"name": f"{device.brand} {device.model}"},
+                    },
+                }],
+                "expires_at": int((reservation.created_at + reservations.CHECKOUT_LIFETIME).timestamp()),
+                "client_reference_id": str(reservation.id),
+                "metadata": {"reservation_id": str(reservation.id), "reservation_number": reservation.number},
+                "payment_intent_data": {"metadata": {"reservation_id": str(reservation.id)}},
+                "locale": STRIPE_LOCALES.get(language, "auto"),
+                "success_url": success_url,
+                "cancel_url": cancel_url,
+            },
+            options={"idempotency_key": f"checkout-{reservation.id}-{reservation.number}"},
+        )
+    except stripe.StripeError:
+        log.exception("Stripe checkout could not be created for reservation %s", reservation.id)
+        raise DomainError(_l("Online payment is not available right now. You can choose to pay at the pickup point.")) from None
+    reservation.stripe_session_id = session.id
+    db.session.flush()
+    return reservation, session.url
+
+
+def refund(reservation: Reservation, amount_cents: int, *, actor: User | None = None) -> Payment | None:
+    """Refund an online payment through Stripe; recorded as done, or as pending if Stripe fails."""
+    if amount_cents <= 0:
+        return None
+    paid = db.session.scalar(
+        sa.select(Payment).where(Payment.reservation_id == reservation.id, Payment.kind == PaymentKind.PAYMENT,
+                                 Payment.channel == PaymentChannel.STRIPE, Payment.status == PaymentStatus.DONE)
+    )
+    if paid is None:
+        return None
+    pending = db.session.scalar(
+        sa.select(Payment).where(Payment.reservation_id == reservation.id, Payment.kind == PaymentKind.REFUND,
+                                 Payment.provider_reference == paid.provider_reference)
+    )
+    if pending is not None and pending.status == PaymentStatus.DONE:
+        return pending
+    if pending is None:
+        pending = Payment(reservation_id=reservation.id, kind=PaymentKind.REFUND, channel=PaymentChannel.STRIPE,
+                          status=PaymentStatus.PENDING, amount_cents=amount_cents,
+                          provider_reference=paid.provider_reference, recorded_by_id=getattr(actor, "id", None))
+        db.session.add(pending)
+    try:
+        result = client().v1.refunds.create(
+            params={"payment_intent": paid.provider_reference, "amount": amount_cents},
+            options={"idempotency_key": f"refund-{reservation.id}-{paid.provider_reference}"},
+        )
+    except stripe.StripeError:
+        log.exception("Stripe refund failed for reservation %s", reservation.id)
+        pending.note = "Stripe refund failed; to retry"
+    else:
+        pending.status = PaymentStatus.DONE
+        pending.note = f"stripe refund {result.id}"
+    db.session.flush()
+    audit.record(actor, "payment.refund", reservation, organisation_id=reservation.organisation_id,
+                 amount_cents=amount_cents, status=pending.status.value)
+    return pending
+
+
+# --- Webhook ----------------------------------------------------------------------------------
+
+class BadWebhook(Exception):
+    """The request is not a genuine Stripe event (bad signature or body)."""
+
+
+def _reservation_for(session) -> Reservation | None:
+    found = db.session.scalar(sa.select(Reservation).where(Reservation.stripe_session_id == session.get("id")))
+    if found is None:
+        reservation_id = (session.get("metadata") or {}).get("reservation_id")
+        if reservation_id and str(reservation_id).isdigit():
+            found = db.session.get(Reservation, int(reservation_id))
+    return found
+
+
+def _on_completed(session) -> str:
+    reservation = _reservation_for(session)
+    if reservation is None:
+        return "unknown reservation"
+    if session.get("payment_status") != "paid":
+        return "not paid yet"
+    reference = session.get("payment_intent") or session.get("id")
+    outcome = reservations.record_online_payment(reservation, amount_cents=int(session.get("amount_total") or 0),
+                                                 reference=reference)
+    if outcome == "refund_due":
+        refund(reservation, int(session.get("amount_total") or 0))
+    elif outcome == "confirmed":
+        notifications.reservation_confirmed(reservation)
+    return outcome
+
+
+def _on_expired(session) -> str:
+    reservation = _reservation_for(session)
+    if reservation is None:
+        return "unknown reservation"
+    return "released" if reservations.end_unpaid_checkout(reservation) else "nothing to do"
+
+
+HANDLERS = {
+    "checkout.session.completed": _on_completed,
+    "checkout.session.async_payment_succeeded": _on_completed,
+    "checkout.session.expired": _on_expired,
+}
+
+
+def handle_webhook(payload: bytes, signature: str | None) -> str:
+    """Verify, record and process one event, once. Raises BadWebhook on a forged request."""
+    secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
+    if not secret:
+        raise BadWebhook("webhook secret not configured")
+    try:
+        event = stripe.Webhook.construct_event(payload, signature or "", secret)
+    except (ValueError, stripe.SignatureVerificationError) as error:
+        raise BadWebhook(str(error)) from None
+    try:
+        with db.session.begin_nested():
+            db.session.add(StripeEvent(id=event["id"], type=event["type"], received_at=utcnow()))
+    except sa.exc.IntegrityError:
+        return "duplicate"
+    handler = HANDLERS.get(event["type"])
+    outcome = handler(event["data"]["object"]) if handler else "ignored"
+    stored = db.session.get(StripeEvent, event["id"])
+    stored.outcome = outcome[:60]
+    db.session.flush()
+    return outcome

@@ -1,0 +1,347 @@
+"""Reserving a device with an eligibility code, and everything that happens to a reservation.
+
+States: pending_payment → confirmed → ready → picked_up, with cancelled/expired exits. Every
+change is a conditional UPDATE on the expected state, so a replay or a race changes nothing twice.
+Holds end by timestamp (`held_until`): an expired hold never blocks anyone, job or not.
+"""
+
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from shop.extensions import db
+from shop.models import (
+    ACTIVE_STATUSES, CodeCategory, CodeState, Device, DeviceStatus, EligibilityCode, Payment,
+    PaymentChannel, PaymentKind, PaymentMethod, PaymentStatus, Reservation, ReservationStatus, User,
+)
+from shop.models.partners import _CODE_CATEGORY_OF
+from shop.models.types import utcnow
+from shop.services import audit, catalog, codes
+from shop.services import devices as device_service
+from shop.services.errors import Conflict, DomainError, NotFound
+from shop.services.tx import atomic
+
+R = ReservationStatus
+# Stripe Checkout lives at least 30 minutes; our hold outlasts it, so a payment made in time always
+# finds its unit still held.
+CHECKOUT_LIFETIME = timedelta(minutes=31)
+HOLD_FOR_PAYMENT = timedelta(minutes=35)
+DEFAULT_PICKUP_DAYS = 14
+REMINDER_BEFORE = timedelta(days=2)
+LIVE = (*ACTIVE_STATUSES, "picked_up")
+NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class UnknownCode(DomainError):
+    """A well-formed code that matches nothing: counts as a failed attempt."""
+
+
+class SoldOut(DomainError):
+    """The last unit went to someone else; `details["alternatives"]` holds similar offers."""
+
+
+def pickup_window() -> timedelta:
+    return timedelta(days=current_app.config.get("PICKUP_DAYS", DEFAULT_PICKUP_DAYS))
+
+
+# --- Codes as the key to the shop -----------------------------------------------------------
+
+def open_code(text: str, now: datetime | None = None) -> EligibilityCode:
+    """The code a person typed, if it can still be used; a plain refusal otherwise."""
+    now = now or utcnow()
+    code = codes.find(text)  # InvalidCode on a typo (not a failed attempt)
+    if code is None:
+        raise UnknownCode(_l("We do not know this code. Check it on your slip, or ask your social worker."))
+    check_usable(code, now, allow_live_reservation=True)
+    return code
+
+
+def check_usable(code: EligibilityCode, now: datetime, *, allow_live_reservation: bool = False) -> None:
+    state = code.state(now)
+    if state == CodeState.EXPIRED:
+        raise DomainError(_l("This code has expired. Ask your social worker for a new one."))
+    if state == CodeState.REVOKED:
+        raise DomainError(_l("This code was cancelled. Ask your social worker for a new one."))
+    if state == CodeState.USED and not allow_live_reservation:
+        raise DomainError(_l("This code was already used for a device. Ask your social worker if you need another one."))
+    if code.beneficiary.anonymised_at is not None:
+        raise DomainError(_l("This code cannot be used any more. Ask your social worker."))
+
+
+def live_reservation(code_id: int, now: datetime | None = None) -> Reservation | None:
+    """The code's reservation that is still running (or picked up), if any."""
+    now = now or utcnow()
+    found = db.session.scalar(
+        sa.select(Reservation).where(Reservation.code_id == code_id, Reservation.status.in_(LIVE))
+        .order_by(Reservation.id.desc()).limit(1)
+    )
+    if found is not None and found.state(now) == R.EXPIRED:
+        return None
+    return found
+
+
+def latest_reservation(code_id: int) -> Reservation | None:
+    return db.session.scalar(
+        sa.select(Reservation).where(Reservation.code_id == code_id).order_by(Reservation.id.desc()).limit(1)
+    )
+
+
+def limited_categories_bought(beneficiary_id: int, since: datetime, *, now: datetime | None = None,
+                              exclude_code_id: int | None = None) -> set[CodeCategory]:
+    """Limited categories this person has reserved (still running) or picked up since `since`."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        sa.select(Device.category, Reservation.status, Reservation.held_until)
+        .join(Device, Device.id == Reservation.device_id)
+        .where(Reservation.beneficiary_id == beneficiary_id, Reservation.created_at > since,
+               Reservation.status.in_(LIVE), Reservation.code_id != (exclude_code_id or -1))
+    )
+    bought = set()
+    for category, status, held_until in rows:
+        if status.value in ACTIVE_STATUSES and held_until <= now:
+            continue
+        bought.add(CodeCategory.of(category))
+    return bought & set(codes.LIMITED_CATEGORIES)
+
+
+# --- Reserving --------------------------------------------------------------------------------
+
+def _random(alphabet: str, length: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _expire_rows(where, now: datetime, reason: str) -> list[tuple[int, int]]:
+    """Mark matching active reservations expired; returns their (id, device_id)."""
+    rows = db.session.execute(
+        sa.select(Reservation.id, Reservation.device_id).where(Reservation.status.in_(ACTIVE_STATUSES), *where)
+    ).all()
+    ended = []
+    for reservation_id, device_id in rows:
+        result = db.session.execute(
+            sa.update(Reservation)
+            .where(Reservation.id == reservation_id, Reservation.status.in_(ACTIVE_STATUSES))
+            .values(status=R.EXPIRED, ended_at=now, end_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            ended.append((reservation_id, device_id))
+    return ended
+
+
+def alternatives(category, *, exclude: str | None = None, limit: int = 3, now=None) -> list:
+    """Offers of the same kind still available, cheapest first."""
+    page = catalog.list_offers(catalog.OfferFilters(category=category), per_page=limit + 1, now=now)
+    return [o for o in page.offers if o.offer_key != exclude][:limit]
+
+
+@atomic
+def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now: datetime | None = None,
+            actor: User | None = None) -> Reservation:
+    """Hold one unit of an offer for the code's holder, and bind the code to it.
+
+    One conditional UPDATE takes the unit; the code binding is guarded by a partial unique index,
+    so the same code on two devices at once gives one reservation. Limits are checked again here.
+    """
+    now = now or utcnow()
+    method = PaymentMethod(method)
+    check_usable(code, now)
+    offer = catalog.get_offer(offer_key, now=now)
+    if offer is None:
+        category = catalog.offer_existed(offer_key)
+        if category is None:
+            raise NotFound(_l("This device does not exist."))
+        raise SoldOut(_l("Sorry, someone else has just reserved the last one."),
+                      alternatives=alternatives(category, exclude=offer_key, now=now))
+    if not code.allows(offer.category):
+        raise DomainError(_l("Your code does not allow this kind of device. It allows: %(allowed)s.",
+                             allowed=", ".join(str(c.label) for c in code.category_list)))
+    # A hold on this code that ran out frees the code (and its unit) now, job or not.
+    for _, device_id in _expire_rows([Reservation.code_id == code.id, Reservation.held_until <= now], now, "hold expired"):
+        device_service.release(device_id, actor="system", note="hold expired", now=now)
+    if live_reservation(code.id, now) is not None:
+        raise DomainError(_l("This code already has a reservation. Cancel it first if you want another device."))
+    limited = {_CODE_CATEGORY_OF[offer.category]} & set(codes.LIMITED_CATEGORIES)
+    if limited & limited_categories_bought(code.beneficiary_id, now - codes.LIMIT_WINDOW, now=now,
+                                           exclude_code_id=code.id):
+        raise DomainError(_l("You already have a device of this kind from the last 12 months. The limit is one per year."))
+    held_until = now + (HOLD_FOR_PAYMENT if method == PaymentMethod.CARD_ONLINE else pickup_window())
+    device = device_service.take_unit(offer_key, held_until=held_until, now=now, actor=actor.email if actor else "beneficiary")
+    if device is None:
+        raise SoldOut(_l("Sorry, someone else has just reserved the last one."),
+                      alternatives=alternatives(offer.category, exclude=offer_key, now=now))
+    # The unit may come from someone's run-out hold: end that reservation first.
+    _expire_rows([Reservation.device_id == device.id], now, "hold expired; unit taken by another reservation")
+    reservation = Reservation(
+        number=_random(NUMBER_ALPHABET, 6), device_id=device.id, code_id=code.id,
+        beneficiary_id=code.beneficiary_id, organisation_id=code.organisation_id,
+        pickup_point_id=device.pickup_point_id, payment_method=method, amount_cents=device.price_cents,
+        status=R.PENDING_PAYMENT if method == PaymentMethod.CARD_ONLINE else R.CONFIRMED,
+        confirmed_at=None if method == PaymentMethod.CARD_ONLINE else now,
+        pickup_code=_random("0123456789", 6), held_until=held_until, created_at=now,
+        created_by_id=actor.id if actor else None,
+    )
+    db.session.add(reservation)
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        # Lost a race: the code (or, very rarely, the pickup code) was bound a moment ago.
+        raise Conflict(_l("This code already has a reservation. Cancel it first if you want another device.")) from None
+    code.beneficiary.last_activity_at = now
+    audit.record(actor, "reservation.create", reservation, organisation_id=code.organisation_id,
+                 method=method.value, on_behalf=actor is not None)
+    return reservation
+
+
+def get_by_number(number: str) -> Reservation | None:
+    return db.session.scalar(sa.select(Reservation).where(Reservation.number == (number or "").upper()[:12]))
+
+
+# --- Moving a reservation along -------------------------------------------------------------
+
+def _move(reservation: Reservation, expected: tuple[ReservationStatus, ...], new: ReservationStatus, **values) -> bool:
+    result = db.session.execute(
+        sa.update(Reservation)
+        .where(Reservation.id == reservation.id, Reservation.status.in_(expected))
+        .values(status=new, **values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(reservation)
+    return result.rowcount == 1
+
+
+def record_online_payment(reservation: Reservation, *, amount_cents: int, reference: str, now: datetime | None = None) -> str:
+    """A card payment succeeded. Confirm if the hold is still this reservation's; else flag a refund.
+
+    Returns what happened: "confirmed", "duplicate" or "refund_due". Safe to call twice.
+    """
+    now = now or utcnow()
+    existing = db.session.scalar(
+        sa.select(Payment.id).where(Payment.provider_reference == reference, Payment.kind == PaymentKind.PAYMENT)
+    )
+    if existing is not None:
+        return "duplicate"
+    db.session.add(Payment(reservation_id=reservation.id, kind=PaymentKind.PAYMENT, channel=PaymentChannel.STRIPE,
+                           status=PaymentStatus.DONE, amount_cents=amount_cents, provider_reference=reference, created_at=now))
+    deadline = now + pickup_window()
+    # Still ours if nobody ended it — even a little late: nobody else holds the unit meanwhile.
+    if _move(reservation, (R.PENDING_PAYMENT,), R.CONFIRMED, confirmed_at=now, held_until=deadline,
+             paid_cents=min(amount_cents, reservation.amount_cents)):
+        device_service.set_hold(reservation.device_id, deadline, now=now)
+        audit.record(None, "reservation.paid_online", reservation, organisation_id=reservation.organisation_id)
+        return "confirmed"
+    db.session.add(Payment(reservation_id=reservation.id, kind=PaymentKind.REFUND, channel=PaymentChannel.STRIPE,
+                           status=PaymentStatus.PENDING, amount_cents=amount_cents, provider_reference=reference,
+                           note="paid after the hold ended", created_at=now))
+    audit.record(None, "reservation.refund_due", reservation, organisation_id=reservation.organisation_id)
+    return "refund_due"
+
+
+def end_unpaid_checkout(reservation: Reservation, now: datetime | None = None) -> bool:
+    """The online checkout expired unpaid: release the unit and the code. Safe to call twice."""
+    now = now or utcnow()
+    if _move(reservation, (R.PENDING_PAYMENT,), R.EXPIRED, ended_at=now, end_reason="checkout expired"):
+        device_service.release(reservation.device_id, actor="stripe", note="checkout expired", now=now)
+        return True
+    return False
+
+
+@atomic
+def cancel(reservation: Reservation, *, reason: str, actor: User | None = None, now: datetime | None = None) -> int:
+    """Cancel before pickup; frees the unit and the code. Returns cents to refund (paid online)."""
+    now = now or utcnow()
+    if reservation.state(now) not in (R.PENDING_PAYMENT, R.CONFIRMED, R.READY):
+        raise DomainError(_l("This reservation cannot be cancelled any more."))
+    paid = reservation.paid_cents
+    if not _move(reservation, tuple(ReservationStatus(s) for s in ACTIVE_STATUSES), R.CANCELLED,
+                 ended_at=now, end_reason=(reason or "")[:200]):
+        raise Conflict(_l("This reservation changed in the meantime. Please reload the page."))
+    device_service.release(reservation.device_id, actor=actor.email if actor else "beneficiary", note="cancelled", now=now)
+    audit.record(actor, "reservation.cancel", reservation, organisation_id=reservation.organisation_id,
+                 reason=(reason or "")[:200], refund_cents=paid)
+    return paid
+
+
+def expire_holds(now: datetime | None = None) -> int:
+    """Release every unit whose hold ran out (the site already ignores them). Safe to run twice."""
+    now = now or utcnow()
+    ended = _expire_rows([Reservation.held_until <= now], now, "hold expired")
+    for _, device_id in ended:
+        device_service.release(device_id, actor="expire-holds", note="hold expired", now=now)
+    return len(ended)
+
+
+def due_reminders(now: datetime | None = None) -> tuple[list[Reservation], list[EligibilityCode]]:
+    """Reservations whose pickup deadline, and codes whose end, come within two days, not yet reminded."""
+    now = now or utcnow()
+    soon = now + REMINDER_BEFORE
+    reservations = list(db.session.scalars(
+        sa.select(Reservation).where(
+            Reservation.status.in_([R.CONFIRMED, R.READY]), Reservation.held_until > now,
+            Reservation.held_until <= soon, Reservation.reminder_sent_at.is_(None))
+    ))
+    expiring = list(db.session.scalars(
+        sa.select(EligibilityCode).where(
+            EligibilityCode.status == CodeState.ACTIVE, EligibilityCode.expires_at > now,
+            EligibilityCode.expires_at <= soon, EligibilityCode.reminder_sent_at.is_(None))
+    ))
+    return reservations, expiring
+
+
+def mark_reminded(item, now: datetime) -> bool:
+    """Claim the reminder (conditional UPDATE), so two runs never send it twice."""
+    model = type(item)
+    result = db.session.execute(
+        sa.update(model).where(model.id == item.id, model.reminder_sent_at.is_(None))
+        .values(reminder_sent_at=now).execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def device_is_held_by(reservation: Reservation) -> bool:
+    device = db.session.get(Device, reservation.device_id)
+    return device is not None and device.status == DeviceStatus.RESERVED
+
+
+# --- At the pickup point ------------------------------------------------------------------------
+
+@atomic
+def mark_ready(reservation: Reservation, *, actor: User, now: datetime | None = None) -> None:
+    """Staff prepared the device: it waits at the counter."""
+    now = now or utcnow()
+    if reservation.state(now) != R.CONFIRMED:
+        raise DomainError(_l("Only a confirmed reservation can be marked ready."))
+    if not _move(reservation, (R.CONFIRMED,), R.READY, ready_at=now):
+        raise Conflict(_l("This reservation changed in the meantime. Please reload the page."))
+    audit.record(actor, "reservation.ready", reservation, organisation_id=reservation.organisation_id)
+
+
+@atomic
+def hand_over(reservation: Reservation, *, actor: User, channel: PaymentChannel | None = None,
+              now: datetime | None = None) -> None:
+    """Hand the device over: take what is due at the counter, device `sold`, code `used` — all or nothing."""
+    now = now or utcnow()
+    if reservation.state(now) not in (R.CONFIRMED, R.READY):
+        raise DomainError(_l("This reservation cannot be handed over: it is not confirmed, or its time has run out."))
+    due = reservation.amount_due_cents
+    if due > 0:
+        if channel is None or PaymentChannel(channel) == PaymentChannel.STRIPE:
+            raise DomainError(_l("Record how the amount due was paid (cash, card terminal or cheque)."))
+        db.session.add(Payment(reservation_id=reservation.id, kind=PaymentKind.PAYMENT, channel=PaymentChannel(channel),
+                               status=PaymentStatus.DONE, amount_cents=due, recorded_by_id=actor.id, created_at=now))
+    if not _move(reservation, (R.CONFIRMED, R.READY), R.PICKED_UP, picked_up_at=now,
+                 paid_cents=reservation.amount_cents, ended_at=now):
+        raise Conflict(_l("This reservation changed in the meantime. Please reload the page."))
+    device_service.transition(reservation.device_id, DeviceStatus.RESERVED, DeviceStatus.SOLD, actor=actor.email)
+    result = db.session.execute(
+        sa.update(EligibilityCode)
+        .where(EligibilityCode.id == reservation.code_id, EligibilityCode.status == CodeState.ACTIVE)
+        .values(status=CodeState.USED, used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(_l("This code was already used or cancelled. Nothing was handed over."))
+    audit.record(actor, "reservation.hand_over", reservation, organisation_id=reservation.organisation_id,
+                 paid_at_counter=due, channel=PaymentChannel(channel).value if due else None)

@@ -1,0 +1,229 @@
+import threading
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from shop.models import (
+    Category, CodeState, Device, DeviceEvent, DeviceStatus, EligibilityCode, Payment, PaymentChannel,
+    PaymentMethod, Reservation, ReservationStatus, Role,
+)
+from shop.models.types import utcnow
+from shop.services import catalog, reservations
+from shop.services.errors import Conflict, DomainError
+from shop.services.reservations import SoldOut
+from tests import factories
+
+R = ReservationStatus
+
+
+@pytest.fixture
+def staff(db):
+    return factories.user(Role.STAFF)
+
+
+def test_reserving_at_the_counter_confirms_at_once_and_holds_the_unit_14_days(db):
+    device = factories.device()
+    code, _ = factories.code()
+    now = utcnow()
+    reservation = reservations.reserve(code, device.offer_key, method=PaymentMethod.COUNTER, now=now)
+    assert reservation.status == R.CONFIRMED
+    assert reservation.held_until == now + timedelta(days=14)
+    assert len(reservation.pickup_code) == 6 and reservation.pickup_code.isdigit()
+    db.session.refresh(device)
+    assert device.status == DeviceStatus.RESERVED
+    assert catalog.get_offer(device.offer_key) is None
+
+
+def test_code_must_allow_the_category(db):
+    phone = factories.device(category=Category.SMARTPHONE, model="Pixel", cpu=None)
+    code, _ = factories.code(categories=("computer",))
+    with pytest.raises(DomainError, match="allow"):
+        reservations.reserve(code, phone.offer_key, method=PaymentMethod.COUNTER)
+    db.session.refresh(phone)
+    assert phone.status == DeviceStatus.LISTED
+
+
+def test_a_code_reserves_one_device_at_a_time(db):
+    point = factories.pickup_point()
+    first, second = factories.device(point=point), factories.device(point=point, model="Other")
+    code, _ = factories.code()
+    reservations.reserve(code, first.offer_key, method=PaymentMethod.COUNTER)
+    with pytest.raises(DomainError):
+        reservations.reserve(code, second.offer_key, method=PaymentMethod.COUNTER)
+    db.session.refresh(second)
+    assert second.status == DeviceStatus.LISTED  # the refusal changed nothing
+
+
+def test_sold_out_offer_proposes_alternatives(db):
+    point = factories.pickup_point()
+    last = factories.device(point=point)
+    other = factories.device(point=point, model="ThinkPad T490", price_cents=13000)
+    code_a, _ = factories.code()
+    code_b, _ = factories.code()
+    reservations.reserve(code_a, last.offer_key, method=PaymentMethod.COUNTER)
+    with pytest.raises(SoldOut) as refused:
+        reservations.reserve(code_b, last.offer_key, method=PaymentMethod.COUNTER)
+    assert [o.offer_key for o in refused.value.details["alternatives"]] == [other.offer_key]
+
+
+def test_an_expired_hold_never_blocks_anyone_even_without_a_job(db):
+    device = factories.device()
+    code_a, _ = factories.code()
+    code_b, _ = factories.code()
+    start = utcnow()
+    first = reservations.reserve(code_a, device.offer_key, method=PaymentMethod.CARD_ONLINE, now=start)
+    assert first.status == R.PENDING_PAYMENT
+    assert catalog.get_offer(device.offer_key) is None
+    later = start + timedelta(minutes=40)
+    assert first.state(later) == R.EXPIRED
+    second = reservations.reserve(code_b, device.offer_key, method=PaymentMethod.COUNTER, now=later)
+    assert second.device_id == device.id
+    db.session.refresh(first)
+    assert first.status == R.EXPIRED
+    history = db.session.scalars(sa.select(DeviceEvent.to_status).where(DeviceEvent.device_id == device.id)
+                                 .order_by(DeviceEvent.id)).all()
+    assert history[-3:] == [DeviceStatus.RESERVED, DeviceStatus.LISTED, DeviceStatus.RESERVED]
+    # and the first code is free again for another device
+    other = factories.device(model="Again")
+    reservations.reserve(code_a, other.offer_key, method=PaymentMethod.COUNTER, now=later)
+
+
+def test_cancel_frees_the_unit_and_the_code(db):
+    device = factories.device()
+    code, _ = factories.code()
+    reservation = reservations.reserve(code, device.offer_key, method=PaymentMethod.COUNTER)
+    assert reservations.cancel(reservation, reason="changed my mind") == 0
+    assert reservation.status == R.CANCELLED
+    db.session.refresh(device)
+    assert device.status == DeviceStatus.LISTED
+    reservations.reserve(code, device.offer_key, method=PaymentMethod.COUNTER)
+    with pytest.raises(DomainError):
+        reservations.cancel(reservation, reason="twice")
+
+
+def test_hand_over_sells_the_device_uses_the_code_and_takes_payment(db, staff):
+    device = factories.device()
+    code, _ = factories.code()
+    reservation = reservations.reserve(code, device.offer_key, method=PaymentMethod.COUNTER)
+    with pytest.raises(DomainError):
+        reservations.hand_over(reservation, actor=staff)  # amount due, no payment given
+    reservations.hand_over(reservation, actor=staff, channel=PaymentChannel.CASH)
+    db.session.refresh(device)
+    db.session.refresh(code)
+    assert (reservation.status, device.status, code.status) == (R.PICKED_UP, DeviceStatus.SOLD, CodeState.USED)
+    assert db.session.scalar(sa.select(sa.func.sum(Payment.amount_cents))) == device.price_cents
+    with pytest.raises(DomainError):
+        reservations.hand_over(reservation, actor=staff, channel=PaymentChannel.CASH)
+
+
+def test_limits_are_checked_again_when_the_code_is_used(db, staff):
+    person = factories.beneficiary()
+    point = factories.pickup_point()
+    first, second = factories.device(point=point), factories.device(point=point, model="Second")
+    code, _ = factories.code(person, categories=("computer",))
+    reservation = reservations.reserve(code, first.offer_key, method=PaymentMethod.COUNTER)
+    reservations.hand_over(reservation, actor=staff, channel=PaymentChannel.CARD_TERMINAL)
+    # A second code slipped through (e.g. issued by another structure before the purchase).
+    other_code = EligibilityCode(code_hash="x" * 64, beneficiary_id=person.id, organisation_id=person.organisation_id,
+                                 categories="computer", issued_at=utcnow(), expires_at=utcnow() + timedelta(days=90))
+    db.session.add(other_code)
+    db.session.flush()
+    with pytest.raises(DomainError, match="12 months"):
+        reservations.reserve(other_code, second.offer_key, method=PaymentMethod.COUNTER)
+
+
+def test_expire_holds_releases_run_out_holds_and_is_safe_twice(db):
+    device = factories.device()
+    code, _ = factories.code()
+    start = utcnow()
+    reservation = reservations.reserve(code, device.offer_key, method=PaymentMethod.CARD_ONLINE, now=start)
+    assert reservations.expire_holds(start) == 0
+    later = start + timedelta(hours=1)
+    assert reservations.expire_holds(later) == 1
+    assert reservations.expire_holds(later) == 0
+    db.session.refresh(device)
+    db.session.refresh(reservation)
+    assert device.status == DeviceStatus.LISTED and reservation.status == R.EXPIRED
+
+
+def _race(app, attempts, work):
+    barrier = threading.Barrier(len(attempts), timeout=30)
+    outcomes, lock = [], threading.Lock()
+
+    def run(arg):
+        from shop.extensions import db as _db
+
+        with app.app_context():
+            barrier.wait()
+            try:
+                work(arg)
+                _db.session.commit()
+                result = "won"
+            except (Conflict, DomainError, sa.exc.OperationalError):
+                _db.session.rollback()
+                result = "lost"
+            finally:
+                _db.session.remove()
+            with lock:
+                outcomes.append(result)
+
+    threads = [threading.Thread(target=run, args=(a,)) for a in attempts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+def test_twenty_people_on_the_last_unit_give_exactly_one_reservation(app, db):
+    key = factories.device().offer_key
+    code_ids = [factories.code()[0].id for _ in range(20)]
+    db.session.commit()
+
+    def work(code_id):
+        from shop.extensions import db as _db
+
+        reservations.reserve(_db.session.get(EligibilityCode, code_id), key, method=PaymentMethod.COUNTER)
+
+    outcomes = _race(app, code_ids, work)
+    assert outcomes.count("won") == 1
+    assert db.session.scalar(sa.select(sa.func.count(Reservation.id))) == 1
+
+
+def test_one_code_on_two_devices_at_once_gives_one_reservation(app, db):
+    point = factories.pickup_point()
+    keys = [factories.device(point=point, model=f"Model {n}").offer_key for n in range(2)]
+    code_id = factories.code()[0].id
+    db.session.commit()
+
+    def work(key):
+        from shop.extensions import db as _db
+
+        reservations.reserve(_db.session.get(EligibilityCode, code_id), key, method=PaymentMethod.COUNTER)
+
+    outcomes = _race(app, keys, work)
+    assert outcomes.count("won") == 1
+    assert db.session.scalar(sa.select(sa.func.count(Reservation.id))) == 1
+    assert db.session.scalar(sa.select(sa.func.count(Device.id)).where(Device.status == DeviceStatus.RESERVED)) == 1
+
+
+def test_control_a_naive_read_then_write_gives_the_unit_twice(app, db):
+    """The race tests above can fail: a naive check-in-Python version lets several people win."""
+    device_id = factories.device().id
+    db.session.commit()
+    read_done = threading.Barrier(10, timeout=30)
+
+    def naive(_):
+        from shop.extensions import db as _db
+
+        status = _db.session.scalar(sa.select(Device.status).where(Device.id == device_id))
+        _db.session.commit()
+        read_done.wait()  # everyone has read "listed" before anyone writes
+        if status != DeviceStatus.LISTED:
+            raise DomainError("taken")
+        _db.session.execute(sa.update(Device).where(Device.id == device_id).values(status=DeviceStatus.RESERVED))
+        _db.session.add(DeviceEvent(device_id=device_id, from_status=DeviceStatus.LISTED, to_status=DeviceStatus.RESERVED))
+
+    outcomes = _race(app, range(10), naive)
+    assert outcomes.count("won") > 1
