@@ -46,6 +46,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"
 
+    from shop.admin.views import bp as admin_bp
     from shop.auth.views import bp as auth_bp
     from shop.catalog.views import bp as catalog_bp
     from shop.pages.views import bp as pages_bp
@@ -59,6 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(partner_bp)
     app.register_blueprint(reserve_bp)
     app.register_blueprint(payments_bp)
+    app.register_blueprint(admin_bp)
 
     from shop.cli import register_cli
 

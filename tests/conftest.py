@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from shop import create_app
 from shop.extensions import db as _db
+from shop.extensions import sqlite_begin_mode
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -64,18 +65,28 @@ def _empty_tables() -> None:
 
 @pytest.fixture
 def db(app):
-    """The database, empty at the start of the test; tables are emptied afterwards."""
+    """The database, empty at the start of the test; tables are emptied afterwards.
+
+    The test's own session begins SQLite transactions DEFERRED, as a reader would: it must not
+    hold the write lock while the requests it makes (other sessions) write.
+    """
+    token = sqlite_begin_mode.set("DEFERRED")
     with app.app_context():
         yield _db
         _db.session.remove()
         _empty_tables()
+    sqlite_begin_mode.reset(token)
 
 
 class FreshContextClient(FlaskClient):
     """Each request gets its own app context (fresh `g`, own DB session), as in production,
     even though the test itself holds an app context open."""
 
+
     def open(self, *args, **kwargs):
+        # What the test set up so far is committed, and its read snapshot ends, so the request
+        # sees the test's data and the test then sees what the request wrote.
+        _db.session.commit()
         with self.application.app_context():
             return super().open(*args, **kwargs)
 

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
 from shop.i18n import LANG_COOKIE
-from shop.services import catalog, pricing
+from shop.services import catalog, partners, pricing
 
 bp = Blueprint("pages", __name__)
 
@@ -38,6 +38,11 @@ def how_it_works():
 @bp.get("/pickup-points")
 def pickup_points():
     return render_template("pages/pickup_points.html", pickup_points=catalog.active_pickup_points(with_hours=True))
+
+
+@bp.get("/where-to-get-a-code")
+def where_to_get_a_code():
+    return render_template("pages/where_to_get_a_code.html", towns=partners.active_organisations_by_town())
 
 
 @bp.get("/privacy")

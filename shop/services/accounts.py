@@ -24,7 +24,7 @@ def normalise_email(text: str) -> str:
     try:
         return validate_email((text or "").strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
-        raise DomainError(_l("This e-mail address is not valid.")) from None
+        raise DomainError(_l("This e-mail address is not valid."), field="email") from None
 
 
 def _hash(token: str) -> str:
@@ -69,7 +69,7 @@ def invite(
     if inviter is not None and not can_invite(inviter, role, organisation):
         raise DomainError(_l("You cannot invite this kind of account."))
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
-        raise DomainError(_l("An account already exists with this e-mail address."))
+        raise DomainError(_l("An account already exists with this e-mail address."), field="email")
     user = User(email=email, name=name[:120], role=role, organisation_id=organisation.id if organisation else None,
                 pickup_point_id=pickup_point_id, password_hash=None)
     db.session.add(user)
@@ -184,8 +184,11 @@ def load_by_session_token(token: str) -> User | None:
 
 
 def set_active(user: User, active: bool, *, actor: User) -> None:
+    """Admins (de)activate anyone; a partner admin, the social workers of their own structure."""
     if user.id == actor.id and not active:
         raise DomainError(_l("You cannot deactivate your own account."))
+    if not can_invite(actor, user.role, user.organisation):
+        raise DomainError(_l("You cannot change this account."))
     user.active = active
     user.session_token = new_session_token()
     db.session.flush()

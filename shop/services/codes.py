@@ -187,7 +187,8 @@ def issue(
                 categories=", ".join(str(c.label) for c in sorted(clash, key=list(CodeCategory).index)),
             )
         )
-    _take_quota_slot(organisation, now)
+    if replaces is None:  # a replacement for a lost slip does not count against the quota
+        _take_quota_slot(organisation, now)
     code = generate()
     row = EligibilityCode(
         code_hash=hash_body(code[:-1]), beneficiary_id=beneficiary.id, organisation_id=organisation.id,
@@ -260,5 +261,7 @@ def reissue(code: EligibilityCode, *, worker: User, reason: str, now: datetime |
     categories = code.category_list
     beneficiary = code.beneficiary
     revoke(code, worker=worker, reason=reason, now=now)
-    return issue(beneficiary, categories, worker=worker, validity_days=min(remaining, MAX_VALIDITY_DAYS),
-                 replaces=code, now=now)
+    new, clear = issue(beneficiary, categories, worker=worker, validity_days=min(remaining, MAX_VALIDITY_DAYS),
+                       replaces=code, now=now)
+    audit.record(worker, "code.reissue", new, organisation_id=new.organisation_id, replaces=code.id)
+    return new, clear

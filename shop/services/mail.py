@@ -22,6 +22,7 @@ def send(to: str, subject: str, body: str) -> None:
     message.set_content(body)
     if config.get("TESTING"):
         current_app.extensions.setdefault("mail_outbox", []).append(message)
+        return
     if config.get("MAIL_SERVER"):
         try:
             with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10) as smtp:

@@ -90,9 +90,9 @@ def normalise_phone(text: str) -> str:
     try:
         number = phonenumbers.parse(text, "FR")
     except phonenumbers.NumberParseException:
-        raise DomainError(_l("This phone number is not valid.")) from None
+        raise DomainError(_l("This phone number is not valid."), field="phone") from None
     if not phonenumbers.is_valid_number(number):
-        raise DomainError(_l("This phone number is not valid."))
+        raise DomainError(_l("This phone number is not valid."), field="phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -114,15 +114,16 @@ class PossibleDuplicate(DomainError):
 def _clean(data: BeneficiaryData, now: datetime) -> dict:
     name = " ".join((data.display_name or "").split())
     if not name:
-        raise DomainError(_l("Please enter the name the person is called by."))
+        raise DomainError(_l("Please enter the name the person is called by."), field="display_name")
     if not MIN_BIRTH_YEAR <= (data.birth_year or 0) <= now.year:
-        raise DomainError(_l("The year of birth must be between %(min)d and %(max)d.", min=MIN_BIRTH_YEAR, max=now.year))
+        raise DomainError(_l("The year of birth must be between %(min)d and %(max)d.", min=MIN_BIRTH_YEAR, max=now.year),
+                          field="birth_year")
     if data.language not in current_app.config["LANGUAGES"]:
-        raise DomainError(_l("Choose a language from the list."))
+        raise DomainError(_l("Choose a language from the list."), field="language")
     ground = EligibilityGround(data.ground)
     justification = (data.justification or "").strip() or None
     if ground == EligibilityGround.OTHER and not justification:
-        raise DomainError(_l("Please explain the reason when you choose “Other”."))
+        raise DomainError(_l("Please explain the reason when you choose “Other”."), field="justification")
     return dict(
         display_name=name[:80], name_key=fold_name(name)[:80], birth_year=data.birth_year, language=data.language,
         ground=ground, justification=justification[:200] if justification else None,
@@ -258,8 +259,8 @@ class PartnerScope:
             rows = person.codes or [None]
             for code in rows:
                 writer.writerow([
-                    person.id, _csv_safe(person.display_name), person.birth_year, person.language, person.phone or "",
-                    person.email or "", person.ground.value,
+                    person.id, _csv_safe(person.display_name), person.birth_year, person.language,
+                    _csv_safe(person.phone or ""), _csv_safe(person.email or ""), person.ground.value,
                     code.id if code else "", code.categories if code else "",
                     code.state(now).value if code else "", code.issued_at.isoformat() if code else "",
                     code.expires_at.isoformat() if code else "",

@@ -1,0 +1,1 @@
+"""The partner portal: social workers and partner admins of a structure."""

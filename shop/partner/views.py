@@ -1,0 +1,341 @@
+"""The partner portal: social workers register people, issue codes and print slips.
+
+Every lookup goes through PartnerScope, bound to the signed-in user's structure: a record of
+another structure is a 404, never a 403, so its existence is not even confirmed.
+"""
+
+from flask import (
+    Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for,
+)
+from flask_babel import force_locale, to_user_timezone
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from shop.auth.access import roles_required
+from shop.extensions import db
+from shop.i18n import current_language, text_direction
+from shop.models import CodeState, Role
+from shop.models.types import utcnow
+from shop.partner.forms import (
+    CODE_ACTIONS, BeneficiaryForm, DashboardFilterForm, InviteForm, IssueCodeForm, code_form,
+)
+from shop.services import accounts, audit, catalog, codes, mail, partners, qr
+from shop.services.errors import DomainError, NotFound
+from shop.services.partners import PartnerScope
+
+bp = Blueprint("partner", __name__, url_prefix="/partner")
+
+partner_only = roles_required(Role.SOCIAL_WORKER, Role.PARTNER_ADMIN)
+partner_admin_only = roles_required(Role.PARTNER_ADMIN)
+
+PAGE_SIZE = 25
+
+
+def _scope() -> PartnerScope:
+    return PartnerScope(current_user)
+
+
+def _found(lookup, record_id: int):
+    """A record of the user's own structure, or 404."""
+    try:
+        return lookup(record_id)
+    except NotFound:
+        abort(404)
+
+
+def _refused(form, error: DomainError, field: str | None = None) -> None:
+    """Show a refusal on the form, after undoing what the service did before refusing.
+
+    The request commits on any response below 400, and a service may refuse half-way
+    (reissue revokes, then finds the quota used up): roll back so nothing half-done is kept.
+    """
+    db.session.rollback()
+    name = error.details.get("field", field)
+    target = form[name].errors if name in form else form.form_errors
+    target.append(str(error.message))
+
+
+def _no_store(response):
+    """Pages with personal data or a code in clear: not kept in any cache, nor the back button."""
+    response = make_response(response)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- Dashboard --------------------------------------------------------------------------------
+
+@bp.get("/")
+@partner_only
+def dashboard():
+    scope = _scope()
+    form = DashboardFilterForm(request.args)
+    form.validate()
+    search = form.q.data.strip() if form.q.data and not form.q.errors else None
+    status = form.status.data if form.status.data and not form.status.errors else None
+    page = max(1, request.args.get("page", 1, type=int))
+    people = db.paginate(scope.beneficiaries(search=search, status=status), page=page, per_page=PAGE_SIZE,
+                         error_out=False, count=True)
+    organisation = scope.organisation()
+    args = {k: v for k, v in (("q", search), ("status", status)) if v}
+    return _no_store(render_template(
+        "partner/dashboard.html",
+        form=form,
+        people=people,
+        filtered=bool(args),
+        page_url=lambda n: url_for(".dashboard", **args, page=n),
+        expiring=scope.expiring_codes(),
+        organisation=organisation,
+        quota_used=codes.quota_used(organisation.id) if partners.can_manage_team(current_user) else None,
+    ))
+
+
+# --- Beneficiaries ----------------------------------------------------------------------------
+
+@bp.route("/beneficiaries/new", methods=["GET", "POST"])
+@partner_only
+def new_beneficiary():
+    form = BeneficiaryForm()
+    if form.validate_on_submit():
+        try:
+            person = partners.register_beneficiary(
+                form.to_data(), worker=current_user, override_reason=form.override_reason.data
+            )
+        except partners.PossibleDuplicate as error:
+            _refused(form, error, field="override_reason")
+        except DomainError as error:
+            _refused(form, error)
+        else:
+            flash(_("%(name)s is registered. You can now issue a code.", name=person.display_name), "success")
+            return redirect(url_for(".beneficiary", beneficiary_id=person.id), code=303)
+    return render_template("partner/beneficiary_form.html", form=form, person=None,
+                           ask_override=bool(form.override_reason.errors or form.override_reason.data))
+
+
+@bp.get("/beneficiaries/<int:beneficiary_id>")
+@partner_only
+def beneficiary(beneficiary_id: int):
+    return _beneficiary_page(_found(_scope().beneficiary, beneficiary_id))
+
+
+def _beneficiary_page(person, bound=None):
+    """The person's page; `bound` is (code id, action, form) to show a refused action's form again."""
+    audit.record(current_user, "beneficiary.view", person, organisation_id=person.organisation_id)
+    forms = {
+        code.id: {action: code_form(action, code.id, formdata=None) for action in CODE_ACTIONS}
+        for code in person.codes
+        if code.status == CodeState.ACTIVE
+    }
+    if bound is not None:
+        code_id, action, form = bound
+        forms.setdefault(code_id, {})[action] = form
+    return _no_store(render_template(
+        "partner/beneficiary.html",
+        person=person,
+        forms=forms,
+        open_form=bound[:2] if bound else None,
+        replaced={code.replaces_id for code in person.codes if code.replaces_id},
+        now=utcnow(),
+    ))
+
+
+@bp.route("/beneficiaries/<int:beneficiary_id>/edit", methods=["GET", "POST"])
+@partner_only
+def edit_beneficiary(beneficiary_id: int):
+    person = _found(_scope().beneficiary, beneficiary_id)
+    form = BeneficiaryForm(obj=person)
+    if form.validate_on_submit():
+        try:
+            partners.update_beneficiary(person, form.to_data(), worker=current_user)
+        except DomainError as error:
+            _refused(form, error)
+        else:
+            flash(_("The changes are saved."), "success")
+            return redirect(url_for(".beneficiary", beneficiary_id=person.id), code=303)
+    return _no_store(render_template("partner/beneficiary_form.html", form=form, person=person, ask_override=False))
+
+
+# --- Codes ------------------------------------------------------------------------------------
+
+def _slip_key(code_id: int) -> str:
+    return f"partner-slip-{code_id}"
+
+
+def _show_slip(code, clear: str):
+    """Keep the clear code for the one slip page that shows it, then go there."""
+    session[_slip_key(code.id)] = clear
+    return redirect(url_for(".slip", code_id=code.id), code=303)
+
+
+@bp.route("/beneficiaries/<int:beneficiary_id>/codes/new", methods=["GET", "POST"])
+@partner_only
+def issue_code(beneficiary_id: int):
+    person = _found(_scope().beneficiary, beneficiary_id)
+    form = IssueCodeForm()
+    if form.validate_on_submit():
+        try:
+            code, clear = codes.issue(person, form.category_values(), worker=current_user,
+                                      validity_days=form.validity_days.data)
+        except DomainError as error:
+            _refused(form, error)
+        else:
+            return _show_slip(code, clear)
+    return render_template("partner/issue_code.html", form=form, person=person,
+                           default_days=codes.DEFAULT_VALIDITY_DAYS, max_days=codes.MAX_VALIDITY_DAYS)
+
+
+@bp.get("/codes/<int:code_id>/slip")
+@partner_only
+def slip(code_id: int):
+    scope = _scope()
+    code = _found(scope.code, code_id)
+    clear = session.pop(_slip_key(code.id), None)
+    if clear is None:
+        return _no_store(render_template(
+            "partner/slip_gone.html", code=code, person=code.beneficiary,
+            form=code_form("reissue", code.id, formdata=None),
+        ))
+    person = code.beneficiary
+    # The few words meant for the social worker stay in the worker's language.
+    worker = {
+        "lang": current_language(),
+        "dir": text_direction(),
+        "print": _("Print the slip"),
+        "how_to_print": _("Print this page (Ctrl+P, or ⌘+P on a Mac) and give it to the person. "
+                          "The code is shown only once: after you leave this page, it cannot be shown again."),
+        "back": _("Back to %(name)s's page", name=person.display_name),
+    }
+    with force_locale(person.language):
+        html = render_template(
+            "partner/slip.html",
+            code=code,
+            person=person,
+            organisation=scope.organisation(),
+            shown_code=codes.display(clear),
+            qr_code=qr.svg(url_for("reserve.enter_code", code=clear, _external=True),
+                           _("QR code: scan it to open the shop with your code filled in")),
+            site=request.url_root,
+            pickup_points=catalog.active_pickup_points(with_hours=True),
+            worker=worker,
+        )
+    return _no_store(html)
+
+
+def _code_action(code_id: int, action: str, run, done: str | None = None):
+    """Validate one action's form on one code and run it; then show the new slip that `run`
+    returned, if any, or go back to the person's page."""
+    code = _found(_scope().code, code_id)
+    form = code_form(action, code.id)
+    if form.validate_on_submit():
+        try:
+            result = run(code, form)
+        except DomainError as error:
+            _refused(form, error)
+        else:
+            if result is not None:
+                return _show_slip(*result)
+            flash(done, "success")
+            return redirect(url_for(".beneficiary", beneficiary_id=code.beneficiary_id, _anchor=f"code-{code.id}"),
+                            code=303)
+    return _beneficiary_page(code.beneficiary, bound=(code.id, action, form))
+
+
+@bp.post("/codes/<int:code_id>/revoke")
+@partner_only
+def revoke_code(code_id: int):
+    return _code_action(
+        code_id, "revoke",
+        lambda code, form: codes.revoke(code, worker=current_user, reason=form.reason.data),
+        _("The code is revoked: it can no longer be used."),
+    )
+
+
+@bp.post("/codes/<int:code_id>/extend")
+@partner_only
+def extend_code(code_id: int):
+    return _code_action(
+        code_id, "extend",
+        lambda code, form: codes.extend(code, worker=current_user, days=form.days.data, reason=form.reason.data),
+        _("The code is extended."),
+    )
+
+
+@bp.post("/codes/<int:code_id>/reissue")
+@partner_only
+def reissue_code(code_id: int):
+    return _code_action(
+        code_id, "reissue",
+        lambda code, form: codes.reissue(code, worker=current_user, reason=form.reason.data),
+    )
+
+
+# --- Team (partner admin) ---------------------------------------------------------------------
+
+@bp.route("/team", methods=["GET", "POST"])
+@partner_admin_only
+def team():
+    scope = _scope()
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            user, token = accounts.invite(email=form.email.data, name=form.name.data, role=Role.SOCIAL_WORKER,
+                                          organisation=scope.organisation(), inviter=current_user)
+        except DomainError as error:
+            _refused(form, error, field="email")
+        else:
+            link = url_for("auth.accept_invitation", token=token, _external=True)
+            mail.send(
+                user.email,
+                _("Your account on the Solidarity Shop"),
+                _("Hello %(name)s,\n\n%(inviter)s invites you to the partner space of the Solidarity Shop "
+                  "for %(structure)s.\n\nTo choose your password, open this link within 7 days:\n%(link)s\n",
+                  name=user.name, inviter=current_user.name, structure=scope.organisation().name, link=link),
+            )
+            flash(_("An invitation was sent to %(email)s.", email=user.email), "success")
+            return redirect(url_for(".team"), code=303)
+    return _no_store(render_template("partner/team.html", form=form, members=scope.team(),
+                                     organisation=scope.organisation()))
+
+
+def _set_active(user_id: int, active: bool):
+    scope = _scope()
+    member = _found(scope.team_member, user_id)
+    # The rule lives in the accounts service: a partner admin manages the social workers of
+    # their own structure, nobody else.
+    if not accounts.can_invite(current_user, member.role, scope.organisation()):
+        abort(403)
+    try:
+        accounts.set_active(member, active, actor=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    else:
+        if active:
+            flash(_("%(name)s can sign in again.", name=member.name), "success")
+        else:
+            flash(_("%(name)s can no longer sign in.", name=member.name), "success")
+    return redirect(url_for(".team"), code=303)
+
+
+@bp.post("/team/<int:user_id>/deactivate")
+@partner_admin_only
+def deactivate_member(user_id: int):
+    return _set_active(user_id, False)
+
+
+@bp.post("/team/<int:user_id>/activate")
+@partner_admin_only
+def activate_member(user_id: int):
+    return _set_active(user_id, True)
+
+
+# --- Export -----------------------------------------------------------------------------------
+
+@bp.get("/export.csv")
+@partner_only
+def export():
+    body = _scope().export_csv()
+    response = make_response("\ufeff" + body)  # the BOM lets spreadsheet programs read accents right
+    response.mimetype = "text/csv"
+    today = to_user_timezone(utcnow()).date().isoformat()
+    response.headers["Content-Disposition"] = f'attachment; filename="solidarity-shop-{today}.csv"'
+    return _no_store(response)
