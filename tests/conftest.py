@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from shop import create_app
 from shop.extensions import db as _db
-from shop.extensions import sqlite_begin_mode
+from shop.extensions import limiter, sqlite_begin_mode
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -42,7 +42,7 @@ def app(tmp_path_factory):
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": url,
             "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
+            "RATELIMIT_ENABLED": True,
             "ARGON2_FAST": True,
             "SERVER_NAME": None,
         }
@@ -61,6 +61,14 @@ def _empty_tables() -> None:
         else:
             for table in reversed(_db.metadata.sorted_tables):
                 conn.execute(table.delete())
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(app):
+    """Rate limits are on, as in production; each test starts with empty counters."""
+    limiter.reset()
+    yield
+    limiter.reset()
 
 
 @pytest.fixture

@@ -15,9 +15,10 @@ from markupsafe import escape
 from shop.models import (
     AuditEntry, Beneficiary, CodeCategory, CodeState, EligibilityCode, EligibilityGround, Organisation,
     OrganisationKind, OrganisationStatus, Role, User,
+    PaymentMethod, Reservation, ReservationStatus,
 )
 from shop.models.types import utcnow
-from shop.services import accounts, codes, partners, qr
+from shop.services import accounts, codes, partners, qr, reservations
 from tests import factories
 
 PASSWORD = "correct horse battery staple"
@@ -504,8 +505,13 @@ def test_partner_admin_cannot_deactivate_themself_nor_another_partner_admin(clie
 def _records_of_a(db, world) -> dict[str, int]:
     person = person_of(world.worker_a, "Amina")
     code, _ = issued(person, world.worker_a)
+    point = factories.pickup_point()
+    booked = factories.device(point=point, model="Booked")
+    free = factories.device(point=point, model="Free")
+    reservation = reservations.reserve(code, booked.offer_key, method=PaymentMethod.COUNTER)
     db.session.commit()
-    return {"beneficiary_id": person.id, "code_id": code.id, "user_id": world.worker_a.id}
+    return {"beneficiary_id": person.id, "code_id": code.id, "user_id": world.worker_a.id,
+            "number": reservation.number, "offer_key": free.offer_key}
 
 
 def _partner_urls(app, ids: dict[str, int]):
@@ -537,6 +543,9 @@ def _a_is_untouched(db, world, ids):
     assert db.session.get(Beneficiary, ids["beneficiary_id"]).display_name == "Amina"
     assert db.session.get(User, ids["user_id"]).active is True
     assert not actions(db, organisation_id=world.a.id, action="beneficiary.view")
+    assert db.session.scalar(sa.select(Reservation.status).where(Reservation.number == ids["number"])) == (
+        ReservationStatus.CONFIRMED)
+    assert db.session.scalar(sa.select(sa.func.count(Reservation.id))) == 1
 
 
 @pytest.mark.parametrize("intruder", ["worker_b", "admin_b"])

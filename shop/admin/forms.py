@@ -36,8 +36,4 @@ class InviteForm(FlaskForm):
         ]
 
 
-class ActionForm(FlaskForm):
-    """A bare form for buttons that post (CSRF token only)."""
-
-
 STAFF_ROLES = (Role.STAFF, Role.ADMIN)

@@ -5,7 +5,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from shop.admin.forms import STAFF_ROLES, ActionForm, InviteForm, OrganisationForm, QuotaForm
+from shop.admin.forms import STAFF_ROLES, InviteForm, OrganisationForm, QuotaForm
+from shop.forms import ActionForm
 from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.models import Organisation, OrganisationKind, OrganisationStatus, Role, User

@@ -14,12 +14,13 @@ from flask_login import current_user
 from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.i18n import current_language, text_direction
-from shop.models import CodeState, Role
+from shop.forms import ActionForm
+from shop.models import Category, CodeCategory, CodeState, PaymentMethod, Role
 from shop.models.types import utcnow
 from shop.partner.forms import (
     CODE_ACTIONS, BeneficiaryForm, DashboardFilterForm, InviteForm, IssueCodeForm, code_form,
 )
-from shop.services import accounts, audit, catalog, codes, mail, partners, qr
+from shop.services import accounts, audit, catalog, codes, mail, notifications, partners, payments, qr, reservations
 from shop.services.errors import DomainError, NotFound
 from shop.services.partners import PartnerScope
 
@@ -134,6 +135,7 @@ def _beneficiary_page(person, bound=None):
         forms=forms,
         open_form=bound[:2] if bound else None,
         replaced={code.replaces_id for code in person.codes if code.replaces_id},
+        reservations_by_code=_scope().reservations_by_code(person),
         now=utcnow(),
     ))
 
@@ -339,3 +341,71 @@ def export():
     today = to_user_timezone(utcnow()).date().isoformat()
     response.headers["Content-Disposition"] = f'attachment; filename="solidarity-shop-{today}.csv"'
     return _no_store(response)
+
+
+# --- Reserving on behalf of a person ------------------------------------------------------------
+
+@bp.get("/codes/<int:code_id>/reserve")
+@partner_only
+def reserve_for(code_id: int):
+    """Offers this person's code allows, to reserve with them present or on the phone."""
+    code = _found(_scope().code, code_id)
+    live = reservations.live_reservation(code.id)
+    if live is not None:
+        return redirect(url_for(".reservation", number=live.number), code=303)
+    allowed = tuple(c for c in Category if CodeCategory.of(c) in code.category_list)
+    offers = catalog.list_offers(catalog.OfferFilters(categories=allowed), per_page=60).offers
+    return _no_store(render_template("partner/reserve_for.html", code=code, person=code.beneficiary,
+                                     offers=offers, form=ActionForm()))
+
+
+@bp.post("/codes/<int:code_id>/reserve/<offer_key>")
+@partner_only
+def reserve_for_offer(code_id: int, offer_key: str):
+    code = _found(_scope().code, code_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        reservation = reservations.reserve(code, offer_key, method=PaymentMethod.COUNTER, actor=current_user)
+    except NotFound:
+        abort(404)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(url_for(".reserve_for", code_id=code.id), code=303)
+    notifications.reservation_confirmed(reservation)
+    flash(_("The device is reserved for %(name)s.", name=code.beneficiary.display_name), "success")
+    return redirect(url_for(".reservation", number=reservation.number), code=303)
+
+
+@bp.get("/reservations/<number>")
+@partner_only
+def reservation(number: str):
+    """A printable confirmation, in the person's language, to hand over or read on the phone."""
+    found = _found(_scope().reservation, number)
+    person = found.beneficiary
+    with force_locale(person.language):
+        html = render_template(
+            "partner/reservation.html", reservation=found, person=person,
+            pickup_qr=qr.svg(found.pickup_code, _("Pickup code %(code)s", code=found.pickup_code)),
+            point=catalog.get_pickup_point(found.pickup_point_id), form=ActionForm(),
+        )
+    return _no_store(html)
+
+
+@bp.post("/reservations/<number>/cancel")
+@partner_only
+def cancel_reservation(number: str):
+    found = _found(_scope().reservation, number)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        refund_cents = reservations.cancel(found, reason="cancelled by the social worker", actor=current_user)
+        if refund_cents:
+            payments.refund(found, refund_cents, actor=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    else:
+        flash(_("The reservation is cancelled. The code can be used again."), "success")
+    return redirect(url_for(".beneficiary", beneficiary_id=found.beneficiary_id), code=303)

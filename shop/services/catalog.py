@@ -55,6 +55,7 @@ class Offer:
 @dataclass(frozen=True)
 class OfferFilters:
     category: Category | None = None
+    categories: tuple[Category, ...] | None = None
     pickup_point_id: int | None = None
     max_price_cents: int | None = None
     min_ram_gb: int | None = None
@@ -113,6 +114,8 @@ def _where(filters: OfferFilters) -> list:
     where = []
     if filters.category is not None:
         where.append(Device.category == filters.category)
+    if filters.categories is not None:
+        where.append(Device.category.in_(filters.categories))
     if filters.pickup_point_id is not None:
         where.append(Device.pickup_point_id == filters.pickup_point_id)
     if filters.max_price_cents is not None:

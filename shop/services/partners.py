@@ -224,6 +224,29 @@ class PartnerScope:
             raise NotFound(_l("Page not found"))
         return found
 
+    def reservation(self, number: str):
+        """A reservation of this structure's people, by its number."""
+        from shop.models import Reservation
+
+        found = db.session.scalar(
+            sa.select(Reservation).where(Reservation.number == (number or "").upper()[:12],
+                                         Reservation.organisation_id == self.organisation_id)
+        )
+        if found is None:
+            raise NotFound(_l("Page not found"))
+        return found
+
+    def reservations_by_code(self, person: Beneficiary) -> dict:
+        """Each of the person's codes → its latest reservation (what the code became)."""
+        from shop.models import Reservation
+
+        rows = db.session.scalars(
+            sa.select(Reservation).where(Reservation.beneficiary_id == person.id,
+                                         Reservation.organisation_id == self.organisation_id)
+            .order_by(Reservation.id)
+        )
+        return {r.code_id: r for r in rows}
+
     def expiring_codes(self, now: datetime | None = None) -> list[EligibilityCode]:
         now = now or utcnow()
         return list(db.session.scalars(

@@ -1,0 +1,218 @@
+"""The beneficiary's journey through the web pages, and reserving on someone's behalf."""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from shop.models import Category, CodeState, Device, DeviceStatus, Reservation, ReservationStatus, Role
+from shop.services import codes
+from tests import factories
+from tests.stripe_fake import WEBHOOK_SECRET, FakeStripeHTTP
+
+EN = {"Accept-Language": "en"}
+
+
+@pytest.fixture
+def shop_with_code(db):
+    point = factories.pickup_point(name="Espace Borny")
+    laptop = factories.device(point=point)
+    phone = factories.device(point=point, category=Category.SMARTPHONE, model="Pixel 4a", cpu=None, price_cents=7000)
+    person = factories.beneficiary(display_name="Amina", language="ar")
+    code, clear = factories.code(person, categories=("computer",))
+    db.session.commit()
+    return {"laptop": laptop, "phone": phone, "code": code, "clear": clear, "person": person}
+
+
+def enter(client, clear, **extra):
+    return client.post("/reserve", data={"code": clear, **extra}, headers=EN)
+
+
+def test_the_slip_link_prefills_the_code(client, shop_with_code):
+    page = client.get(f"/reserve?code={shop_with_code['clear']}", headers=EN).text
+    assert f'value="{shop_with_code["clear"]}"' in page
+
+
+def test_a_valid_code_opens_a_session_showing_name_rights_and_end_date(client, shop_with_code):
+    typed = codes.display(shop_with_code["clear"]).lower().replace(" ", "-")
+    response = enter(client, typed)
+    assert response.status_code == 303 and response.headers["Location"].endswith("/reserve/me")
+    page = client.get("/reserve/me", headers=EN).text
+    assert "Hello Amina" in page
+    assert "Computer (laptop or desktop)" in page
+    assert "valid until" in page
+
+
+def test_a_typo_is_caught_by_the_check_symbol_without_counting_as_an_attempt(client, shop_with_code):
+    clear = shop_with_code["clear"]
+    typo = clear[:3] + ("X" if clear[3] != "X" else "Y") + clear[4:]
+    response = enter(client, typo)
+    assert response.status_code == 200
+    assert "typo" in response.text
+
+
+def test_an_unknown_code_is_a_counted_failed_attempt(client, shop_with_code):
+    other = codes.generate()
+    response = enter(client, other)
+    assert response.status_code == 422
+    assert "We do not know this code" in response.text
+
+
+@pytest.mark.parametrize("garbage", ["", " ", "x" * 5000, "<script>alert(1)</script>", "'; DROP TABLE devices; --", "١٢٣٤"])
+def test_garbage_codes_get_a_message_never_a_500(client, shop_with_code, garbage):
+    response = enter(client, garbage)
+    assert response.status_code in (200, 400, 422)
+    assert "<script>alert(1)</script>" not in response.text
+
+
+def test_failed_attempts_are_rate_limited_per_address(app, client, shop_with_code):
+    if True:
+        statuses = [enter(client, codes.generate()).status_code for _ in range(11)]
+        # typos do not count: a well-formed but unknown code does
+        assert statuses[:10] == [422] * 10
+        assert statuses[10] == 429
+        fresh = app.test_client()
+        assert enter(fresh, codes.generate()).status_code == 429  # same address, new session
+        page = client.post("/reserve", data={"code": "x"}, headers={"Accept-Language": "fr"})
+        assert page.status_code == 429 and 'lang="fr"' in page.text
+
+
+@pytest.mark.parametrize("state, message", [
+    ("expired", "This code has expired"), ("revoked", "This code was cancelled"),
+])
+def test_expired_and_revoked_codes_say_what_to_do(client, db, shop_with_code, state, message):
+    code = shop_with_code["code"]
+    if state == "expired":
+        code.expires_at = code.issued_at + (code.expires_at - code.issued_at) / 1000
+        db.session.execute(sa.update(type(code)).where(type(code).id == code.id).values(
+            issued_at=code.issued_at.replace(year=code.issued_at.year - 1),
+            expires_at=code.issued_at.replace(year=code.issued_at.year - 1) + (code.expires_at - code.issued_at)))
+    else:
+        db.session.execute(sa.update(type(code)).where(type(code).id == code.id).values(status=CodeState.REVOKED))
+    db.session.commit()
+    response = enter(client, shop_with_code["clear"])
+    assert message in response.text and "social worker" in response.text
+
+
+def test_whole_journey_pay_at_the_counter(client, db, shop_with_code):
+    laptop = shop_with_code["laptop"]
+    offer_page = client.get(f"/offer/{laptop.offer_key}", headers=EN).text
+    reserve_url = f"/reserve/offer/{laptop.offer_key}"
+    assert reserve_url in offer_page
+    # Without a code, the reserve button leads to the code form, then back to the offer.
+    response = client.get(reserve_url, headers=EN)
+    assert response.status_code == 303 and f"offer={laptop.offer_key}" in response.headers["Location"]
+    response = enter(client, shop_with_code["clear"], offer=laptop.offer_key)
+    assert response.headers["Location"].endswith(reserve_url)
+    confirm = client.get(reserve_url, headers=EN).text
+    assert "Confirm your reservation" in confirm and 'aria-current="step"' in confirm
+    assert "Online by card" not in confirm and "online by bank card" not in confirm  # Stripe not configured
+    response = client.post(reserve_url, data={"method": "counter"}, headers=EN)
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"], headers=EN).text
+    reservation = db.session.scalar(sa.select(Reservation))
+    assert reservation.status == ReservationStatus.CONFIRMED
+    assert reservation.pickup_code in page and reservation.number in page
+    assert "<svg" in page and "An identity document" in page and "Espace Borny" in page
+    assert "€120.00" in page
+    # Double submit / back-button replay: still one reservation, and a plain message.
+    again = client.post(reserve_url, data={"method": "counter"}, headers=EN, follow_redirects=True)
+    assert again.status_code in (200, 410)
+    assert db.session.scalar(sa.select(sa.func.count(Reservation.id))) == 1
+
+
+def test_a_code_for_another_category_is_refused_kindly(client, db, shop_with_code):
+    enter(client, shop_with_code["clear"])
+    url = f"/reserve/offer/{shop_with_code['phone'].offer_key}"
+    assert "does not allow this kind of device" in client.get(url, headers=EN).text
+    response = client.post(url, data={"method": "counter"}, headers=EN, follow_redirects=True)
+    assert "does not allow this kind of device" in response.text
+    assert db.session.scalar(sa.select(sa.func.count(Reservation.id))) == 0
+
+
+def test_an_offer_sold_out_meanwhile_proposes_alternatives(client, db, shop_with_code):
+    laptop = shop_with_code["laptop"]
+    similar = factories.device(model="ThinkPad T490", price_cents=13000)
+    enter(client, shop_with_code["clear"])
+    db.session.execute(sa.update(Device).where(Device.id == laptop.id).values(status=DeviceStatus.WITHDRAWN))
+    db.session.commit()
+    response = client.post(f"/reserve/offer/{laptop.offer_key}", data={"method": "counter"}, headers=EN)
+    assert response.status_code == 410
+    assert "ThinkPad T490" in response.text
+    assert similar.offer_key in response.text
+
+
+def test_cancel_from_my_page_frees_the_device(client, db, shop_with_code):
+    laptop = shop_with_code["laptop"]
+    enter(client, shop_with_code["clear"])
+    client.post(f"/reserve/offer/{laptop.offer_key}", data={"method": "counter"})
+    number = db.session.scalar(sa.select(Reservation.number))
+    response = client.post(f"/reserve/cancel/{number}", headers=EN, follow_redirects=True)
+    assert "Your reservation is cancelled" in response.text
+    assert db.session.get(Device, laptop.id).status == DeviceStatus.LISTED
+
+
+def test_someone_elses_reservation_is_not_found(client, db, shop_with_code):
+    other_code, other_clear = factories.code(categories=("computer",))
+    enter(client, other_clear)
+    client.post(f"/reserve/offer/{shop_with_code['laptop'].offer_key}", data={"method": "counter"})
+    number = db.session.scalar(sa.select(Reservation.number))
+    stranger = client.application.test_client()
+    enter(stranger, shop_with_code["clear"])
+    assert stranger.get(f"/reserve/confirmation/{number}").status_code == 404
+    assert stranger.post(f"/reserve/cancel/{number}").status_code == 404
+
+
+def test_online_card_path_goes_to_stripe_and_waits_for_the_webhook(app, client, db, shop_with_code):
+    fake = FakeStripeHTTP()
+    app.extensions["stripe_http_client"] = fake
+    app.config.update(STRIPE_SECRET_KEY="sk_test_fake", STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET)
+    try:
+        enter(client, shop_with_code["clear"])
+        url = f"/reserve/offer/{shop_with_code['laptop'].offer_key}"
+        assert "online by bank card" in client.get(url, headers=EN).text
+        response = client.post(url, data={"method": "card_online"}, headers=EN)
+        assert response.status_code == 303
+        assert response.headers["Location"].startswith("https://checkout.stripe.test/")
+        success_url = [v for k, v in fake.requests[0]["params"].items() if k == "success_url"][0][0]
+        assert "/reserve/payment/return" in success_url
+        page = client.get("/reserve/payment/return", headers=EN).text
+        assert "Your payment is being confirmed" in page
+        assert db.session.scalar(sa.select(Reservation.status)) == ReservationStatus.PENDING_PAYMENT
+    finally:
+        app.config.update(STRIPE_SECRET_KEY="", STRIPE_WEBHOOK_SECRET="")
+        app.extensions.pop("stripe_http_client", None)
+
+
+def test_a_social_worker_reserves_on_behalf_of_a_person(client, db, shop_with_code):
+    code = shop_with_code["code"]
+    worker = db.session.get(type(factories.user()), code.issued_by_id)
+    client.post("/login", data={"email": worker.email, "password": "correct horse battery staple"})
+    page = client.get(f"/partner/codes/{code.id}/reserve", headers=EN).text
+    laptop = shop_with_code["laptop"]
+    assert laptop.offer_key in page and shop_with_code["phone"].offer_key not in page
+    response = client.post(f"/partner/codes/{code.id}/reserve/{laptop.offer_key}")
+    assert response.status_code == 303
+    reservation = db.session.scalar(sa.select(Reservation))
+    assert reservation.created_by_id == worker.id
+    confirmation = client.get(response.headers["Location"], headers=EN).text
+    assert 'lang="ar"' in confirmation and 'dir="rtl"' in confirmation  # in the person's language
+    assert reservation.pickup_code in confirmation
+    person_page = client.get(f"/partner/beneficiaries/{code.beneficiary_id}", headers=EN).text
+    assert reservation.number in person_page
+
+
+def test_a_worker_of_another_structure_cannot_reserve_with_this_code(client, db, shop_with_code):
+    stranger = factories.user(Role.SOCIAL_WORKER)
+    client.post("/login", data={"email": stranger.email, "password": "correct horse battery staple"})
+    code = shop_with_code["code"]
+    assert client.get(f"/partner/codes/{code.id}/reserve").status_code == 404
+    assert client.post(f"/partner/codes/{code.id}/reserve/{shop_with_code['laptop'].offer_key}").status_code == 404
+    assert db.session.scalar(sa.select(sa.func.count(Reservation.id))) == 0
+
+
+def test_pages_of_the_flow_have_no_inline_script_or_style(client, db, shop_with_code):
+    enter(client, shop_with_code["clear"])
+    for url in ("/reserve", "/reserve/me", f"/reserve/offer/{shop_with_code['laptop'].offer_key}"):
+        html = client.get(url).text
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html) and "style=" not in html, url
