@@ -53,6 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
     from shop.partner.views import bp as partner_bp
     from shop.payments.views import bp as payments_bp
     from shop.reserve.views import bp as reserve_bp
+    from shop.staff.views import bp as staff_bp
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(pages_bp)
@@ -61,6 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(reserve_bp)
     app.register_blueprint(payments_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(staff_bp)
 
     from shop.cli import register_cli
 

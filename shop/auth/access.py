@@ -31,4 +31,4 @@ def home_for(user) -> str:
         return "partner.dashboard"
     if user.role == Role.ADMIN:
         return "admin.index"
-    return "catalog.home"
+    return "staff.board"

@@ -35,6 +35,22 @@ def reservation_confirmed(reservation: Reservation) -> None:
     )
 
 
+def reservation_ready(reservation: Reservation) -> None:
+    """Tell a beneficiary who gave an e-mail address that the device waits at the counter."""
+    person = reservation.beneficiary
+    if not person.email:
+        return
+    _send_in(
+        person.language, person.email,
+        lambda: _("Your device is ready: reservation %(number)s", number=reservation.number),
+        lambda: _("Hello %(name)s,\n\nYour device is ready. Come to %(point)s, %(address)s, %(town)s before "
+                  "%(deadline)s with your pickup code %(code)s and an identity document.",
+                  name=person.display_name, point=reservation.pickup_point.name,
+                  address=reservation.pickup_point.address, town=reservation.pickup_point.town,
+                  deadline=format_datetime(reservation.held_until, "long"), code=reservation.pickup_code),
+    )
+
+
 def send_due_reminders(now=None) -> int:
     """Remind of a pickup deadline or a code's end two days ahead; each reminder is sent once."""
     now = now or utcnow()

@@ -1,0 +1,92 @@
+"""What staff see and do at a pickup point: scoped to their point (admins see every point)."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
+
+from shop.extensions import db
+from shop.models import PickupPoint, Reservation, ReservationStatus, Role, User
+from shop.models.types import utcnow
+from shop.services.errors import NotFound
+
+R = ReservationStatus
+RECENT = timedelta(days=7)
+
+
+@dataclass
+class Board:
+    to_prepare: list
+    ready: list
+    overdue: list
+    cancelled: list
+
+    @property
+    def counts(self) -> dict:
+        return {name: len(getattr(self, name)) for name in ("to_prepare", "ready", "overdue", "cancelled")}
+
+
+class StaffScope:
+    """Every staff query goes through here, bound to the pickup points the user works at."""
+
+    def __init__(self, user: User):
+        if user.role not in (Role.STAFF, Role.ADMIN):
+            raise NotFound(_l("Page not found"))
+        self.user = user
+
+    def points(self) -> list[PickupPoint]:
+        stmt = sa.select(PickupPoint).order_by(PickupPoint.town, PickupPoint.name)
+        if self.user.role != Role.ADMIN:
+            stmt = stmt.where(PickupPoint.id == self.user.pickup_point_id)
+        return list(db.session.scalars(stmt))
+
+    def _point_ids(self) -> list[int]:
+        return [p.id for p in self.points()]
+
+    def board(self, point_id: int, now: datetime | None = None) -> Board:
+        now = now or utcnow()
+        if point_id not in self._point_ids():
+            raise NotFound(_l("Page not found"))
+        rows = db.session.scalars(
+            sa.select(Reservation)
+            .where(Reservation.pickup_point_id == point_id,
+                   sa.or_(Reservation.status.in_([R.CONFIRMED, R.READY]),
+                          sa.and_(Reservation.status == R.CANCELLED, Reservation.ended_at > now - RECENT)))
+            .options(selectinload(Reservation.device), selectinload(Reservation.beneficiary))
+            .order_by(Reservation.held_until)
+        ).all()
+        board = Board([], [], [], [])
+        for reservation in rows:
+            state = reservation.state(now)
+            if state == R.EXPIRED:
+                board.overdue.append(reservation)
+            elif state == R.CONFIRMED:
+                board.to_prepare.append(reservation)
+            elif state == R.READY:
+                board.ready.append(reservation)
+            elif state == R.CANCELLED:
+                board.cancelled.append(reservation)
+        return board
+
+    def find(self, query: str) -> Reservation | None:
+        """A reservation at the user's points by pickup code (6 digits) or reservation number."""
+        text = "".join((query or "").split()).upper()[:12]
+        if not text:
+            return None
+        condition = Reservation.pickup_code == text if text.isdigit() else Reservation.number == text
+        return db.session.scalar(
+            sa.select(Reservation)
+            .where(condition, Reservation.pickup_point_id.in_(self._point_ids()))
+            .order_by(Reservation.id.desc()).limit(1)
+        )
+
+    def reservation(self, number: str) -> Reservation:
+        found = db.session.scalar(
+            sa.select(Reservation).where(Reservation.number == (number or "").upper()[:12],
+                                         Reservation.pickup_point_id.in_(self._point_ids()))
+        )
+        if found is None:
+            raise NotFound(_l("Page not found"))
+        return found

@@ -1,0 +1,131 @@
+"""Staff at a pickup point: the reservations board and the counter."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from shop.auth.access import roles_required
+from shop.extensions import db
+from shop.forms import ActionForm
+from shop.models import PaymentChannel, Role
+from shop.services import notifications, payments, reservations
+from shop.services.errors import DomainError, NotFound
+from shop.services.staff import StaffScope
+from shop.staff.forms import CancelForm, FindForm, HandOverForm
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+staff_only = roles_required(Role.STAFF, Role.ADMIN)
+
+
+def _reservation(number: str):
+    try:
+        return StaffScope(current_user).reservation(number)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/")
+@staff_only
+def board():
+    scope = StaffScope(current_user)
+    points = scope.points()
+    if not points:
+        return render_template("staff/no_point.html")
+    point_id = request.args.get("point", type=int) or points[0].id
+    try:
+        found = scope.board(point_id)
+    except NotFound:
+        abort(404)
+    point = next(p for p in points if p.id == point_id)
+    return render_template("staff/board.html", board=found, point=point, points=points, action=ActionForm(),
+                           find=FindForm(formdata=None))
+
+
+@bp.get("/counter")
+@staff_only
+def counter():
+    form = FindForm(request.args)
+    reservation = None
+    searched = bool(request.args.get("q"))
+    if searched and form.validate():
+        reservation = StaffScope(current_user).find(form.q.data)
+        if reservation is not None:
+            return redirect(url_for(".reservation", number=reservation.number), code=303)
+    return render_template("staff/counter.html", form=form, searched=searched), 404 if searched else 200
+
+
+def _reservation_page(reservation, *, hand_over=None, cancel=None, status=200):
+    return render_template(
+        "staff/reservation.html", reservation=reservation, hand_over=hand_over or HandOverForm(formdata=None),
+        cancel=cancel or CancelForm(formdata=None), action=ActionForm(),
+    ), status
+
+
+@bp.get("/reservations/<number>")
+@staff_only
+def reservation(number: str):
+    return _reservation_page(_reservation(number))
+
+
+@bp.post("/reservations/<number>/ready")
+@staff_only
+def mark_ready(number: str):
+    found = _reservation(number)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        reservations.mark_ready(found, actor=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    else:
+        notifications.reservation_ready(found)
+        flash(_("Reservation %(number)s is ready for pickup.", number=found.number), "success")
+    if request.form.get("back") == "board":
+        return redirect(url_for(".board", point=found.pickup_point_id), code=303)
+    return redirect(url_for(".reservation", number=found.number), code=303)
+
+
+@bp.post("/reservations/<number>/hand-over")
+@staff_only
+def hand_over(number: str):
+    found = _reservation(number)
+    form = HandOverForm()
+    if form.validate_on_submit():
+        try:
+            reservations.hand_over(found, actor=current_user, channel=PaymentChannel(form.channel.data))
+        except DomainError as error:
+            db.session.rollback()
+            form.channel.errors.append(str(error.message))
+        else:
+            flash(_("Handed over. The device is sold and the code is used."), "success")
+            return redirect(url_for(".receipt", number=found.number), code=303)
+    return _reservation_page(found, hand_over=form, status=422)
+
+
+@bp.post("/reservations/<number>/cancel")
+@staff_only
+def cancel(number: str):
+    found = _reservation(number)
+    form = CancelForm()
+    if form.validate_on_submit():
+        try:
+            refund_cents = reservations.cancel(found, reason=form.reason.data, actor=current_user)
+            if refund_cents:
+                payments.refund(found, refund_cents, actor=current_user)
+        except DomainError as error:
+            db.session.rollback()
+            form.reason.errors.append(str(error.message))
+        else:
+            flash(_("The reservation is cancelled."), "success")
+            return redirect(url_for(".reservation", number=found.number), code=303)
+    return _reservation_page(found, cancel=form, status=422)
+
+
+@bp.get("/reservations/<number>/receipt")
+@staff_only
+def receipt(number: str):
+    found = _reservation(number)
+    if found.picked_up_at is None:
+        abort(404)
+    return render_template("staff/receipt.html", reservation=found)

@@ -1,0 +1,104 @@
+"""The counter: find a reservation, take payment, hand over, receipt; staff scoped to their point."""
+
+import pytest
+import sqlalchemy as sa
+
+from shop.models import CodeState, Device, DeviceStatus, Payment, PaymentMethod, Reservation, ReservationStatus, Role
+from shop.services import reservations
+from tests import factories
+
+EN = {"Accept-Language": "en"}
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def counter(db):
+    metz, woippy = factories.pickup_point(name="Metz"), factories.pickup_point(name="Woippy")
+    staff_metz = factories.user(Role.STAFF, pickup_point_id=metz.id)
+    staff_woippy = factories.user(Role.STAFF, pickup_point_id=woippy.id)
+    device = factories.device(point=metz, price_cents=12000)
+    code, _ = factories.code(categories=("computer",))
+    reservation = reservations.reserve(code, device.offer_key, method=PaymentMethod.COUNTER)
+    db.session.commit()
+    return dict(metz=metz, woippy=woippy, staff=staff_metz, other_staff=staff_woippy, device=device, code=code,
+                reservation=reservation)
+
+
+def sign_in(client, user):
+    assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+
+
+def test_staff_land_on_their_board_with_counts(client, counter):
+    sign_in(client, counter["staff"])
+    page = client.get("/staff/", headers=EN).text
+    assert "Reservations at Metz" in page
+    assert counter["reservation"].number in page
+    assert "to prepare" in page
+
+
+def test_find_by_pickup_code_then_pay_and_hand_over_then_receipt(client, db, counter):
+    sign_in(client, counter["staff"])
+    reservation = counter["reservation"]
+    found = client.get(f"/staff/counter?q={reservation.pickup_code}")
+    assert found.status_code == 303 and found.headers["Location"].endswith(f"/staff/reservations/{reservation.number}")
+    page = client.get(found.headers["Location"], headers=EN).text
+    assert reservation.beneficiary.display_name in page and "€120.00" in page
+    assert client.post(f"/staff/reservations/{reservation.number}/ready").status_code == 303
+    done = client.post(f"/staff/reservations/{reservation.number}/hand-over", data={"channel": "card_terminal"})
+    assert done.status_code == 303 and done.headers["Location"].endswith("/receipt")
+    receipt = client.get(done.headers["Location"], headers=EN).text
+    assert "Card terminal" in receipt and "€120.00" in receipt
+    db.session.expire_all()
+    assert db.session.get(Reservation, reservation.id).status == ReservationStatus.PICKED_UP
+    assert db.session.get(Device, counter["device"].id).status == DeviceStatus.SOLD
+    assert db.session.get(type(counter["code"]), counter["code"].id).status == CodeState.USED
+    assert db.session.scalar(sa.select(sa.func.sum(Payment.amount_cents))) == 12000
+
+
+def test_find_by_reservation_number_ignores_case_and_spaces(client, counter):
+    sign_in(client, counter["staff"])
+    number = counter["reservation"].number
+    assert client.get(f"/staff/counter?q= {number.lower()} ").status_code == 303
+
+
+def test_unknown_code_says_so(client, counter):
+    sign_in(client, counter["staff"])
+    response = client.get("/staff/counter?q=000000", headers=EN)
+    assert response.status_code == 404 and "No reservation at your pickup point" in response.text
+
+
+def test_cancel_needs_a_reason_and_frees_the_device(client, db, counter):
+    sign_in(client, counter["staff"])
+    number = counter["reservation"].number
+    refused = client.post(f"/staff/reservations/{number}/cancel", data={"reason": ""}, headers=EN)
+    assert refused.status_code == 422 and "Please give a reason" in refused.text
+    assert client.post(f"/staff/reservations/{number}/cancel", data={"reason": "no show"}).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Device, counter["device"].id).status == DeviceStatus.LISTED
+
+
+def test_staff_of_another_point_cannot_see_or_act(client, db, counter):
+    sign_in(client, counter["other_staff"])
+    reservation = counter["reservation"]
+    assert client.get(f"/staff/counter?q={reservation.pickup_code}").status_code == 404
+    for method, url in [("get", ""), ("post", "/ready"), ("post", "/hand-over"), ("post", "/cancel"), ("get", "/receipt")]:
+        response = getattr(client, method)(f"/staff/reservations/{reservation.number}{url}",
+                                           data={"channel": "cash", "reason": "x"})
+        assert response.status_code == 404, url
+    assert client.get(f"/staff/?point={counter['metz'].id}").status_code == 404
+    db.session.expire_all()
+    assert db.session.get(Reservation, reservation.id).status == ReservationStatus.CONFIRMED
+
+
+@pytest.mark.parametrize("role", [Role.SOCIAL_WORKER, Role.PARTNER_ADMIN])
+def test_partner_users_reach_no_staff_page(client, counter, role):
+    sign_in(client, factories.user(role))
+    assert client.get("/staff/").status_code == 403
+    assert client.get("/staff/counter").status_code == 403
+    assert client.post(f"/staff/reservations/{counter['reservation'].number}/hand-over").status_code == 403
+
+
+def test_admin_sees_every_point(client, counter):
+    sign_in(client, factories.user(Role.ADMIN))
+    assert client.get(f"/staff/?point={counter['woippy'].id}").status_code == 200
+    assert client.get(f"/staff/reservations/{counter['reservation'].number}").status_code == 200
