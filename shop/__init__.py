@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from shop import config as config_module
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, sqlite_begin_mode
 from shop.models.types import render_item
+from shop.pagecache import PageCache
 from shop.i18n import current_language, select_locale, text_direction
 from shop.security import set_security_headers
 
@@ -42,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
     login_manager.init_app(app)
+    app.extensions["page_cache"] = PageCache()
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"

@@ -47,6 +47,8 @@ def load() -> dict:
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS", True),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Solidarity Shop <no-reply@localhost>"),
         "CATALOG_PAGE_SIZE": 24,
+        "PAGE_CACHE": True,
+        "PAGE_CACHE_CHECK_SECONDS": float(os.environ.get("PAGE_CACHE_CHECK_SECONDS", "1")),
         # Where the shop is reached from outside, for links in e-mails sent by commands.
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
         "PICKUP_DAYS": int(os.environ.get("PICKUP_DAYS", "14")),

@@ -44,6 +44,7 @@ def app(tmp_path_factory):
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": True,
             "ARGON2_FAST": True,
+            "PAGE_CACHE_CHECK_SECONDS": 0,
             "SERVER_NAME": None,
         }
     )
@@ -64,11 +65,13 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limits(app):
-    """Rate limits are on, as in production; each test starts with empty counters."""
+def fresh_counters(app):
+    """Rate limits and the page cache are on, as in production; each test starts empty."""
     limiter.reset()
+    app.extensions["page_cache"].clear()
     yield
     limiter.reset()
+    app.extensions["page_cache"].clear()
 
 
 @pytest.fixture

@@ -165,12 +165,17 @@ def _bulk_devices(db, count: int) -> None:
 def test_catalog_and_offer_pages_use_a_constant_small_number_of_queries(client, db, count_queries, size):
     _bulk_devices(db, size)
     key = offer_keys(client.get("/catalog").text)[0]
-    budgets = {}
+    app = client.application
+    app.extensions["page_cache"].clear()
+    cold, warm = {}, {}
     for url in ("/catalog", "/catalog?category=laptop&min_ram=8&sort=price_desc&page=2", f"/offer/{key}", "/"):
-        with count_queries() as counter:
-            assert client.get(url).status_code == 200
-        budgets[url.split("?")[0]] = counter.count
-    assert budgets == {"/catalog": 3, f"/offer/{key}": 3, "/": 3}
+        for counts in (cold, warm):
+            with count_queries() as counter:
+                assert client.get(url).status_code == 200
+            counts[url.split("?")[0]] = counter.count
+    # Rendered: stock version, next hold expiry and the page's own 3 queries. Cached: the version only.
+    assert cold == {"/catalog": 5, f"/offer/{key}": 5, "/": 5}
+    assert warm == {"/catalog": 1, f"/offer/{key}": 1, "/": 1}
 
 
 def test_catalog_page_html_and_css_fit_in_20_kb_gzipped(client, db, app):
@@ -182,3 +187,49 @@ def test_catalog_page_html_and_css_fit_in_20_kb_gzipped(client, db, app):
     css_bytes = len(gzip.compress(css.data, 9))
     css.close()
     assert html_bytes + css_bytes <= 20 * 1024, (html_bytes, css_bytes)
+
+
+def test_cached_catalog_changes_as_soon_as_a_unit_is_reserved_or_comes_back(client, db):
+    from datetime import timedelta
+
+    from shop.models import PaymentMethod
+    from shop.models.types import utcnow
+    from shop.services import reservations
+
+    device = factories.device()
+    code, _ = factories.code()
+    db.session.commit()
+    assert device.offer_key in client.get("/catalog").text
+    assert device.offer_key in client.get("/catalog").text  # served from the cache
+    start = utcnow()
+    reservations.reserve(code, device.offer_key, method=PaymentMethod.CARD_ONLINE, now=start)
+    db.session.commit()
+    assert device.offer_key not in client.get("/catalog").text
+    assert client.get(f"/offer/{device.offer_key}").status_code == 410
+    cached = next(iter(client.application.extensions["page_cache"]._entries.values()))
+    assert cached.valid_until == start + reservations.HOLD_FOR_PAYMENT  # the page expires with the hold
+
+
+def test_a_cached_page_is_dropped_when_the_version_changes_or_a_hold_runs_out():
+    from datetime import timedelta
+
+    from shop.models.types import utcnow
+    from shop.pagecache import Entry, PageCache
+
+    cache, now = PageCache(size=2), utcnow()
+    cache.put(("a",), Entry(version=1, valid_until=now + timedelta(minutes=5), status=200, body=b"a"))
+    assert cache.get(("a",), 1, now) is not None
+    assert cache.get(("a",), 1, now + timedelta(minutes=6)) is None
+    cache.put(("b",), Entry(version=1, valid_until=None, status=200, body=b"b"))
+    assert cache.get(("b",), 2, now) is None
+    for key in "cde":
+        cache.put((key,), Entry(version=1, valid_until=None, status=200, body=b""))
+    assert len(cache._entries) == 2
+
+
+def test_cached_pages_follow_the_language_and_skip_signed_in_users(client, db):
+    factories.device()
+    db.session.commit()
+    fr = client.get("/catalog", headers={"Accept-Language": "fr"}).text
+    ar = client.get("/catalog", headers={"Accept-Language": "ar"}).text
+    assert 'lang="fr"' in fr and 'lang="ar"' in ar

@@ -1,11 +1,12 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from shop.models import OrganisationKind, Role
 
 REQUIRED = _l("This field is required.")
+# InputRequired, not DataRequired: 0 is a valid quota, and DataRequired would refuse it as "required".
 QUOTA = [NumberRange(min=0, max=10000, message=_l("The monthly quota must be between 0 and 10,000 codes."))]
 
 
@@ -15,11 +16,11 @@ class OrganisationForm(FlaskForm):
     town = StringField(_l("Town"), validators=[DataRequired(REQUIRED), Length(max=80)])
     contact_email = EmailField(_l("Contact e-mail"), validators=[Optional(), Length(max=254)])
     contact_phone = StringField(_l("Contact phone"), validators=[Optional(), Length(max=30)])
-    monthly_quota = IntegerField(_l("Codes per month"), default=20, validators=[DataRequired(REQUIRED), *QUOTA])
+    monthly_quota = IntegerField(_l("Codes per month"), default=20, validators=[InputRequired(REQUIRED), *QUOTA])
 
 
 class QuotaForm(FlaskForm):
-    monthly_quota = IntegerField(_l("Codes per month"), validators=[DataRequired(REQUIRED), *QUOTA])
+    monthly_quota = IntegerField(_l("Codes per month"), validators=[InputRequired(REQUIRED), *QUOTA])
 
 
 class InviteForm(FlaskForm):

@@ -105,8 +105,9 @@ def change_password():
         except DomainError as error:
             form[error.details.get("field", "password")].errors.append(error.message)
         else:
-            # The session token changed: sign in again on this device only.
-            login_user(current_user)
+            # The session token changed: sign in again on this device only. Pass the user itself:
+            # login_user(current_user) stores the proxy in g and every later lookup recurses.
+            login_user(current_user._get_current_object())
             flash(_("Your password is changed. Other devices are signed out."), "success")
             return redirect(url_for(home_for(current_user)), code=303)
     return render_template("auth/change_password.html", form=form)

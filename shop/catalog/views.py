@@ -3,12 +3,14 @@
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from shop.catalog.forms import CatalogFilterForm
+from shop.pagecache import cached_page
 from shop.services import catalog
 
 bp = Blueprint("catalog", __name__)
 
 
 @bp.get("/")
+@cached_page
 def home():
     return render_template(
         "catalog/home.html",
@@ -18,6 +20,7 @@ def home():
 
 
 @bp.get("/catalog")
+@cached_page
 def index():
     points = catalog.active_pickup_points()
     form = CatalogFilterForm(request.args, points)
@@ -35,6 +38,7 @@ def index():
 
 
 @bp.get("/offer/<offer_key>")
+@cached_page
 def offer(offer_key: str):
     found = catalog.get_offer(offer_key) if len(offer_key) == 16 else None
     if found is None:

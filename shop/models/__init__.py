@@ -34,6 +34,7 @@ from shop.models.stock import (
     DonorKind,
     Grade,
     KeyboardLayout,
+    StockVersion,
 )
 
 __all__ = [
@@ -42,5 +43,5 @@ __all__ = [
     "AuditEntry", "Beneficiary", "CodeCategory", "CodeState", "EligibilityCode", "EligibilityGround", "OneTimeToken",
     "Organisation", "OrganisationKind", "OrganisationStatus", "QuotaUsage", "Role", "TokenPurpose", "User",
     "Category", "Device", "DeviceEvent", "DeviceStatus", "DonationBatch", "Donor", "DonorKind",
-    "Grade", "KeyboardLayout", "OpeningHours", "PickupPoint",
+    "Grade", "KeyboardLayout", "StockVersion", "OpeningHours", "PickupPoint",
 ]

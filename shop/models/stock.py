@@ -110,6 +110,7 @@ class Device(db.Model):
         sa.CheckConstraint("storage_gb IS NULL OR storage_gb > 0", name="storage_positive"),
         sa.Index("ix_devices_status_offer_key", "status", "offer_key"),
         sa.Index("ix_devices_status_category_price", "status", "category", "price_cents"),
+        sa.Index("ix_devices_status_held_until", "status", "held_until"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -189,3 +190,17 @@ class DeviceEvent(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     device: Mapped[Device] = relationship(back_populates="events")
+
+
+class StockVersion(db.Model):
+    """One row whose number grows whenever what the catalog shows may have changed.
+
+    Cached catalog pages are keyed by it, so no page outlives a change. It is bumped once per
+    transaction, at commit (see shop.services.catalog.stock_changed), to keep the row lock short.
+    """
+
+    __tablename__ = "stock_version"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0)

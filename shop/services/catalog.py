@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
-from shop.models import Category, Device, Grade, KeyboardLayout, PickupPoint
+from shop.models import Category, Device, DeviceStatus, Grade, KeyboardLayout, PickupPoint, StockVersion
 from shop.models.types import utcnow
 
 SORTS = ("price_asc", "price_desc")
@@ -215,3 +215,37 @@ def plain_words(offer: Offer) -> list:
     if offer.keyboard_layout == KeyboardLayout.AZERTY:
         hints.append(_l("French keyboard."))
     return hints
+
+
+# --- Knowing when the catalog changed (for the page cache) --------------------------------------
+
+def stock_changed() -> None:
+    """Note that this transaction changes what the catalog shows; the version is bumped at commit."""
+    db.session.info["stock_changed"] = True
+
+
+@sa.event.listens_for(sa.orm.Session, "before_commit")
+def _bump_stock_version(session) -> None:
+    if session.info.pop("stock_changed", False):
+        result = session.execute(sa.update(StockVersion).where(StockVersion.id == 1)
+                                 .values(version=StockVersion.version + 1))
+        if result.rowcount == 0:
+            session.add(StockVersion(id=1, version=1))
+            session.flush()
+
+
+@sa.event.listens_for(sa.orm.Session, "after_rollback")
+def _forget_stock_change(session) -> None:
+    session.info.pop("stock_changed", None)
+
+
+def stock_version() -> int:
+    return db.session.scalar(sa.select(StockVersion.version).where(StockVersion.id == 1)) or 0
+
+
+def next_availability_change(now=None):
+    """When a held unit next comes back on sale by itself (its hold runs out), if ever."""
+    now = now or utcnow()
+    return db.session.scalar(
+        sa.select(sa.func.min(Device.held_until)).where(Device.status == DeviceStatus.RESERVED, Device.held_until > now)
+    )

@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 from shop.extensions import db
 from shop.models import Device, DeviceEvent, DeviceStatus, DonationBatch
 from shop.models.types import utcnow
-from shop.services import pricing
+from shop.services import catalog, pricing
 from shop.services.errors import Conflict, DomainError, NotFound
 
 S = DeviceStatus
@@ -75,6 +75,7 @@ def transition(
     db.session.add(
         DeviceEvent(device_id=device_id, from_status=from_status, to_status=to_status, actor=actor, note=note)
     )
+    catalog.stock_changed()
     db.session.flush()
     loaded = db.session.identity_map.get(db.session.identity_key(Device, device_id))
     if loaded is not None:
@@ -110,6 +111,7 @@ def take_unit(offer_key: str, *, held_until, now, actor: str | None = None, atte
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:
+            catalog.stock_changed()
             if previous == S.RESERVED:
                 db.session.add(DeviceEvent(device_id=device_id, from_status=S.RESERVED, to_status=S.LISTED,
                                            actor=actor, note="hold expired", at=now))
@@ -140,6 +142,7 @@ def release(device_id: int, *, actor: str | None = None, note: str | None = None
         .execution_options(synchronize_session=False)
     )
     if result.rowcount == 1:
+        catalog.stock_changed()
         db.session.add(DeviceEvent(device_id=device_id, from_status=S.RESERVED, to_status=S.LISTED,
                                    actor=actor, note=note, at=now or utcnow()))
         db.session.flush()
