@@ -12,6 +12,7 @@ import flask_migrate
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 
 from shop import create_app
 from shop.extensions import db as _db
@@ -82,7 +83,9 @@ def db(app):
     hold the write lock while the requests it makes (other sessions) write.
     """
     token = sqlite_begin_mode.set("DEFERRED")
-    with app.app_context():
+    # Services called straight from a test speak English (the source language), so that tests
+    # can read their messages; requests still choose their own language.
+    with app.app_context(), force_locale("en"):
         yield _db
         _db.session.remove()
         _empty_tables()
