@@ -227,3 +227,34 @@ def test_control_a_naive_read_then_write_gives_the_unit_twice(app, db):
 
     outcomes = _race(app, range(10), naive)
     assert outcomes.count("won") > 1
+
+
+def test_expire_holds_command_reminds_once_before_deadlines(app, db):
+    from sqlalchemy import update
+
+    person = factories.beneficiary(email="amina@example.org", language="ar")
+    code, _ = factories.code(person, categories=("computer",))
+    device = factories.device()
+    reservation = reservations.reserve(code, device.offer_key, method=PaymentMethod.COUNTER)
+    db.session.execute(update(Reservation).where(Reservation.id == reservation.id)
+                       .values(held_until=utcnow() + timedelta(days=1)))
+    other_person = factories.beneficiary(email="oleks@example.org", language="uk")
+    expiring, _ = factories.code(other_person, categories=("smartphone",))
+    db.session.execute(update(EligibilityCode).where(EligibilityCode.id == expiring.id)
+                       .values(expires_at=utcnow() + timedelta(hours=30)))
+    db.session.commit()
+    outbox = app.extensions.setdefault("mail_outbox", [])
+    outbox.clear()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["expire-holds"])
+    assert first.exit_code == 0, first.output
+    sent = list(outbox)
+    recipients = sorted(m["To"] for m in sent)
+    # the beneficiary with an e-mail address and the social worker who issued the code, for each
+    assert "amina@example.org" in recipients and "oleks@example.org" in recipients
+    assert len(recipients) == 4
+    arabic = next(m for m in sent if m["To"] == "amina@example.org")
+    assert any("\u0600" <= ch <= "\u06ff" for ch in arabic.get_content())  # in the person's language
+    second = runner.invoke(args=["expire-holds"])
+    assert second.exit_code == 0 and len(outbox) == 4
+    assert "sent 0 reminders" in second.output

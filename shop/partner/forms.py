@@ -84,7 +84,7 @@ class BeneficiaryForm(FlaskForm):
     email = EmailField(_l("E-mail address"), validators=[Optional(), Length(max=254), _through(normalise_email)])
     ground = ChoiceField(_l("Eligibility ground"), validators=[DataRequired(REQUIRED)])
     justification = StringField(_l("Justification"), validators=[Optional(), Length(max=200)])
-    override_reason = StringField(_l("Why you go on anyway"), validators=[Optional(), Length(max=200)])
+    override_reason = StringField(_l("Why you are sure"), validators=[Optional(), Length(max=200)])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

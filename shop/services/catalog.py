@@ -155,6 +155,11 @@ def get_offer(offer_key: str, *, now=None) -> Offer | None:
     return None if row is None else _to_offer(row)
 
 
+def offer_category(offer_key: str) -> Category | None:
+    """The category of an offer key that exists (on sale or not), else None."""
+    return db.session.scalar(sa.select(Device.category).where(Device.offer_key == offer_key).limit(1))
+
+
 def offer_existed(offer_key: str) -> Category | None:
     """The category of a key that once had units (now sold out), else None."""
     return db.session.scalar(sa.select(Device.category).where(Device.offer_key == offer_key).limit(1))

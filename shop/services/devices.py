@@ -1,5 +1,7 @@
 """The device lifecycle, enforced here and only here."""
 
+from dataclasses import dataclass
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
@@ -88,7 +90,14 @@ def move_along(device: Device, path: list[DeviceStatus], *, actor: str | None = 
         transition(device.id, device.status, to_status, actor=actor)
 
 
-def take_unit(offer_key: str, *, held_until, now, actor: str | None = None, attempts: int = 5) -> Device | None:
+@dataclass(frozen=True)
+class TakenUnit:
+    id: int
+    pickup_point_id: int
+    price_cents: int
+
+
+def take_unit(offer_key: str, *, held_until, now, actor: str | None = None, attempts: int = 5) -> TakenUnit | None:
     """Hold one available unit of an offer until `held_until`; None if none is left.
 
     Each try is one conditional UPDATE on a candidate id; a concurrent winner makes the row
@@ -104,13 +113,14 @@ def take_unit(offer_key: str, *, held_until, now, actor: str | None = None, atte
         if candidate is None:
             return None
         device_id, previous = candidate
-        result = db.session.execute(
+        taken = db.session.execute(
             update(Device)
             .where(Device.id == device_id, Device.available(now))
             .values(status=S.RESERVED, held_until=held_until, updated_at=now)
+            .returning(Device.pickup_point_id, Device.price_cents)
             .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:
+        ).first()
+        if taken is not None:
             catalog.stock_changed()
             if previous == S.RESERVED:
                 db.session.add(DeviceEvent(device_id=device_id, from_status=S.RESERVED, to_status=S.LISTED,
@@ -118,7 +128,7 @@ def take_unit(offer_key: str, *, held_until, now, actor: str | None = None, atte
             db.session.add(DeviceEvent(device_id=device_id, from_status=S.LISTED, to_status=S.RESERVED,
                                        actor=actor, at=now))
             db.session.flush()
-            return db.session.get(Device, device_id, populate_existing=True)
+            return TakenUnit(id=device_id, pickup_point_id=taken.pickup_point_id, price_cents=taken.price_cents)
     return None
 
 

@@ -78,17 +78,23 @@ def send_due_reminders(now=None) -> int:
         if not reservations.mark_reminded(code, now):
             continue
         person = code.beneficiary
-        recipients = [(person.language, person.email)] if person.email else []
+        link = current_app.config["PUBLIC_URL"].rstrip("/") + "/catalog"
+        if person.email:
+            _send_in(
+                person.language, person.email,
+                lambda: _("Reminder: your eligibility code ends soon"),
+                lambda: _("Hello %(name)s,\n\nYour eligibility code ends on %(date)s. Reserve a device before then: "
+                          "%(link)s\nIf you need more time, ask your social worker.",
+                          name=person.display_name, date=format_date(code.expires_at, "long"), link=link),
+            )
+            sent += 1
         worker = db.session.get(User, code.issued_by_id) if code.issued_by_id else None
         if worker is not None and worker.active:
-            recipients.append((current_app.config["BABEL_DEFAULT_LOCALE"], worker.email))
-        for language, address in recipients:
             _send_in(
-                language, address,
+                current_app.config["BABEL_DEFAULT_LOCALE"], worker.email,
                 lambda: _("Reminder: an eligibility code ends soon"),
-                lambda: _("The eligibility code of %(name)s ends on %(date)s. Reserve a device before then: %(link)s",
-                          name=person.display_name, date=format_date(code.expires_at, "long"),
-                          link=current_app.config["PUBLIC_URL"].rstrip("/") + "/catalog"),
+                lambda: _("The eligibility code of %(name)s ends on %(date)s. You can extend it from their page.",
+                          name=person.display_name, date=format_date(code.expires_at, "long")),
             )
             sent += 1
     return sent

@@ -148,14 +148,10 @@ def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now
     now = now or utcnow()
     method = PaymentMethod(method)
     check_usable(code, now)
-    offer = catalog.get_offer(offer_key, now=now)
-    if offer is None:
-        category = catalog.offer_existed(offer_key)
-        if category is None:
-            raise NotFound(_l("This device does not exist."))
-        raise SoldOut(_l("Sorry, someone else has just reserved the last one."),
-                      alternatives=alternatives(category, exclude=offer_key, now=now))
-    if not code.allows(offer.category):
+    category = catalog.offer_category(offer_key)
+    if category is None:
+        raise NotFound(_l("This device does not exist."))
+    if not code.allows(category):
         raise DomainError(_l("Your code does not allow this kind of device. It allows: %(allowed)s.",
                              allowed=", ".join(str(c.label) for c in code.category_list)))
     # A hold on this code that ran out frees the code (and its unit) now, job or not.
@@ -163,7 +159,7 @@ def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now
         device_service.release(device_id, actor="system", note="hold expired", now=now)
     if live_reservation(code.id, now) is not None:
         raise DomainError(_l("This code already has a reservation. Cancel it first if you want another device."))
-    limited = {_CODE_CATEGORY_OF[offer.category]} & set(codes.LIMITED_CATEGORIES)
+    limited = {_CODE_CATEGORY_OF[category]} & set(codes.LIMITED_CATEGORIES)
     if limited & limited_categories_bought(code.beneficiary_id, now - codes.LIMIT_WINDOW, now=now,
                                            exclude_code_id=code.id):
         raise DomainError(_l("You already have a device of this kind from the last 12 months. The limit is one per year."))
@@ -171,7 +167,7 @@ def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now
     device = device_service.take_unit(offer_key, held_until=held_until, now=now, actor=actor.email if actor else "beneficiary")
     if device is None:
         raise SoldOut(_l("Sorry, someone else has just reserved the last one."),
-                      alternatives=alternatives(offer.category, exclude=offer_key, now=now))
+                      alternatives=alternatives(category, exclude=offer_key, now=now))
     # The unit may come from someone's run-out hold: end that reservation first.
     _expire_rows([Reservation.device_id == device.id], now, "hold expired; unit taken by another reservation")
     reservation = Reservation(
@@ -298,11 +294,6 @@ def mark_reminded(item, now: datetime) -> bool:
         .values(reminder_sent_at=now).execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
-
-
-def device_is_held_by(reservation: Reservation) -> bool:
-    device = db.session.get(Device, reservation.device_id)
-    return device is not None and device.status == DeviceStatus.RESERVED
 
 
 # --- At the pickup point ------------------------------------------------------------------------

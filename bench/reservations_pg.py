@@ -1,0 +1,196 @@
+"""Reservations committed per second on PostgreSQL, with 50 concurrent clients.
+
+Each client is a thread with its own database session (2 processes x 25 threads, so both
+cores work), reserving devices with its own eligibility codes through the real service
+(`shop.services.reservations.reserve`: conditional UPDATE, partial unique indexes, audit), one
+transaction per reservation. Half of the clients fight over the same few offers, so lost races
+are part of the measure. Counts reservations committed, sold-out refusals and errors. See
+bench/README.md.
+
+    .venv/bin/python bench/reservations_pg.py --url postgresql://shop:shop@127.0.0.1:5432/shop_test
+"""
+
+import argparse
+import multiprocessing
+import os
+import random
+import sys
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GOAL = 200.0
+
+
+def _app(url: str):
+    from shop import create_app
+
+    return create_app({"SQLALCHEMY_DATABASE_URI": url,
+                       "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 30, "max_overflow": 10, "pool_pre_ping": False}})
+
+
+def _schema_url(base: str, schema: str) -> str:
+    base = base.replace("postgresql://", "postgresql+psycopg://", 1) if base.startswith("postgresql://") else base
+    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+
+
+def seed(url: str, *, offers: int, units: int, codes: int) -> list[str]:
+    """A fresh schema: structures, people, codes (hashed as the shop does), listed devices."""
+    import flask_migrate
+    import sqlalchemy as sa
+
+    from shop.extensions import db
+    from shop.models import (
+        Beneficiary, Category, CodeState, Device, DeviceStatus, EligibilityCode, EligibilityGround, Grade,
+        Organisation, OrganisationKind, OrganisationStatus, PickupPoint,
+    )
+    from shop.models.types import utcnow
+    from shop.services import codes as code_service
+
+    app = _app(url)
+    with app.app_context():
+        flask_migrate.upgrade()
+        org = Organisation(name="Bench structure", kind=OrganisationKind.CCAS, town="Metz",
+                           status=OrganisationStatus.ACTIVE, monthly_quota=1_000_000)
+        point = PickupPoint(slug="bench", name="Bench point", address="1 rue du Banc", postcode="57000", town="Metz")
+        db.session.add_all([org, point])
+        db.session.flush()
+        now = utcnow()
+        db.session.execute(sa.insert(Beneficiary), [
+            dict(organisation_id=org.id, display_name=f"P{n}", name_key=f"p{n}", birth_year=1980, language="fr",
+                 ground=EligibilityGround.RSA, created_at=now, last_activity_at=now) for n in range(codes)])
+        people = list(db.session.scalars(sa.select(Beneficiary.id).order_by(Beneficiary.id)))
+        db.session.execute(sa.insert(EligibilityCode), [
+            dict(code_hash=code_service.hash_body(f"{n:012d}"), beneficiary_id=person, organisation_id=org.id,
+                 categories="computer", status=CodeState.ACTIVE, issued_at=now, expires_at=now + timedelta(days=90))
+            for n, person in enumerate(people)])
+        rows = []
+        for offer in range(offers):
+            for unit in range(units):
+                values = dict(serial_number=f"B-{offer}-{unit}", category=Category.LAPTOP, brand="Dell",
+                              model=f"Model {offer}", ram_gb=8, storage_gb=256, grade=Grade.B, price_cents=9000,
+                              pickup_point_id=point.id, status=DeviceStatus.LISTED, created_at=now, updated_at=now)
+                values["offer_key"] = Device(**values).compute_offer_key()
+                rows.append(values)
+        db.session.execute(sa.insert(Device), rows)
+        db.session.commit()
+        keys = sorted(set(db.session.scalars(sa.select(Device.offer_key))))
+        code_ids = list(db.session.scalars(sa.select(EligibilityCode.id).order_by(EligibilityCode.id)))
+        db.engine.dispose()
+    return keys, code_ids
+
+
+def worker(url: str, threads: int, code_ids: list[int], keys: list[str], duration: float, queue) -> None:
+    from shop.extensions import db
+    from shop.models import EligibilityCode, PaymentMethod
+    from shop.services import reservations
+    from shop.services.errors import DomainError
+
+    app = _app(url)
+    hot = keys[:5]  # contested offers
+    per_thread = len(code_ids) // threads
+    counts = {"committed": 0, "refused": 0, "errors": 0}
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+    deadline = [0.0]
+
+    def run(index: int) -> None:
+        rng = random.Random(index)
+        mine = iter(code_ids[index * per_thread:(index + 1) * per_thread])
+        local = {"committed": 0, "refused": 0, "errors": 0}
+        with app.app_context():
+            start.wait()
+            if index == 0:
+                deadline[0] = time.monotonic() + duration
+            while not deadline[0]:
+                time.sleep(0.001)
+            while time.monotonic() < deadline[0]:
+                code_id = next(mine, None)
+                if code_id is None:
+                    break
+                key = rng.choice(hot) if index % 2 else rng.choice(keys)
+                try:
+                    reservations.reserve(db.session.get(EligibilityCode, code_id), key, method=PaymentMethod.COUNTER)
+                    db.session.commit()
+                    local["committed"] += 1
+                except DomainError:
+                    db.session.rollback()
+                    local["refused"] += 1
+                except Exception:  # noqa: BLE001 - counted and reported, the bench goes on
+                    db.session.rollback()
+                    local["errors"] += 1
+                finally:
+                    db.session.remove()
+        with lock:
+            for name, value in local.items():
+                counts[name] += value
+
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    began = time.monotonic()
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    counts["seconds"] = time.monotonic() - began
+    with app.app_context():
+        db.engine.dispose()
+    queue.put(counts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL", "postgresql://shop:shop@127.0.0.1:5432/shop_test"))
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--offers", type=int, default=400)
+    parser.add_argument("--units", type=int, default=25)
+    parser.add_argument("--strict", action="store_true", help=f"exit 1 below {GOAL:.0f} reservations/s or on any error")
+    args = parser.parse_args()
+
+    import sqlalchemy as sa
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(args.url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    url = _schema_url(args.url, schema)
+    try:
+        codes_needed = args.offers * args.units * 2
+        keys, code_ids = seed(url, offers=args.offers, units=args.units, codes=codes_needed)
+        threads = args.clients // args.processes
+        share = len(code_ids) // args.processes
+        queue = multiprocessing.get_context("spawn").Queue()
+        procs = [multiprocessing.get_context("spawn").Process(
+            target=worker, args=(url, threads, code_ids[i * share:(i + 1) * share], keys, args.duration, queue))
+            for i in range(args.processes)]
+        for p in procs:
+            p.start()
+        results = [queue.get() for _ in procs]
+        for p in procs:
+            p.join()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+    committed = sum(r["committed"] for r in results)
+    refused = sum(r["refused"] for r in results)
+    errors = sum(r["errors"] for r in results)
+    seconds = max(r["seconds"] for r in results)
+    rate = committed / seconds
+    print(f"{args.clients} clients ({args.processes} processes x {threads} threads), {seconds:.1f} s, "
+          f"{args.offers} offers x {args.units} units, half of the clients on 5 contested offers")
+    print(f"committed {committed}, refused (sold out / lost race) {refused}, errors {errors}")
+    print(f"reservations committed per second: {rate:.1f}  (goal >= {GOAL:.0f}: {'OK' if rate >= GOAL else 'BELOW GOAL'})")
+    if args.strict and (rate < GOAL or errors):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
