@@ -125,9 +125,18 @@ def use_token(raw: str, purpose: TokenPurpose, password: str, now: datetime | No
         raise DomainError(_l("This link is not valid any more. Ask for a new one."))
     user.password_hash = passwords.hash_password(password)
     user.session_token = new_session_token()
+    _retire_links(user, now)
     db.session.flush()
     audit.record(user, "user.password_set", user, organisation_id=user.organisation_id, via=purpose.value)
     return user
+
+
+def _retire_links(user: User, now: datetime) -> None:
+    """Once a password is set or changed, every other link sent to this account stops working."""
+    db.session.execute(
+        sa.update(OneTimeToken).where(OneTimeToken.user_id == user.id, OneTimeToken.used_at.is_(None))
+        .values(used_at=now).execution_options(synchronize_session=False)
+    )
 
 
 def authenticate(email: str, password: str, now: datetime | None = None) -> User | None:
@@ -169,6 +178,7 @@ def change_password(user: User, current: str, new: str) -> None:
     passwords.check_policy(new, email=user.email)
     user.password_hash = passwords.hash_password(new)
     user.session_token = new_session_token()
+    _retire_links(user, utcnow())
     db.session.flush()
     audit.record(user, "user.password_change", user, organisation_id=user.organisation_id)
 
