@@ -98,7 +98,7 @@ def _offer_select(where, now=None):
 
 
 def _to_offer(row) -> Offer:
-    values = row._mapping
+    values = row if isinstance(row, dict) else row._mapping
     return Offer(
         offer_key=values["offer_key"], category=values["category"], brand=values["brand"],
         model=values["model"], cpu=values["cpu"], ram_gb=values["ram_gb"],
@@ -128,25 +128,59 @@ def _where(filters: OfferFilters) -> list:
 
 
 def list_offers(filters: OfferFilters, *, page: int = 1, per_page: int = 24, now=None) -> OfferPage:
-    """One page of offers matching the filters: two queries whatever the stock size."""
+    """One page of offers matching the filters, in two queries whatever the stock size.
+
+    The first groups the available units by offer key only (cheap) and counts the groups with a
+    window function; the second fetches the shown offers' details from one unit of each.
+    """
     now = now or utcnow()
-    where = _where(filters)
-    grouped = (
-        sa.select(Device.offer_key)
-        .where(Device.available(now), *where)
-        .group_by(Device.offer_key)
-        .subquery()
-    )
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(grouped)) or 0
-    price_order = Device.price_cents.desc() if filters.sort == "price_desc" else Device.price_cents.asc()
     page = max(1, page)
-    rows = db.session.execute(
-        _offer_select(where, now)
-        .order_by(price_order, Device.brand, Device.model, Device.offer_key)
+    where = [Device.available(now), *_where(filters)]
+    price = sa.func.min(Device.price_cents)
+    groups = db.session.execute(
+        sa.select(
+            Device.offer_key, sa.func.count(Device.id).label("count"),
+            sa.func.min(Device.battery_health).label("battery_min"),
+            sa.func.max(Device.battery_health).label("battery_max"),
+            sa.func.count().over().label("total"),
+        )
+        .where(*where)
+        .group_by(Device.offer_key)
+        .order_by(price.desc() if filters.sort == "price_desc" else price.asc(), Device.offer_key)
         .limit(per_page)
         .offset((page - 1) * per_page)
-    )
-    return OfferPage(offers=[_to_offer(r) for r in rows], total=total, page=page, per_page=per_page)
+    ).all()
+    if groups:
+        total = groups[0].total
+    else:  # an empty result, or a page past the end: count the offers to say so
+        total = db.session.scalar(sa.select(sa.func.count(sa.distinct(Device.offer_key))).where(*where)) or 0
+    return OfferPage(offers=_offers_for(groups), total=total, page=page, per_page=per_page)
+
+
+_DETAIL_COLUMNS = (
+    Device.offer_key, Device.category, Device.brand, Device.model, Device.cpu, Device.ram_gb, Device.storage_gb,
+    Device.screen_tenths, Device.os, Device.keyboard_layout, Device.grade, Device.price_cents,
+    Device.pickup_point_id, PickupPoint.name, PickupPoint.town,
+)
+
+
+def _offers_for(groups) -> list[Offer]:
+    """The offers for grouped rows, in their order: details read from one unit of each offer."""
+    if not groups:
+        return []
+    keys = [g.offer_key for g in groups]
+    one_unit = sa.select(sa.func.min(Device.id)).where(Device.offer_key.in_(keys)).group_by(Device.offer_key)
+    details = {
+        row.offer_key: row._mapping
+        for row in db.session.execute(
+            sa.select(*_DETAIL_COLUMNS).join(PickupPoint, PickupPoint.id == Device.pickup_point_id)
+            .where(Device.id.in_(one_unit))
+        )
+    }
+    return [
+        _to_offer({**details[g.offer_key], "count": g.count, "battery_min": g.battery_min, "battery_max": g.battery_max})
+        for g in groups if g.offer_key in details
+    ]
 
 
 def get_offer(offer_key: str, *, now=None) -> Offer | None:
