@@ -95,6 +95,7 @@ class TakenUnit:
     id: int
     pickup_point_id: int
     price_cents: int
+    was_held: bool  # taken over from a hold that had run out
 
 
 def take_unit(offer_key: str, *, held_until, now, actor: str | None = None, attempts: int = 5) -> TakenUnit | None:
@@ -128,7 +129,8 @@ def take_unit(offer_key: str, *, held_until, now, actor: str | None = None, atte
             db.session.add(DeviceEvent(device_id=device_id, from_status=S.LISTED, to_status=S.RESERVED,
                                        actor=actor, at=now))
             db.session.flush()
-            return TakenUnit(id=device_id, pickup_point_id=taken.pickup_point_id, price_cents=taken.price_cents)
+            return TakenUnit(id=device_id, pickup_point_id=taken.pickup_point_id, price_cents=taken.price_cents,
+                             was_held=previous == S.RESERVED)
     return None
 
 

@@ -137,6 +137,19 @@ def alternatives(category, *, exclude: str | None = None, limit: int = 3, now=No
     return [o for o in page.offers if o.offer_key != exclude][:limit]
 
 
+def _free_code(code_id: int, now: datetime) -> None:
+    """Refuse if the code has a running or picked-up reservation; end its run-out holds, job or not."""
+    rows = db.session.execute(
+        sa.select(Reservation.id, Reservation.device_id, Reservation.status, Reservation.held_until)
+        .where(Reservation.code_id == code_id, Reservation.status.in_(LIVE))
+    ).all()
+    for reservation_id, device_id, status, held_until in rows:
+        if status.value not in ACTIVE_STATUSES or held_until > now:
+            raise DomainError(_l("This code already has a reservation. Cancel it first if you want another device."))
+        if _expire_rows([Reservation.id == reservation_id], now, "hold expired"):
+            device_service.release(device_id, actor="system", note="hold expired", now=now)
+
+
 @atomic
 def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now: datetime | None = None,
             actor: User | None = None) -> Reservation:
@@ -154,11 +167,7 @@ def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now
     if not code.allows(category):
         raise DomainError(_l("Your code does not allow this kind of device. It allows: %(allowed)s.",
                              allowed=", ".join(str(c.label) for c in code.category_list)))
-    # A hold on this code that ran out frees the code (and its unit) now, job or not.
-    for _, device_id in _expire_rows([Reservation.code_id == code.id, Reservation.held_until <= now], now, "hold expired"):
-        device_service.release(device_id, actor="system", note="hold expired", now=now)
-    if live_reservation(code.id, now) is not None:
-        raise DomainError(_l("This code already has a reservation. Cancel it first if you want another device."))
+    _free_code(code.id, now)
     limited = {_CODE_CATEGORY_OF[category]} & set(codes.LIMITED_CATEGORIES)
     if limited & limited_categories_bought(code.beneficiary_id, now - codes.LIMIT_WINDOW, now=now,
                                            exclude_code_id=code.id):
@@ -168,8 +177,8 @@ def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now
     if device is None:
         raise SoldOut(_l("Sorry, someone else has just reserved the last one."),
                       alternatives=alternatives(category, exclude=offer_key, now=now))
-    # The unit may come from someone's run-out hold: end that reservation first.
-    _expire_rows([Reservation.device_id == device.id], now, "hold expired; unit taken by another reservation")
+    if device.was_held:  # the unit comes from someone's run-out hold: end that reservation first
+        _expire_rows([Reservation.device_id == device.id], now, "hold expired; unit taken by another reservation")
     reservation = Reservation(
         number=_random(NUMBER_ALPHABET, 6), device_id=device.id, code_id=code.id,
         beneficiary_id=code.beneficiary_id, organisation_id=code.organisation_id,
