@@ -1,0 +1,136 @@
+"""Who may reach what: every route of the URL map × every kind of visitor.
+
+Each endpoint must have a rule below; a new route without one fails
+`test_every_route_has_an_access_rule`, so access is decided on purpose, never by accident.
+"""
+
+import pytest
+import sqlalchemy as sa
+from flask import url_for
+
+from shop.models import PaymentMethod, Reservation, Role
+from shop.services import reservations
+from tests import factories
+
+PASSWORD = "correct horse battery staple"
+
+# What kind of page each endpoint is.
+RULES = {
+    "static": "public", "healthz": "public",
+    "catalog.home": "public", "catalog.index": "public", "catalog.offer": "public",
+    "pages.language": "public", "pages.how_it_works": "public", "pages.pickup_points": "public",
+    "pages.privacy": "public", "pages.accessibility": "public", "pages.where_to_get_a_code": "public",
+    "auth.login": "public", "auth.forgot_password": "public", "auth.accept_invitation": "public",
+    "auth.reset_password": "public", "auth.logout": "signed_in", "auth.change_password": "signed_in",
+    "reserve.enter_code": "public", "reserve.forget": "public", "reserve.me": "code",
+    "reserve.confirm": "code", "reserve.confirmation": "code", "reserve.payment_return": "code",
+    "reserve.cancel": "code",
+    "payments.stripe_webhook": "webhook",
+    "partner.dashboard": "partner", "partner.new_beneficiary": "partner", "partner.beneficiary": "partner",
+    "partner.edit_beneficiary": "partner", "partner.issue_code": "partner", "partner.slip": "partner",
+    "partner.revoke_code": "partner", "partner.extend_code": "partner", "partner.reissue_code": "partner",
+    "partner.export": "partner", "partner.reserve_for": "partner", "partner.reserve_for_offer": "partner",
+    "partner.reservation": "partner", "partner.cancel_reservation": "partner",
+    "partner.team": "partner_admin", "partner.deactivate_member": "partner_admin",
+    "partner.activate_member": "partner_admin",
+    "staff.board": "staff", "staff.counter": "staff", "staff.reservation": "staff", "staff.mark_ready": "staff",
+    "staff.hand_over": "staff", "staff.cancel": "staff", "staff.receipt": "staff",
+    "admin.index": "admin", "admin.create_organisation": "admin", "admin.organisation": "admin",
+    "admin.set_status": "admin", "admin.set_quota": "admin", "admin.invite_member": "admin",
+    "admin.accounts_page": "admin", "admin.set_account_active": "admin",
+}
+
+VISITORS = ("anonymous", "code_holder", "worker_a", "worker_b", "partner_admin_a", "staff", "admin")
+OK = {200, 303, 400, 404, 409, 410, 422}  # reached the page (some refuse the forged input politely)
+TO_LOGIN = {302}
+
+EXPECTED = {
+    "public": {v: OK | {302} for v in VISITORS},  # a signed-in visitor is sent on from /login
+    "webhook": {v: {400} for v in VISITORS},
+    "signed_in": {"anonymous": TO_LOGIN, "code_holder": TO_LOGIN, **{v: OK for v in VISITORS[2:]}},
+    "code": {"code_holder": OK, **{v: {303, 404} for v in VISITORS if v != "code_holder"}},
+    "partner": {"anonymous": TO_LOGIN, "code_holder": TO_LOGIN, "worker_a": OK, "partner_admin_a": OK,
+                "worker_b": {200, 303, 404}, "staff": {403}, "admin": {403}},
+    "partner_admin": {"anonymous": TO_LOGIN, "code_holder": TO_LOGIN, "worker_a": {403},
+                      "partner_admin_a": OK, "worker_b": {403}, "staff": {403}, "admin": {403}},
+    "staff": {"anonymous": TO_LOGIN, "code_holder": TO_LOGIN, "worker_a": {403}, "worker_b": {403},
+              "partner_admin_a": {403}, "staff": OK, "admin": OK},
+    "admin": {"anonymous": TO_LOGIN, "code_holder": TO_LOGIN, "worker_a": {403}, "worker_b": {403},
+              "partner_admin_a": {403}, "staff": {403}, "admin": OK},
+}
+
+
+def test_every_route_has_an_access_rule(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - set(RULES) == set(), "new routes need an access rule"
+    assert set(RULES) - endpoints == set(), "rules for routes that no longer exist"
+
+
+@pytest.fixture
+def world(db):
+    point = factories.pickup_point()
+    org_a, org_b = factories.organisation(), factories.organisation()
+    people = {
+        "worker_a": factories.user(Role.SOCIAL_WORKER, org=org_a),
+        "partner_admin_a": factories.user(Role.PARTNER_ADMIN, org=org_a),
+        "worker_b": factories.user(Role.SOCIAL_WORKER, org=org_b),
+        "staff": factories.user(Role.STAFF, pickup_point_id=point.id),
+        "admin": factories.user(Role.ADMIN),
+    }
+    person = factories.beneficiary(people["worker_a"])
+    code, clear = factories.code(person, categories=("computer",), worker=people["worker_a"])
+    booked, free = factories.device(point=point, model="Booked"), factories.device(point=point, model="Free")
+    reservation = reservations.reserve(code, booked.offer_key, method=PaymentMethod.COUNTER)
+    db.session.commit()
+    args = {
+        "beneficiary_id": person.id, "code_id": code.id, "user_id": people["worker_a"].id, "number": reservation.number,
+        "offer_key": free.offer_key, "organisation_id": org_a.id, "status": "active", "change": "deactivate",
+        "code": "fr", "token": "not-a-real-token", "filename": "style.css",
+    }
+    return {"people": people, "clear": clear, "args": args, "reservation_id": reservation.id}
+
+
+def _client(app, world, visitor):
+    client = app.test_client()
+    if visitor == "code_holder":
+        assert client.post("/reserve", data={"code": world["clear"]}).status_code == 303
+    elif visitor != "anonymous":
+        user = world["people"][visitor]
+        assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+    return client
+
+
+def _routes(app, args):
+    with app.test_request_context():
+        for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.endpoint):
+            url = url_for(rule.endpoint, **{name: args[name] for name in rule.arguments})
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule.endpoint, method, url
+
+
+@pytest.mark.parametrize("visitor", VISITORS)
+def test_access_matrix(app, db, world, visitor):
+    client = _client(app, world, visitor)
+    forged = {"reason": "x", "days": "5", "channel": "cash", "q": "x", "method": "counter", "monthly_quota": "5",
+              "name": "Mallory", "email": "mallory@example.org", "role": "admin"}
+    problems = []
+    for endpoint, method, url in _routes(app, world["args"]):
+        if endpoint in ("auth.logout", "reserve.forget"):
+            continue  # they end the visitor's session: checked separately below
+        response = client.open(url, method=method, data=forged if method == "POST" else None)
+        response.close()
+        expected = EXPECTED[RULES[endpoint]][visitor]
+        if response.status_code not in expected or response.status_code >= 500:
+            problems.append(f"{visitor} {method} {url} ({endpoint}): {response.status_code}, expected {sorted(expected)}")
+    assert not problems, "\n".join(problems)
+    # Nobody but the right people changed anything: the reservation is still confirmed.
+    db.session.expire_all()
+    state = db.session.scalar(sa.select(Reservation.status).where(Reservation.id == world["reservation_id"]))
+    if visitor in ("anonymous", "worker_b"):
+        assert state.value == "confirmed", visitor
+
+
+@pytest.mark.parametrize("visitor", ["anonymous", "worker_a"])
+def test_sign_out_needs_a_session(app, db, world, visitor):
+    client = _client(app, world, visitor)
+    assert client.post("/logout").status_code == (302 if visitor == "anonymous" else 303)
