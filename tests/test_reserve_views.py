@@ -216,3 +216,16 @@ def test_pages_of_the_flow_have_no_inline_script_or_style(client, db, shop_with_
     for url in ("/reserve", "/reserve/me", f"/reserve/offer/{shop_with_code['laptop'].offer_key}"):
         html = client.get(url).text
         assert not re.search(r"<script(?![^>]*\bsrc=)", html) and "style=" not in html, url
+
+
+def test_a_second_reserve_by_the_holder_points_to_their_reservation(client, db, shop_with_code):
+    laptop = shop_with_code["laptop"]
+    enter(client, shop_with_code["clear"])
+    client.post(f"/reserve/offer/{laptop.offer_key}", data={"method": "counter"})
+    again = client.get(f"/reserve/offer/{laptop.offer_key}", headers=EN, follow_redirects=True)
+    assert "You already have a reservation with this code" in again.text
+
+
+def test_the_csp_lets_the_browser_follow_the_redirect_to_stripe_checkout(client):
+    csp = client.get("/").headers["Content-Security-Policy"]
+    assert "form-action 'self' https://checkout.stripe.com" in csp

@@ -95,6 +95,10 @@ def confirm(offer_key: str):
     code, redirect_response = _require_code()
     if redirect_response:
         return redirect_response
+    held = reservations.live_reservation(code.id)
+    if held is not None:
+        flash(_("You already have a reservation with this code. Cancel it first if you want another device."), "info")
+        return redirect(url_for("reserve.me"), code=303)
     offer = catalog.get_offer(offer_key) if len(offer_key) == 16 else None
     if offer is None:
         category = catalog.offer_existed(offer_key) if len(offer_key) == 16 else None
