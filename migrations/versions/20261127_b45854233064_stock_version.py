@@ -21,10 +21,10 @@ def upgrade():
     stock_version = op.create_table('stock_version',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('version', sa.BigInteger(), nullable=False),
-    sa.CheckConstraint('id = 1', name=op.f('ck_stock_version_single_row')),
+    sa.CheckConstraint('id BETWEEN 1 AND 16', name=op.f('ck_stock_version_shard_range')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stock_version'))
     )
-    op.bulk_insert(stock_version, [{"id": 1, "version": 0}])
+    op.bulk_insert(stock_version, [{"id": shard, "version": 0} for shard in range(1, 17)])
     with op.batch_alter_table('devices', schema=None) as batch_op:
         batch_op.create_index('ix_devices_status_held_until', ['status', 'held_until'], unique=False)
 

@@ -192,15 +192,19 @@ class DeviceEvent(db.Model):
     device: Mapped[Device] = relationship(back_populates="events")
 
 
-class StockVersion(db.Model):
-    """One row whose number grows whenever what the catalog shows may have changed.
+STOCK_VERSION_SHARDS = 16
 
-    Cached catalog pages are keyed by it, so no page outlives a change. It is bumped once per
-    transaction, at commit (see shop.services.catalog.stock_changed), to keep the row lock short.
+
+class StockVersion(db.Model):
+    """Counters whose sum grows whenever what the catalog shows may have changed.
+
+    Cached catalog pages are keyed by the sum, so no page outlives a change. A transaction that
+    changes stock bumps one counter picked at random, at commit (shop.services.catalog): with
+    several counters, concurrent reservations do not queue on one hot row.
     """
 
     __tablename__ = "stock_version"
-    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+    __table_args__ = (sa.CheckConstraint(f"id BETWEEN 1 AND {STOCK_VERSION_SHARDS}", name="shard_range"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(sa.BigInteger, default=0)

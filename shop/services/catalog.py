@@ -1,6 +1,7 @@
 """What the public catalog shows: listed devices grouped into offers."""
 
 import math
+import random
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -9,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
 from shop.models import Category, Device, DeviceStatus, Grade, KeyboardLayout, PickupPoint, StockVersion
+from shop.models.stock import STOCK_VERSION_SHARDS
 from shop.models.types import utcnow
 
 SORTS = ("price_asc", "price_desc")
@@ -266,10 +268,12 @@ def stock_changed() -> None:
 @sa.event.listens_for(sa.orm.Session, "before_commit")
 def _bump_stock_version(session) -> None:
     if session.info.pop("stock_changed", False):
-        result = session.execute(sa.update(StockVersion).where(StockVersion.id == 1)
-                                 .values(version=StockVersion.version + 1))
-        if result.rowcount == 0:
-            session.add(StockVersion(id=1, version=1))
+        shard = random.randint(1, STOCK_VERSION_SHARDS)
+        result = session.execute(sa.update(StockVersion).where(StockVersion.id == shard)
+                                 .values(version=StockVersion.version + 1)
+                                 .execution_options(synchronize_session=False))
+        if result.rowcount == 0:  # a database emptied by hand (tests): recreate the counter
+            session.add(StockVersion(id=shard, version=1))
             session.flush()
 
 
@@ -279,7 +283,7 @@ def _forget_stock_change(session) -> None:
 
 
 def stock_version() -> int:
-    return db.session.scalar(sa.select(StockVersion.version).where(StockVersion.id == 1)) or 0
+    return db.session.scalar(sa.select(sa.func.sum(StockVersion.version))) or 0
 
 
 def next_availability_change(now=None):

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from shop.extensions import db
 from shop.models import Device, DeviceEvent, DeviceStatus, DonationBatch
@@ -126,9 +126,8 @@ def take_unit(offer_key: str, *, held_until, now, actor: str | None = None, atte
             if previous == S.RESERVED:
                 db.session.add(DeviceEvent(device_id=device_id, from_status=S.RESERVED, to_status=S.LISTED,
                                            actor=actor, note="hold expired", at=now))
-            db.session.add(DeviceEvent(device_id=device_id, from_status=S.LISTED, to_status=S.RESERVED,
-                                       actor=actor, at=now))
-            db.session.flush()
+            db.session.execute(insert(DeviceEvent).values(device_id=device_id, from_status=S.LISTED,
+                                                          to_status=S.RESERVED, actor=actor, at=now))
             return TakenUnit(id=device_id, pickup_point_id=taken.pickup_point_id, price_cents=taken.price_cents,
                              was_held=previous == S.RESERVED)
     return None

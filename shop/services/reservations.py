@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from shop.extensions import db
 from shop.models import (
-    ACTIVE_STATUSES, CodeCategory, CodeState, Device, DeviceStatus, EligibilityCode, Payment,
+    ACTIVE_STATUSES, Beneficiary, CodeCategory, CodeState, Device, DeviceStatus, EligibilityCode, Payment,
     PaymentChannel, PaymentKind, PaymentMethod, PaymentStatus, Reservation, ReservationStatus, User,
 )
 from shop.models.partners import _CODE_CATEGORY_OF
@@ -194,7 +194,8 @@ def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now
     except sa.exc.IntegrityError:
         # Lost a race: the code (or, very rarely, the pickup code) was bound a moment ago.
         raise Conflict(_l("This code already has a reservation. Cancel it first if you want another device.")) from None
-    code.beneficiary.last_activity_at = now
+    db.session.execute(sa.update(Beneficiary).where(Beneficiary.id == code.beneficiary_id)
+                       .values(last_activity_at=now).execution_options(synchronize_session=False))
     audit.record(actor, "reservation.create", reservation, organisation_id=code.organisation_id,
                  method=method.value, on_behalf=actor is not None)
     return reservation
