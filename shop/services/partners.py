@@ -34,7 +34,7 @@ def create_organisation(*, name: str, kind: OrganisationKind, town: str, contact
     if not name or not town:
         raise DomainError(_l("Please enter the name and the town."))
     if db.session.scalar(sa.select(Organisation.id).where(sa.func.lower(Organisation.name) == name.lower())):
-        raise DomainError(_l("A structure with this name already exists."))
+        raise DomainError(_l("A structure with this name already exists."), field="name")
     _check_quota(monthly_quota)
     organisation = Organisation(
         name=name[:160], kind=OrganisationKind(kind), town=town[:80],
@@ -42,8 +42,11 @@ def create_organisation(*, name: str, kind: OrganisationKind, town: str, contact
         contact_phone=normalise_phone(contact_phone) if contact_phone else None,
         monthly_quota=monthly_quota, status=OrganisationStatus.PENDING,
     )
-    db.session.add(organisation)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(organisation)
+    except sa.exc.IntegrityError:  # the same name, created a moment ago by someone else
+        raise DomainError(_l("A structure with this name already exists."), field="name") from None
     audit.record(actor, "organisation.create", organisation, organisation_id=organisation.id)
     return organisation
 
