@@ -63,3 +63,12 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(str(error)) from None
         db.session.commit()
         click.echo(f"Created {user.role.value} account {user.email}.")
+
+    @app.cli.command("purge")
+    def purge_command() -> None:
+        """Anonymise people quiet for the retention period; drop audit entries over a year old."""
+        from shop.services import retention
+
+        counts = retention.purge()
+        db.session.commit()
+        click.echo(f"Anonymised {counts['anonymised']} people; deleted {counts['audit_entries_deleted']} old audit entries.")

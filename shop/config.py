@@ -52,6 +52,7 @@ def load() -> dict:
         # Where the shop is reached from outside, for links in e-mails sent by commands.
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
         "PICKUP_DAYS": int(os.environ.get("PICKUP_DAYS", "14")),
+        "RETENTION_MONTHS": int(os.environ.get("RETENTION_MONTHS", "24")),
         "CODE_HASH_KEY": os.environ.get("CODE_HASH_KEY", ""),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
