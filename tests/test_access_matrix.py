@@ -35,6 +35,7 @@ RULES = {
     "partner.activate_member": "partner_admin",
     "staff.board": "staff", "staff.counter": "staff", "staff.reservation": "staff", "staff.mark_ready": "staff",
     "staff.hand_over": "staff", "staff.cancel": "staff", "staff.receipt": "staff",
+    "staff.stock": "staff", "staff.new_device": "staff", "staff.move_device": "staff",
     "admin.index": "admin", "admin.create_organisation": "admin", "admin.organisation": "admin",
     "admin.set_status": "admin", "admin.set_quota": "admin", "admin.invite_member": "admin",
     "admin.accounts_page": "admin", "admin.set_account_active": "admin",
@@ -85,7 +86,8 @@ def world(db):
     args = {
         "beneficiary_id": person.id, "code_id": code.id, "user_id": people["worker_a"].id, "number": reservation.number,
         "offer_key": free.offer_key, "organisation_id": org_a.id, "status": "active", "change": "deactivate",
-        "code": "fr", "token": "not-a-real-token", "filename": "style.css",
+        "code": "fr", "token": "not-a-real-token", "filename": "style.css", "device_id": free.id,
+        "to_status": "withdrawn",
     }
     return {"people": people, "clear": clear, "args": args, "reservation_id": reservation.id}
 

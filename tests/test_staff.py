@@ -102,3 +102,53 @@ def test_admin_sees_every_point(client, counter):
     sign_in(client, factories.user(Role.ADMIN))
     assert client.get(f"/staff/?point={counter['woippy'].id}").status_code == 200
     assert client.get(f"/staff/reservations/{counter['reservation'].number}").status_code == 200
+
+
+DEVICE_FORM = {"category": "smartphone", "brand": "Samsung", "model": "Galaxy A52", "serial_number": "SN-NEW-1",
+               "ram_gb": "6", "storage_gb": "128", "screen_inches": "6.5", "os": "Android 14", "keyboard_layout": "",
+               "grade": "B", "battery_health": "88", "price": "95.00", "batch": "", "pickup_point": ""}
+
+
+def test_staff_add_a_device_and_bring_it_online(client, db, counter):
+    sign_in(client, counter["staff"])
+    data = dict(DEVICE_FORM, pickup_point=str(counter["metz"].id))
+    response = client.post("/staff/stock/new", data=data)
+    assert response.status_code == 303
+    device = db.session.scalar(sa.select(Device).where(Device.serial_number == "SN-NEW-1"))
+    assert device.status == DeviceStatus.RECEIVED and device.price_cents == 9500 and device.screen_tenths == 65
+    for target in ("erased", "refurbished", "listed"):
+        assert client.post(f"/staff/stock/{device.id}/move/{target}").status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Device, device.id).status == DeviceStatus.LISTED
+    assert device.offer_key in client.get("/catalog?category=smartphone").text
+
+
+def test_price_above_the_legal_cap_is_refused_on_the_form_and_nothing_is_stored(client, db, counter):
+    sign_in(client, counter["staff"])
+    batch = factories.batch(public=True)
+    data = dict(DEVICE_FORM, pickup_point=str(counter["metz"].id), batch=str(batch.id), price="100.01")
+    response = client.post("/staff/stock/new", data=data, headers=EN)
+    assert response.status_code == 422
+    assert "legal cap" in response.text and 'value="Galaxy A52"' in response.text  # what was typed is kept
+    assert db.session.scalar(sa.select(Device).where(Device.serial_number == "SN-NEW-1")) is None
+
+
+def test_duplicate_serial_number_is_refused(client, db, counter):
+    sign_in(client, counter["staff"])
+    data = dict(DEVICE_FORM, pickup_point=str(counter["metz"].id), serial_number=counter["device"].serial_number)
+    response = client.post("/staff/stock/new", data=data, headers=EN)
+    assert response.status_code == 422 and "already in the stock" in response.text
+
+
+def test_illegal_moves_and_other_points_are_refused(client, db, counter):
+    sign_in(client, counter["staff"])
+    received = factories.device(point=counter["metz"], status=DeviceStatus.RECEIVED, model="Fresh")
+    response = client.post(f"/staff/stock/{received.id}/move/listed", headers=EN, follow_redirects=True)
+    assert "cannot go from" in response.text
+    assert client.post(f"/staff/stock/{received.id}/move/sold").status_code == 400
+    elsewhere = factories.device(point=counter["woippy"], model="Elsewhere")
+    assert client.post(f"/staff/stock/{elsewhere.id}/move/withdrawn").status_code == 404
+    assert client.get(f"/staff/stock?point={counter['woippy'].id}").status_code == 404
+    db.session.expire_all()
+    assert db.session.get(Device, received.id).status == DeviceStatus.RECEIVED
+    assert db.session.get(Device, elsewhere.id).status == DeviceStatus.LISTED

@@ -36,7 +36,9 @@ def add_device(device: Device, *, actor: str | None = None) -> Device:
         if batch is None and device.batch_id is not None:
             batch = db.session.get(DonationBatch, device.batch_id)
         public_donor = batch is not None and batch.donor.is_public
-    pricing.check_price(device.category, device.price_cents, public_donor=public_donor)
+        pricing.check_price(device.category, device.price_cents, public_donor=public_donor)
+        if db.session.scalar(select(Device.id).where(Device.serial_number == device.serial_number)) is not None:
+            raise DomainError(_l("A device with this serial number is already in the stock."), field="serial_number")
     device.status = S.RECEIVED
     db.session.add(device)
     db.session.flush()

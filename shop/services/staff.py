@@ -90,3 +90,40 @@ class StaffScope:
         if found is None:
             raise NotFound(_l("Page not found"))
         return found
+
+    # --- Stock at the user's pickup points ---
+
+    def devices(self, point_id: int, status=None, limit: int = 200) -> list:
+        from shop.models import Device
+
+        if point_id not in self._point_ids():
+            raise NotFound(_l("Page not found"))
+        stmt = sa.select(Device).where(Device.pickup_point_id == point_id).order_by(Device.id.desc()).limit(limit)
+        if status is not None:
+            stmt = stmt.where(Device.status == status)
+        return list(db.session.scalars(stmt))
+
+    def device(self, device_id: int):
+        from shop.models import Device
+
+        found = db.session.scalar(sa.select(Device).where(Device.id == device_id,
+                                                          Device.pickup_point_id.in_(self._point_ids())))
+        if found is None:
+            raise NotFound(_l("Page not found"))
+        return found
+
+    def status_counts(self, point_id: int) -> dict:
+        from shop.models import Device
+
+        rows = db.session.execute(sa.select(Device.status, sa.func.count()).where(Device.pickup_point_id == point_id)
+                                  .group_by(Device.status)).all()
+        return dict(rows)
+
+
+def batches() -> list:
+    """Donation batches to attach a new device to, newest first."""
+    from shop.models import DonationBatch
+
+    return list(db.session.scalars(
+        sa.select(DonationBatch).options(selectinload(DonationBatch.donor)).order_by(DonationBatch.received_on.desc())
+    ))

@@ -1,9 +1,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import DecimalField, IntegerField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from shop.models import PaymentChannel
+from shop.models import Category, Device, Grade, KeyboardLayout, PaymentChannel
 
 
 class FindForm(FlaskForm):
@@ -23,3 +23,48 @@ class HandOverForm(FlaskForm):
 
 class CancelForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(_l("Please give a reason.")), Length(max=200)])
+
+
+class DeviceForm(FlaskForm):
+    """A new device as it arrives from the refurbisher."""
+
+    category = SelectField(_l("Kind of device"))
+    brand = StringField(_l("Brand"), validators=[DataRequired(_l("This field is required.")), Length(max=60)])
+    model = StringField(_l("Model"), validators=[DataRequired(_l("This field is required.")), Length(max=120)])
+    serial_number = StringField(_l("Serial number"), validators=[DataRequired(_l("This field is required.")),
+                                                                  Length(max=80)])
+    cpu = StringField(_l("Processor"), validators=[Optional(), Length(max=120)])
+    ram_gb = IntegerField(_l("Memory (GB)"), validators=[Optional(), NumberRange(min=1, max=1024)])
+    storage_gb = IntegerField(_l("Storage (GB)"), validators=[Optional(), NumberRange(min=1, max=100000)])
+    screen_inches = DecimalField(_l("Screen (inches)"), places=1, validators=[Optional(), NumberRange(min=1, max=100)])
+    os = StringField(_l("System"), validators=[Optional(), Length(max=60)])
+    keyboard_layout = SelectField(_l("Keyboard"), validators=[Optional()])
+    grade = SelectField(_l("Grade"))
+    battery_health = IntegerField(_l("Battery health (%)"), validators=[Optional(), NumberRange(min=0, max=100)])
+    price = DecimalField(_l("Price (euros)"), places=2,
+                         validators=[InputRequired(_l("This field is required.")), NumberRange(min=0, max=1000)])
+    batch = SelectField(_l("Donation batch"), validators=[Optional()])
+    pickup_point = SelectField(_l("Pickup point"))
+
+    def __init__(self, *args, points, batches, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.category.choices = [SelectChoice(c.value, c.label) for c in Category]
+        self.keyboard_layout.choices = [SelectChoice("", _l("None"))] + [
+            SelectChoice(k.value, k.label) for k in KeyboardLayout]
+        self.grade.choices = [SelectChoice(g.value, f"{g.value} · {g.label}") for g in Grade]
+        self.batch.choices = [SelectChoice("", _l("None"))] + [
+            SelectChoice(str(b.id), f"{b.reference} · {b.donor.name}") for b in batches]
+        self.pickup_point.choices = [SelectChoice(str(p.id), p.name) for p in points]
+
+    def to_device(self) -> Device:
+        return Device(
+            category=Category(self.category.data), brand=self.brand.data.strip(), model=self.model.data.strip(),
+            serial_number=self.serial_number.data.strip(), cpu=(self.cpu.data or "").strip() or None,
+            ram_gb=self.ram_gb.data, storage_gb=self.storage_gb.data,
+            screen_tenths=int(self.screen_inches.data * 10) if self.screen_inches.data is not None else None,
+            os=(self.os.data or "").strip() or None,
+            keyboard_layout=KeyboardLayout(self.keyboard_layout.data) if self.keyboard_layout.data else None,
+            grade=Grade(self.grade.data), battery_health=self.battery_health.data,
+            price_cents=int(self.price.data * 100), batch_id=int(self.batch.data) if self.batch.data else None,
+            pickup_point_id=int(self.pickup_point.data),
+        )

@@ -7,11 +7,12 @@ from flask_login import current_user
 from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.forms import ActionForm
-from shop.models import PaymentChannel, Role
-from shop.services import notifications, payments, reservations
+from shop.models import DeviceStatus, PaymentChannel, Role
+from shop.services import devices, notifications, payments, reservations
+from shop.services import staff as stock_service
 from shop.services.errors import DomainError, NotFound
 from shop.services.staff import StaffScope
-from shop.staff.forms import CancelForm, FindForm, HandOverForm
+from shop.staff.forms import CancelForm, DeviceForm, FindForm, HandOverForm
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 staff_only = roles_required(Role.STAFF, Role.ADMIN)
@@ -129,3 +130,73 @@ def receipt(number: str):
     if found.picked_up_at is None:
         abort(404)
     return render_template("staff/receipt.html", reservation=found)
+
+
+# --- Stock at the pickup point ----------------------------------------------------------------
+
+def _points_or_404(scope):
+    points = scope.points()
+    if not points:
+        abort(404)
+    return points
+
+
+@bp.get("/stock")
+@staff_only
+def stock():
+    scope = StaffScope(current_user)
+    points = _points_or_404(scope)
+    point_id = request.args.get("point", type=int) or points[0].id
+    status = request.args.get("status")
+    status = DeviceStatus(status) if status in {s.value for s in DeviceStatus} else None
+    try:
+        found = scope.devices(point_id, status)
+    except NotFound:
+        abort(404)
+    return render_template(
+        "staff/stock.html", devices=found, point=next(p for p in points if p.id == point_id), points=points,
+        status=status, counts=scope.status_counts(point_id), statuses=DeviceStatus,
+        moves=devices.TRANSITIONS, action=ActionForm(),
+    )
+
+
+@bp.route("/stock/new", methods=["GET", "POST"])
+@staff_only
+def new_device():
+    scope = StaffScope(current_user)
+    points = _points_or_404(scope)
+    form = DeviceForm(points=points, batches=stock_service.batches())
+    if form.validate_on_submit():
+        try:
+            device = devices.add_device(form.to_device(), actor=current_user.email)
+        except DomainError as error:
+            db.session.rollback()
+            name = error.details.get("field", "price")
+            form[name].errors.append(str(error.message))
+        else:
+            flash(_("Device %(serial)s is in the stock as received.", serial=device.serial_number), "success")
+            return redirect(url_for(".stock", point=device.pickup_point_id), code=303)
+    return render_template("staff/device_form.html", form=form), 422 if form.errors else 200
+
+
+@bp.post("/stock/<int:device_id>/move/<to_status>")
+@staff_only
+def move_device(device_id: int, to_status: str):
+    try:
+        device = StaffScope(current_user).device(device_id)
+    except NotFound:
+        abort(404)
+    if to_status not in {s.value for s in DeviceStatus} or not ActionForm().validate_on_submit():
+        abort(400)
+    target = DeviceStatus(to_status)
+    if target in (DeviceStatus.RESERVED, DeviceStatus.SOLD):
+        abort(400)  # only reservations and the counter take or sell a unit
+    try:
+        devices.transition(device.id, device.status, target, actor=current_user.email)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    else:
+        flash(_("%(serial)s: %(status)s.", serial=device.serial_number, status=target.label), "success")
+    return redirect(url_for(".stock", point=device.pickup_point_id, status=request.form.get("back_status") or None),
+                    code=303)

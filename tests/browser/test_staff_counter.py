@@ -130,3 +130,28 @@ def test_a_reservation_made_on_behalf_is_marked_ready_then_handed_over(worker_pa
     hand_over.locator("button[type=submit]").click()
     expect(page).to_have_url(re.compile(rf"/staff/reservations/{number}/receipt$"))
     expect(page.locator("article.receipt tbody tr").first).to_contain_text("TPE")
+
+
+@pytest.mark.browser
+def test_staff_add_a_device_and_put_it_on_sale(staff_page, axe):
+    page = staff_page
+    page.goto("/staff/stock")
+    assert_accessible(axe, page, "stock page")
+    page.goto("/staff/stock/new")
+    page.locator("button[type=submit].button").last.click()  # nothing filled in: errors, nothing stored
+    expect(page.locator(".error-summary")).to_be_visible()
+    assert_accessible(axe, page, "new device form with errors")
+    page.select_option("#category", "tablet")
+    page.fill("#brand", "Apple")
+    page.fill("#model", "iPad (7th generation)")
+    page.fill("#serial_number", "BROWSER-TABLET-1")
+    page.fill("#price", "70")
+    page.locator("button[type=submit].button").last.click()
+    expect(page.locator("main")).to_contain_text("BROWSER-TABLET-1")
+    for step in ("erased", "refurbished", "listed"):
+        row = page.locator("tr", has_text="BROWSER-TABLET-1")
+        row.locator(f"form[action$='/move/{step}'] button").click()
+        expect(page.locator(".flash")).to_contain_text("BROWSER-TABLET-1")
+    page.goto("/catalog?category=tablet")
+    expect(page.locator("main")).to_contain_text("iPad (7th generation)")
+    assert_fits(page, 1280, "catalog")
