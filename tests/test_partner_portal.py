@@ -620,3 +620,14 @@ def test_views_and_code_operations_are_audited(client, db, world):
     organisations = set(db.session.scalars(
         sa.select(AuditEntry.organisation_id).where(AuditEntry.actor_id == world.worker_a.id)))
     assert organisations == {world.a.id}
+
+
+def test_status_filter_follows_the_latest_code_of_each_person(client, db, world):
+    from datetime import timedelta as _td
+
+    person = person_of(world.worker_a, "Oleksandr")
+    old, _ = issued(person, world.worker_a, categories=("tablet",), now=utcnow() - _td(days=200))
+    issued(person, world.worker_a, categories=("tablet",))
+    sign_in(client, world.worker_a)
+    assert "Oleksandr" not in client.get("/partner/?status=expired").text
+    assert "Oleksandr" in client.get("/partner/?status=active").text

@@ -199,7 +199,13 @@ class PartnerScope:
         return stmt
 
     def _beneficiaries_with_code_state(self, state: CodeState, now: datetime):
-        codes = sa.select(EligibilityCode.beneficiary_id).where(EligibilityCode.organisation_id == self.organisation_id)
+        """People whose latest code is in this state (the one the dashboard shows)."""
+        latest = (
+            sa.select(sa.func.max(EligibilityCode.id))
+            .where(EligibilityCode.organisation_id == self.organisation_id)
+            .group_by(EligibilityCode.beneficiary_id)
+        )
+        codes = sa.select(EligibilityCode.beneficiary_id).where(EligibilityCode.id.in_(latest))
         if state == CodeState.EXPIRED:
             return codes.where(EligibilityCode.status == CodeState.ACTIVE, EligibilityCode.expires_at <= now)
         if state == CodeState.ACTIVE:
