@@ -66,7 +66,7 @@ def seed(url: str, *, offers: int, units: int, codes: int) -> list[str]:
                  ground=EligibilityGround.RSA, created_at=now, last_activity_at=now) for n in range(codes)])
         people = list(db.session.scalars(sa.select(Beneficiary.id).order_by(Beneficiary.id)))
         db.session.execute(sa.insert(EligibilityCode), [
-            dict(code_hash=code_service.hash_body(f"{n:012d}"), beneficiary_id=person, organisation_id=org.id,
+            dict(code_hash=code_service.hash_body(f"{n:013d}"), beneficiary_id=person, organisation_id=org.id,
                  categories="computer", status=CodeState.ACTIVE, issued_at=now, expires_at=now + timedelta(days=90))
             for n, person in enumerate(people)])
         rows = []

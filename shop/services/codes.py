@@ -1,8 +1,9 @@
 """Eligibility codes: generation, normalisation, keyed hashing and their rules.
 
-A code is 12 Crockford base-32 symbols (60 random bits from `secrets`) followed by one check
-symbol (value mod 37), shown as `ABCD EFGH JKMN P`. It is stored only as an HMAC of its 12
-symbols, so the database never holds a code in clear.
+A code is 13 Crockford base-32 symbols (65 random bits from `secrets`) followed by one check
+symbol (value mod 37), shown as `ABCD EFGH JKMN PQ`. Codes whose check symbol would be one of
+`* ~ $ = U` are drawn again, so every code reads aloud as plain letters and digits (64.8 bits
+remain). A code is stored only as an HMAC of its 13 symbols: the database never holds it in clear.
 """
 
 import hashlib
@@ -26,7 +27,7 @@ from shop.services.tx import atomic
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CHECK_ALPHABET = ALPHABET + "*~$=U"
-BODY_LENGTH = 12
+BODY_LENGTH = 13
 _VALUES = {symbol: value for value, symbol in enumerate(CHECK_ALPHABET)}
 _FOLD = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
@@ -54,10 +55,13 @@ def int_value(body: str) -> int:
 
 
 def generate() -> str:
-    """A new random code with its check symbol, normalised (13 symbols, no separators)."""
-    number = secrets.randbits(5 * BODY_LENGTH)
-    body = "".join(ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(BODY_LENGTH)))
-    return body + check_symbol(body)
+    """A new random code with its check symbol, normalised (14 symbols, no separators)."""
+    while True:
+        number = secrets.randbits(5 * BODY_LENGTH)
+        body = "".join(ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(BODY_LENGTH)))
+        check = check_symbol(body)
+        if check in ALPHABET:  # never * ~ $ = U: easy to dictate and to type on a phone
+            return body + check
 
 
 def normalise(text: str) -> str:
@@ -70,14 +74,14 @@ def parse(text: str) -> str:
     """The 12-symbol body of a typed code, after checking its form and check symbol."""
     code = normalise(text or "")
     if len(code) != BODY_LENGTH + 1 or any(ch not in ALPHABET for ch in code[:-1]) or code[-1] not in CHECK_ALPHABET:
-        raise InvalidCode(_l("This code is not complete or has a typo. Check the 13 characters on your slip."))
+        raise InvalidCode(_l("This code is not complete or has a typo. Check the 14 characters on your slip."))
     if check_symbol(code[:-1]) != code[-1]:
         raise InvalidCode(_l("This code has a typo. Please check each character on your slip."))
     return code[:-1]
 
 
 def display(code: str) -> str:
-    """`ABCDEFGHJKMNP` → `ABCD EFGH JKMN P`."""
+    """`ABCDEFGHJKMNPQ` → `ABCD EFGH JKMN PQ`."""
     return " ".join(code[i:i + 4] for i in range(0, len(code), 4))
 
 
