@@ -190,7 +190,6 @@ def test_catalog_page_html_and_css_fit_in_20_kb_gzipped(client, db, app):
 
 
 def test_cached_catalog_changes_as_soon_as_a_unit_is_reserved_or_comes_back(client, db):
-    from datetime import timedelta
 
     from shop.models import PaymentMethod
     from shop.models.types import utcnow

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from shop.models import AuditEntry, CodeCategory, CodeState, EligibilityCode, Role

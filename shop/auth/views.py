@@ -6,7 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from shop.auth.access import home_for
 from shop.auth.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, SetPasswordForm
-from shop.extensions import db, limiter, login_manager
+from shop.extensions import limiter, login_manager
 from shop.models import TokenPurpose
 from shop.pages.views import safe_next
 from shop.services import accounts, mail
