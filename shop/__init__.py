@@ -3,10 +3,12 @@
 import gzip
 import hashlib
 import logging
+import time
 from decimal import Decimal
 from pathlib import Path
 
-from flask import Flask, render_template, request, url_for
+from flask import Flask, flash, render_template, request, session, url_for
+from flask_login import logout_user
 from babel.dates import get_day_names
 from flask_babel import lazy_gettext as _l
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, format_time, get_locale
@@ -14,6 +16,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop import config as config_module
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, sqlite_begin_mode
@@ -32,6 +35,9 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     config_module.check(app.config)
+    if app.config["PROXY_FIX"]:
+        hops = app.config["PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
@@ -90,6 +96,23 @@ def _register_request_hooks(app: Flask) -> None:
     def choose_sqlite_begin_mode():
         sqlite_begin_mode.set("DEFERRED" if request.method in ("GET", "HEAD", "OPTIONS") else "IMMEDIATE")
 
+    @app.before_request
+    def sign_out_idle_sessions():
+        """A signed-in session unused for SESSION_IDLE_MINUTES ends (the remember cookie aside)."""
+        if "_user_id" not in session:
+            return None
+        now = int(time.time())
+        seen = session.get("seen", now)
+        if now - seen > app.config["SESSION_IDLE_MINUTES"] * 60:
+            logout_user()
+            session.clear()
+            flash(_l("You were signed out after a while without activity. Please sign in again."), "info")
+            return None
+        if now - seen > 60:  # refresh at most once a minute: fewer cookie rewrites
+            session["seen"] = now
+        session.setdefault("seen", now)
+        return None
+
     @app.after_request
     def finish(response):
         # One transaction per request: commit what the services flushed, only on success.
@@ -97,7 +120,7 @@ def _register_request_hooks(app: Flask) -> None:
             db.session.commit()
         else:
             db.session.rollback()
-        set_security_headers(response)
+        set_security_headers(response, secure=request.is_secure)
         return _gzip(response)
 
 

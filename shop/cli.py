@@ -72,3 +72,18 @@ def register_cli(app: Flask) -> None:
         counts = retention.purge()
         db.session.commit()
         click.echo(f"Anonymised {counts['anonymised']} people; deleted {counts['audit_entries_deleted']} old audit entries.")
+
+    @app.cli.command("backup")
+    @click.argument("target", type=click.Path(dir_okay=False))
+    def backup_command(target: str) -> None:
+        """Write a consistent copy of the database to TARGET while the shop keeps running."""
+        from pathlib import Path
+
+        from shop.services import backup
+        from shop.services.errors import DomainError
+
+        try:
+            path = backup.backup(current_app.config["SQLALCHEMY_DATABASE_URI"], Path(target))
+        except DomainError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"Backup written to {path}.")

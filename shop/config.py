@@ -1,6 +1,7 @@
 """Settings read from environment variables, with safe development defaults."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 DEV_SECRET_KEY = "dev-only-not-secret"
@@ -57,6 +58,14 @@ def load() -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",
+        "REMEMBER_COOKIE_SECURE": env == "production",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": timedelta(days=14),
+        # A signed-in session without any request for this long is signed out.
+        "SESSION_IDLE_MINUTES": int(os.environ.get("SESSION_IDLE_MINUTES", "30")),
+        # Number of proxies in front (nginx…), so that HTTPS and client addresses are seen.
+        "PROXY_FIX": int(os.environ.get("PROXY_FIX", "0")),
         "PREFERRED_URL_SCHEME": "https" if env == "production" else "http",
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,

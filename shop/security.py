@@ -9,8 +9,13 @@ CSP = (
 )
 
 
-def set_security_headers(response):
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def set_security_headers(response, *, secure: bool = False):
     headers = response.headers
+    if secure:  # only over HTTPS: a browser must never be told to insist on it over plain HTTP
+        headers.setdefault("Strict-Transport-Security", HSTS)
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
