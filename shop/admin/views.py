@@ -6,11 +6,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from shop.admin.forms import STAFF_ROLES, InviteForm, OrganisationForm, QuotaForm
-from shop.forms import ActionForm
+from shop.forms import ActionForm, refuse
 from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.models import Organisation, OrganisationKind, OrganisationStatus, Role, User
-from shop.services import accounts, catalog, codes, mail, partners
+from shop.services import accounts, catalog, codes, notifications, partners
 from shop.services.errors import DomainError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -21,17 +21,9 @@ def _organisation(organisation_id: int) -> Organisation:
     return db.session.get(Organisation, organisation_id) or abort(404)
 
 
-def _refuse(form, error: DomainError) -> None:
-    db.session.rollback()
-    name = error.details.get("field")
-    (form[name].errors if name in form else form.form_errors).append(str(error.message))
-
-
 def _send_invitation(user: User, token: str) -> None:
-    link = url_for("auth.accept_invitation", token=token, _external=True)
-    mail.send(user.email, _("You are invited to Solidarity Shop"),
-              _("Hello %(name)s,\n\nAn account was created for you. To choose your password, open this link "
-                "within 7 days:\n%(link)s", name=user.name, link=link))
+    notifications.invitation(user, url_for("auth.accept_invitation", token=token, _external=True),
+                             inviter=current_user)
 
 
 @bp.get("/")
@@ -55,7 +47,7 @@ def create_organisation():
                 monthly_quota=form.monthly_quota.data, actor=current_user,
             )
         except DomainError as error:
-            _refuse(form, error)
+            refuse(form, error)
         else:
             flash(_("The structure is created. Approve it when it is ready to issue codes."), "success")
             return redirect(url_for("admin.organisation", organisation_id=organisation.id), code=303)
@@ -101,7 +93,7 @@ def set_quota(organisation_id: int):
         try:
             partners.set_quota(organisation, form.monthly_quota.data, actor=current_user)
         except DomainError as error:
-            _refuse(form, error)
+            refuse(form, error)
         else:
             flash(_("The monthly quota is saved."), "success")
             return redirect(url_for("admin.organisation", organisation_id=organisation.id), code=303)
@@ -118,7 +110,7 @@ def invite_member(organisation_id: int):
             user, token = accounts.invite(email=form.email.data, name=form.name.data, role=Role(form.role.data),
                                           inviter=current_user, organisation=organisation)
         except DomainError as error:
-            _refuse(form, error)
+            refuse(form, error)
         else:
             _send_invitation(user, token)
             flash(_("The invitation is sent to %(email)s.", email=user.email), "success")
@@ -139,7 +131,7 @@ def accounts_page():
                 pickup_point_id=int(form.pickup_point.data) if form.pickup_point.data else None,
             )
         except DomainError as error:
-            _refuse(form, error)
+            refuse(form, error)
             status = 422
         else:
             _send_invitation(user, token)

@@ -117,6 +117,11 @@ class CodeCategory(LabelledEnum):
     def of(cls, category: Category) -> "CodeCategory":
         return _CODE_CATEGORY_OF[Category(category)]
 
+    @property
+    def device_categories(self) -> list[Category]:
+        """The kinds of device this code category covers, in catalog order."""
+        return [c for c in Category if _CODE_CATEGORY_OF[c] == self]
+
 
 _CODE_CATEGORY_OF = {
     Category.LAPTOP: CodeCategory.COMPUTER,

@@ -88,6 +88,17 @@ class Reservation(db.Model):
             return ReservationStatus.EXPIRED
         return self.status
 
+    def is_running(self, now: datetime | None = None) -> bool:
+        """Waiting for payment, being prepared or ready: it holds its unit and can be cancelled."""
+        return self.state(now).value in ACTIVE_STATUSES
+
+    def awaits_pickup(self, now: datetime | None = None) -> bool:
+        return self.state(now) in (ReservationStatus.CONFIRMED, ReservationStatus.READY)
+
+    def holds_code(self, now: datetime | None = None) -> bool:
+        """Running or picked up: its code cannot reserve anything else."""
+        return self.is_running(now) or self.status == ReservationStatus.PICKED_UP
+
     @property
     def amount_due_cents(self) -> int:
         return self.amount_cents - self.paid_cents

@@ -14,13 +14,13 @@ from flask_login import current_user
 from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.i18n import current_language, text_direction
-from shop.forms import ActionForm
-from shop.models import Category, CodeCategory, CodeState, PaymentMethod, Role
+from shop.forms import ActionForm, refuse
+from shop.models import CodeState, PaymentMethod, Role
 from shop.models.types import utcnow
 from shop.partner.forms import (
     CODE_ACTIONS, BeneficiaryForm, DashboardFilterForm, InviteForm, IssueCodeForm, code_form,
 )
-from shop.services import accounts, audit, catalog, codes, mail, notifications, partners, payments, qr, reservations
+from shop.services import accounts, audit, catalog, codes, notifications, partners, payments, qr, reservations
 from shop.services.errors import DomainError, NotFound
 from shop.services.partners import PartnerScope
 
@@ -42,18 +42,6 @@ def _found(lookup, record_id: int):
         return lookup(record_id)
     except NotFound:
         abort(404)
-
-
-def _refused(form, error: DomainError, field: str | None = None) -> None:
-    """Show a refusal on the form, after undoing what the service did before refusing.
-
-    The request commits on any response below 400, and a service may refuse half-way
-    (reissue revokes, then finds the quota used up): roll back so nothing half-done is kept.
-    """
-    db.session.rollback()
-    name = error.details.get("field", field)
-    target = form[name].errors if name in form else form.form_errors
-    target.append(str(error.message))
 
 
 def _no_store(response):
@@ -102,9 +90,9 @@ def new_beneficiary():
                 form.to_data(), worker=current_user, override_reason=form.override_reason.data
             )
         except partners.PossibleDuplicate as error:
-            _refused(form, error, field="override_reason")
+            refuse(form, error, field="override_reason")
         except DomainError as error:
-            _refused(form, error)
+            refuse(form, error)
         else:
             flash(_("%(name)s is registered. You can now issue a code.", name=person.display_name), "success")
             return redirect(url_for(".beneficiary", beneficiary_id=person.id), code=303)
@@ -149,7 +137,7 @@ def edit_beneficiary(beneficiary_id: int):
         try:
             partners.update_beneficiary(person, form.to_data(), worker=current_user)
         except DomainError as error:
-            _refused(form, error)
+            refuse(form, error)
         else:
             flash(_("The changes are saved."), "success")
             return redirect(url_for(".beneficiary", beneficiary_id=person.id), code=303)
@@ -178,7 +166,7 @@ def issue_code(beneficiary_id: int):
             code, clear = codes.issue(person, form.category_values(), worker=current_user,
                                       validity_days=form.validity_days.data)
         except DomainError as error:
-            _refused(form, error)
+            refuse(form, error)
         else:
             return _show_slip(code, clear)
     return render_template("partner/issue_code.html", form=form, person=person,
@@ -231,7 +219,7 @@ def _code_action(code_id: int, action: str, run, done: str | None = None):
         try:
             result = run(code, form)
         except DomainError as error:
-            _refused(form, error)
+            refuse(form, error)
         else:
             if result is not None:
                 return _show_slip(*result)
@@ -282,16 +270,10 @@ def team():
             user, token = accounts.invite(email=form.email.data, name=form.name.data, role=Role.SOCIAL_WORKER,
                                           organisation=scope.organisation(), inviter=current_user)
         except DomainError as error:
-            _refused(form, error, field="email")
+            refuse(form, error, field="email")
         else:
-            link = url_for("auth.accept_invitation", token=token, _external=True)
-            mail.send(
-                user.email,
-                _("Your account on the Solidarity Shop"),
-                _("Hello %(name)s,\n\n%(inviter)s invites you to the partner space of the Solidarity Shop "
-                  "for %(structure)s.\n\nTo choose your password, open this link within 7 days:\n%(link)s\n",
-                  name=user.name, inviter=current_user.name, structure=scope.organisation().name, link=link),
-            )
+            notifications.invitation(user, url_for("auth.accept_invitation", token=token, _external=True),
+                                     inviter=current_user)
             flash(_("An invitation was sent to %(email)s.", email=user.email), "success")
             return redirect(url_for(".team"), code=303)
     return _no_store(render_template("partner/team.html", form=form, members=scope.team(),
@@ -353,7 +335,7 @@ def reserve_for(code_id: int):
     live = reservations.live_reservation(code.id)
     if live is not None:
         return redirect(url_for(".reservation", number=live.number), code=303)
-    allowed = tuple(c for c in Category if CodeCategory.of(c) in code.category_list)
+    allowed = tuple(c for allowed in code.category_list for c in allowed.device_categories)
     offers = catalog.list_offers(catalog.OfferFilters(categories=allowed), per_page=60).offers
     return _no_store(render_template("partner/reserve_for.html", code=code, person=code.beneficiary,
                                      offers=offers, form=ActionForm()))

@@ -29,6 +29,25 @@ def can_transition(from_status: DeviceStatus, to_status: DeviceStatus) -> bool:
     return to_status in TRANSITIONS[DeviceStatus(from_status)]
 
 
+# Reserving and selling belong to the reservation and the counter, never to a staff button.
+MANUAL_TARGETS = frozenset(DeviceStatus) - {S.RESERVED, S.SOLD}
+
+
+def manual_moves(from_status: DeviceStatus) -> list[DeviceStatus]:
+    """The moves staff may make by hand from this status, in lifecycle order."""
+    return [s for s in DeviceStatus if s in TRANSITIONS[DeviceStatus(from_status)] and s in MANUAL_TARGETS]
+
+
+def move_by_hand(device: Device, to_status: DeviceStatus, *, actor: str) -> None:
+    """A staff member moves a device along its lifecycle (never to reserved or sold)."""
+    if DeviceStatus(to_status) not in manual_moves(device.status):
+        raise DomainError(
+            _l("A device cannot go from “%(from)s” to “%(to)s”.",
+               **{"from": device.status.label, "to": DeviceStatus(to_status).label})
+        )
+    transition(device.id, device.status, to_status, actor=actor)
+
+
 def add_device(device: Device, *, actor: str | None = None) -> Device:
     """Check a new device's price against its donor's caps, store it as `received`, record it."""
     with db.session.no_autoflush:

@@ -40,6 +40,19 @@ def reservation_ready(reservation: Reservation) -> None:
         ))
 
 
+def invitation(user: User, link: str, *, inviter: User) -> None:
+    """Invite a new account holder to choose a password (the link lives 7 days)."""
+    if user.organisation is not None:
+        mail.send(user.email, _("Your account on the Solidarity Shop"), _(
+            "Hello %(name)s,\n\n%(inviter)s invites you to the partner space of the Solidarity Shop "
+            "for %(structure)s.\n\nTo choose your password, open this link within 7 days:\n%(link)s\n",
+            name=user.name, inviter=inviter.name, structure=user.organisation.name, link=link))
+    else:
+        mail.send(user.email, _("You are invited to Solidarity Shop"), _(
+            "Hello %(name)s,\n\nAn account was created for you. To choose your password, open this link "
+            "within 7 days:\n%(link)s", name=user.name, link=link))
+
+
 def _issuer(issued_by_id: int | None) -> User | None:
     worker = db.session.get(User, issued_by_id) if issued_by_id else None
     return worker if worker is not None and worker.active else None

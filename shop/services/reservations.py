@@ -78,9 +78,7 @@ def live_reservation(code_id: int, now: datetime | None = None) -> Reservation |
         sa.select(Reservation).where(Reservation.code_id == code_id, Reservation.status.in_(LIVE))
         .order_by(Reservation.id.desc()).limit(1)
     )
-    if found is not None and found.state(now) == R.EXPIRED:
-        return None
-    return found
+    return found if found is not None and found.holds_code(now) else None
 
 
 def latest_reservation(code_id: int) -> Reservation | None:

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from shop.auth.access import roles_required
 from shop.extensions import db
-from shop.forms import ActionForm
+from shop.forms import ActionForm, refuse
 from shop.models import DeviceStatus, PaymentChannel, Role
 from shop.services import devices, notifications, payments, reservations
 from shop.services import staff as stock_service
@@ -96,8 +96,7 @@ def hand_over(number: str):
         try:
             reservations.hand_over(found, actor=current_user, channel=PaymentChannel(form.channel.data))
         except DomainError as error:
-            db.session.rollback()
-            form.channel.errors.append(str(error.message))
+            refuse(form, error, field="channel")
         else:
             flash(_("Handed over. The device is sold and the code is used."), "success")
             return redirect(url_for(".receipt", number=found.number), code=303)
@@ -115,8 +114,7 @@ def cancel(number: str):
             if refund_cents:
                 payments.refund(found, refund_cents, actor=current_user)
         except DomainError as error:
-            db.session.rollback()
-            form.reason.errors.append(str(error.message))
+            refuse(form, error, field="reason")
         else:
             flash(_("The reservation is cancelled."), "success")
             return redirect(url_for(".reservation", number=found.number), code=303)
@@ -156,7 +154,7 @@ def stock():
     return render_template(
         "staff/stock.html", devices=found, point=next(p for p in points if p.id == point_id), points=points,
         status=status, counts=scope.status_counts(point_id), statuses=DeviceStatus,
-        moves=devices.TRANSITIONS, action=ActionForm(),
+        moves=devices.manual_moves, action=ActionForm(),
     )
 
 
@@ -170,9 +168,7 @@ def new_device():
         try:
             device = devices.add_device(form.to_device(), actor=current_user.email)
         except DomainError as error:
-            db.session.rollback()
-            name = error.details.get("field", "price")
-            form[name].errors.append(str(error.message))
+            refuse(form, error, field="price")
         else:
             flash(_("Device %(serial)s is in the stock as received.", serial=device.serial_number), "success")
             return redirect(url_for(".stock", point=device.pickup_point_id), code=303)
@@ -186,13 +182,11 @@ def move_device(device_id: int, to_status: str):
         device = StaffScope(current_user).device(device_id)
     except NotFound:
         abort(404)
-    if to_status not in {s.value for s in DeviceStatus} or not ActionForm().validate_on_submit():
+    if to_status not in {s.value for s in devices.MANUAL_TARGETS} or not ActionForm().validate_on_submit():
         abort(400)
     target = DeviceStatus(to_status)
-    if target in (DeviceStatus.RESERVED, DeviceStatus.SOLD):
-        abort(400)  # only reservations and the counter take or sell a unit
     try:
-        devices.transition(device.id, device.status, target, actor=current_user.email)
+        devices.move_by_hand(device, target, actor=current_user.email)
     except DomainError as error:
         db.session.rollback()
         flash(str(error.message), "error")
