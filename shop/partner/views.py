@@ -20,7 +20,7 @@ from shop.models.types import utcnow
 from shop.partner.forms import (
     CODE_ACTIONS, BeneficiaryForm, DashboardFilterForm, InviteForm, IssueCodeForm, code_form,
 )
-from shop.services import accounts, audit, catalog, codes, notifications, partners, payments, qr, reservations
+from shop.services import accounts, audit, catalog, csvfile, codes, notifications, partners, payments, qr, reservations
 from shop.services.errors import DomainError, NotFound
 from shop.services.partners import PartnerScope
 
@@ -317,12 +317,8 @@ def activate_member(user_id: int):
 @bp.get("/export.csv")
 @partner_only
 def export():
-    body = _scope().export_csv()
-    response = make_response("\ufeff" + body)  # the BOM lets spreadsheet programs read accents right
-    response.mimetype = "text/csv"
     today = to_user_timezone(utcnow()).date().isoformat()
-    response.headers["Content-Disposition"] = f'attachment; filename="solidarity-shop-{today}.csv"'
-    return _no_store(response)
+    return csvfile.download(_scope().export_csv(), f"solidarity-shop-{today}.csv")
 
 
 # --- Reserving on behalf of a person ------------------------------------------------------------

@@ -1,7 +1,5 @@
 """Partner structures, beneficiaries, and the one scoping helper for partner users."""
 
-import csv
-import io
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +16,7 @@ from shop.models import (
     OrganisationStatus, Role, User,
 )
 from shop.models.types import utcnow
-from shop.services import audit
+from shop.services import audit, csvfile
 from shop.services.accounts import normalise_email
 from shop.services.errors import DomainError, NotFound
 
@@ -283,28 +281,21 @@ class PartnerScope:
     def export_csv(self, now: datetime | None = None) -> str:
         """The structure's own beneficiaries and codes, one line per code (or per person without one)."""
         now = now or utcnow()
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["beneficiary_id", "name", "birth_year", "language", "phone", "email", "ground",
-                         "code_id", "code_categories", "code_state", "issued_at", "expires_at", "used_at"])
+        header = ["beneficiary_id", "name", "birth_year", "language", "phone", "email", "ground",
+                  "code_id", "code_categories", "code_state", "issued_at", "expires_at", "used_at"]
+        rows = []
         for person in db.session.scalars(self.beneficiaries(now=now)):
-            rows = person.codes or [None]
-            for code in rows:
-                writer.writerow([
-                    person.id, _csv_safe(person.display_name), person.birth_year, person.language,
-                    _csv_safe(person.phone or ""), _csv_safe(person.email or ""), person.ground.value,
+            for code in person.codes or [None]:
+                rows.append([
+                    person.id, person.display_name, person.birth_year, person.language,
+                    person.phone, person.email, person.ground.value,
                     code.id if code else "", code.categories if code else "",
                     code.state(now).value if code else "", code.issued_at.isoformat() if code else "",
                     code.expires_at.isoformat() if code else "",
                     code.used_at.isoformat() if code and code.used_at else "",
                 ])
         audit.record(self.user, "partner.export", None, organisation_id=self.organisation_id)
-        return out.getvalue()
-
-
-def _csv_safe(value: str) -> str:
-    """Neutralise spreadsheet formulas in exported text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+        return csvfile.to_csv(header, rows)
 
 
 def can_manage_team(user: User) -> bool:
