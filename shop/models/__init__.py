@@ -32,6 +32,9 @@ from shop.models.stock import (
     DonationBatch,
     Donor,
     DonorKind,
+    ErasureMethod,
+    ErasureRecord,
+    ErasureResult,
     Grade,
     KeyboardLayout,
     StockVersion,
@@ -43,5 +46,6 @@ __all__ = [
     "AuditEntry", "Beneficiary", "CodeCategory", "CodeState", "EligibilityCode", "EligibilityGround", "OneTimeToken",
     "Organisation", "OrganisationKind", "OrganisationStatus", "QuotaUsage", "Role", "TokenPurpose", "User",
     "Category", "Device", "DeviceEvent", "DeviceStatus", "DonationBatch", "Donor", "DonorKind",
+    "ErasureMethod", "ErasureRecord", "ErasureResult",
     "Grade", "KeyboardLayout", "StockVersion", "OpeningHours", "PickupPoint",
 ]

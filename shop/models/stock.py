@@ -146,6 +146,9 @@ class Device(db.Model):
     events: Mapped[list["DeviceEvent"]] = relationship(
         back_populates="device", order_by="DeviceEvent.id", cascade="all, delete-orphan"
     )
+    erasure_records: Mapped[list["ErasureRecord"]] = relationship(
+        back_populates="device", order_by="ErasureRecord.id", cascade="all, delete-orphan"
+    )
 
     def compute_offer_key(self) -> str:
         """A short stable key shared by every identical unit (see OFFER_ATTRIBUTES)."""
@@ -190,6 +193,42 @@ class DeviceEvent(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     device: Mapped[Device] = relationship(back_populates="events")
+
+
+class ErasureMethod(LabelledEnum):
+    NIST_CLEAR = "nist_800_88_clear", _l("NIST SP 800-88 clear (overwrite)")
+    NIST_PURGE = "nist_800_88_purge", _l("NIST SP 800-88 purge")
+    CRYPTOGRAPHIC = "cryptographic_erase", _l("Cryptographic erase")
+    ANSSI_TOOL = "anssi_tool", _l("Tool recommended by ANSSI")
+    PHYSICAL_DESTRUCTION = "physical_destruction", _l("Physical destruction of the storage")
+
+
+class ErasureResult(LabelledEnum):
+    SUCCESS = "success", _l("Succeeded")
+    FAILURE = "failure", _l("Failed")
+
+
+class ErasureRecord(db.Model):
+    """Proof that a device's data was erased: how, with what, by whom, and the certificate."""
+
+    __tablename__ = "erasure_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    method: Mapped[ErasureMethod] = mapped_column(enum_column(ErasureMethod, "erasure_method"))
+    tool: Mapped[str] = mapped_column(sa.String(120))
+    tool_version: Mapped[str | None] = mapped_column(sa.String(40))
+    performed_on: Mapped[date] = mapped_column(sa.Date)
+    operator: Mapped[str] = mapped_column(sa.String(160))
+    result: Mapped[ErasureResult] = mapped_column(enum_column(ErasureResult, "erasure_result"))
+    certificate_reference: Mapped[str | None] = mapped_column(sa.String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    device: Mapped[Device] = relationship(back_populates="erasure_records")
+
+    @property
+    def succeeded(self) -> bool:
+        return self.result == ErasureResult.SUCCESS
 
 
 STOCK_VERSION_SHARDS = 16
