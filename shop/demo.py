@@ -197,10 +197,29 @@ def _beneficiaries(organisations: dict[str, Organisation], users: dict[str, User
     return created
 
 
+# Default prices (euros) by category and grade, never above the legal caps.
+PRICE_GRID = {
+    Category.LAPTOP: (150, 120, 90), Category.DESKTOP: (120, 100, 80), Category.SMARTPHONE: (100, 85, 70),
+    Category.TABLET: (90, 75, 60), Category.SCREEN: (30, 25, 20), Category.ACCESSORY: (10, 5, 3),
+}
+
+
+def _price_grid() -> None:
+    from shop.models import GridPrice
+
+    if db.session.scalar(sa.select(GridPrice.id).limit(1)) is not None:
+        return
+    for category, prices in PRICE_GRID.items():
+        for grade, euros in zip((Grade.A, Grade.B, Grade.C), prices):
+            db.session.add(GridPrice(category=category, grade=grade, price_cents=euros * 100))
+    db.session.flush()
+
+
 def seed_demo(device_count: int = 84, *, seed: int = 2025) -> dict[str, int]:
     """Create pickup points, donors, batches, devices, structures, accounts and people; safe to run twice."""
     points = _pickup_points()
     batches = _batches()
+    _price_grid()
     organisations = _organisations()
     users = _accounts(organisations)
     people = _beneficiaries(organisations, users)

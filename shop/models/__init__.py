@@ -2,6 +2,7 @@
 
 from shop.models.accounts import AuditEntry, OneTimeToken, Role, TokenPurpose, User
 from shop.models.catalog import OpeningHours, PickupPoint
+from shop.models.imports import PendingImport
 from shop.models.partners import (
     Beneficiary,
     CodeCategory,
@@ -39,6 +40,7 @@ from shop.models.stock import (
     KeyboardLayout,
     StockVersion,
 )
+from shop.models.prices import GridPrice
 
 __all__ = [
     "ACTIVE_STATUSES", "Payment", "PaymentChannel", "PaymentKind", "PaymentMethod", "PaymentStatus",
@@ -48,4 +50,5 @@ __all__ = [
     "Category", "Device", "DeviceEvent", "DeviceStatus", "DonationBatch", "Donor", "DonorKind",
     "ErasureMethod", "ErasureRecord", "ErasureResult",
     "Grade", "KeyboardLayout", "StockVersion", "OpeningHours", "PickupPoint",
+    "GridPrice", "PendingImport",
 ]

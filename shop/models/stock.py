@@ -96,6 +96,16 @@ OFFER_ATTRIBUTES = (
 )
 
 
+def offer_key_for(values) -> str:
+    """The offer key of a device given as a mapping of OFFER_ATTRIBUTES (for bulk inserts,
+    which bypass the before_insert listener below)."""
+    parts = []
+    for name in OFFER_ATTRIBUTES:
+        value = values.get(name)
+        parts.append("" if value is None else str(getattr(value, "value", value)))
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).hexdigest()
+
+
 class Device(db.Model):
     """One physical, unique item: a stock of one."""
 
@@ -152,11 +162,7 @@ class Device(db.Model):
 
     def compute_offer_key(self) -> str:
         """A short stable key shared by every identical unit (see OFFER_ATTRIBUTES)."""
-        parts = []
-        for name in OFFER_ATTRIBUTES:
-            value = getattr(self, name)
-            parts.append("" if value is None else str(getattr(value, "value", value)))
-        return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).hexdigest()
+        return offer_key_for({name: getattr(self, name) for name in OFFER_ATTRIBUTES})
 
     @property
     def screen_inches(self) -> float | None:

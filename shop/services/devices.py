@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select, update
 
 from shop.extensions import db
-from shop.models import Device, DeviceEvent, DeviceStatus, DonationBatch
+from shop.models import Device, DeviceEvent, DeviceStatus, DonationBatch, PickupPoint
 from shop.models.types import utcnow
 from shop.services import catalog, pricing
 from shop.services.errors import Conflict, DomainError, NotFound
@@ -49,13 +49,19 @@ def move_by_hand(device: Device, to_status: DeviceStatus, *, actor: str) -> None
 
 
 def add_device(device: Device, *, actor: str | None = None) -> Device:
-    """Check a new device's price against its donor's caps, store it as `received`, record it."""
+    """Check a new device's price against its donor's caps (no price: the grid's), store it as
+    `received` at an open pickup point, record it."""
     with db.session.no_autoflush:
         batch = device.batch
         if batch is None and device.batch_id is not None:
             batch = db.session.get(DonationBatch, device.batch_id)
         public_donor = batch is not None and batch.donor.is_public
-        pricing.check_price(device.category, device.price_cents, public_donor=public_donor)
+        # No price given: the grid's price for the category and grade (checked against the caps too).
+        device.price_cents = pricing.resolve_price(device.category, device.grade, device.price_cents,
+                                                   public_donor=public_donor)
+        point = db.session.get(PickupPoint, device.pickup_point_id)
+        if point is None or not point.active:
+            raise DomainError(_l("This pickup point is closed: choose another one."), field="pickup_point")
         if db.session.scalar(select(Device.id).where(Device.serial_number == device.serial_number)) is not None:
             raise DomainError(_l("A device with this serial number is already in the stock."), field="serial_number")
     device.status = S.RECEIVED

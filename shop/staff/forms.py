@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, IntegerField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from shop.models import Category, Device, Grade, KeyboardLayout, PaymentChannel
 
@@ -41,8 +41,7 @@ class DeviceForm(FlaskForm):
     keyboard_layout = SelectField(_l("Keyboard"), validators=[Optional()])
     grade = SelectField(_l("Grade"))
     battery_health = IntegerField(_l("Battery health (%)"), validators=[Optional(), NumberRange(min=0, max=100)])
-    price = DecimalField(_l("Price (euros)"), places=2,
-                         validators=[InputRequired(_l("This field is required.")), NumberRange(min=0, max=1000)])
+    price = DecimalField(_l("Price (euros)"), places=2, validators=[Optional(), NumberRange(min=0, max=1000)])
     batch = SelectField(_l("Donation batch"), validators=[Optional()])
     pickup_point = SelectField(_l("Pickup point"))
 
@@ -65,6 +64,6 @@ class DeviceForm(FlaskForm):
             os=(self.os.data or "").strip() or None,
             keyboard_layout=KeyboardLayout(self.keyboard_layout.data) if self.keyboard_layout.data else None,
             grade=Grade(self.grade.data), battery_health=self.battery_health.data,
-            price_cents=int(self.price.data * 100), batch_id=int(self.batch.data) if self.batch.data else None,
+            price_cents=int(self.price.data * 100) if self.price.data is not None else None, batch_id=int(self.batch.data) if self.batch.data else None,
             pickup_point_id=int(self.pickup_point.data),
         )
