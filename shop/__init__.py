@@ -62,6 +62,9 @@ def create_app(config: dict | None = None) -> Flask:
     from shop.payments.views import bp as payments_bp
     from shop.reserve.views import bp as reserve_bp
     from shop.staff.views import bp as staff_bp
+    import shop.staff.import_views  # noqa: F401 (adds the import routes to the staff blueprint)
+    import shop.admin.pickup_points  # noqa: F401 (adds routes to the admin blueprint)
+    import shop.admin.prices  # noqa: F401
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(pages_bp)

@@ -36,9 +36,13 @@ RULES = {
     "staff.board": "staff", "staff.counter": "staff", "staff.reservation": "staff", "staff.mark_ready": "staff",
     "staff.hand_over": "staff", "staff.cancel": "staff", "staff.receipt": "staff",
     "staff.stock": "staff", "staff.new_device": "staff", "staff.move_device": "staff",
+    "staff.import_devices": "staff", "staff.import_sample": "staff", "staff.import_preview": "staff",
+    "staff.import_confirm": "staff",
     "admin.index": "admin", "admin.create_organisation": "admin", "admin.organisation": "admin",
     "admin.set_status": "admin", "admin.set_quota": "admin", "admin.invite_member": "admin",
     "admin.accounts_page": "admin", "admin.set_account_active": "admin",
+    "admin.pickup_points_page": "admin", "admin.new_pickup_point": "admin", "admin.edit_pickup_point": "admin",
+    "admin.prices": "admin",
 }
 
 VISITORS = ("anonymous", "code_holder", "worker_a", "worker_b", "partner_admin_a", "staff", "admin")
@@ -87,7 +91,7 @@ def world(db):
         "beneficiary_id": person.id, "code_id": code.id, "user_id": people["worker_a"].id, "number": reservation.number,
         "offer_key": free.offer_key, "organisation_id": org_a.id, "status": "active", "change": "deactivate",
         "code": "fr", "token": "not-a-real-token", "filename": "style.css", "device_id": free.id,
-        "to_status": "withdrawn",
+        "to_status": "withdrawn", "point_id": point.id,
     }
     return {"people": people, "clear": clear, "args": args, "reservation_id": reservation.id}
 

@@ -1,0 +1,91 @@
+"""Pickup points as admins run them: address, opening hours, open or closed."""
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import time
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from shop.extensions import db
+from shop.models import Device, DeviceStatus, OpeningHours, PickupPoint
+from shop.services import audit, catalog
+from shop.services.errors import DomainError
+from shop.services.tx import atomic
+
+
+@dataclass
+class PointData:
+    name: str
+    address: str
+    postcode: str
+    town: str
+    phone: str | None = None
+    active: bool = True
+    hours: list[tuple[int, int, time, time]] = field(default_factory=list)  # (weekday, slot, opens, closes)
+
+
+def check_hours(hours) -> None:
+    """Each slot closes after it opens, and the slots of a day do not overlap."""
+    by_day: dict[int, list] = {}
+    for weekday, slot, opens, closes in hours:
+        if not 0 <= weekday <= 6:
+            raise DomainError(_l("Unknown day."), weekday=weekday, slot=slot)
+        if closes <= opens:
+            raise DomainError(_l("The closing time must be after the opening time."), weekday=weekday, slot=slot)
+        by_day.setdefault(weekday, []).append((opens, closes, slot))
+    for weekday, slots in by_day.items():
+        slots.sort()
+        for (_, closes, _), (opens, _, slot) in zip(slots, slots[1:]):
+            if opens < closes:
+                raise DomainError(_l("The opening hours of a day must not overlap."), weekday=weekday, slot=slot)
+
+
+def _slug(name: str) -> str:
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    base = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:50] or "point"
+    slug, n = base, 1
+    while db.session.scalar(sa.select(PickupPoint.id).where(PickupPoint.slug == slug)) is not None:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def _apply(point: PickupPoint, data: PointData) -> None:
+    check_hours(data.hours)
+    point.name, point.address = data.name.strip(), data.address.strip()
+    point.postcode, point.town = data.postcode.strip(), data.town.strip()
+    point.phone = (data.phone or "").strip() or None
+    point.active = data.active
+    point.opening_hours = [OpeningHours(weekday=w, opens=o, closes=c) for w, _, o, c in sorted(data.hours)]
+
+
+@atomic
+def create_point(data: PointData, *, actor) -> PickupPoint:
+    """A new pickup point, with its opening hours."""
+    point = PickupPoint(slug=_slug(data.name))
+    _apply(point, data)
+    db.session.add(point)
+    db.session.flush()
+    audit.record(actor, "pickup_point.create", point)
+    catalog.stock_changed()  # public pages list the points
+    return point
+
+
+@atomic
+def update_point(point: PickupPoint, data: PointData, *, actor) -> None:
+    """Change a point. Closing it hides it from the public and from new devices; its history stays."""
+    was_active = point.active
+    _apply(point, data)
+    db.session.flush()
+    audit.record(actor, "pickup_point.update", point, active=point.active)
+    if was_active != point.active:
+        audit.record(actor, "pickup_point.activate" if point.active else "pickup_point.deactivate", point)
+    catalog.stock_changed()
+
+
+def stock_on_sale(point_id: int) -> int:
+    """Devices on sale or reserved at this point (shown before closing it)."""
+    return db.session.scalar(sa.select(sa.func.count(Device.id)).where(
+        Device.pickup_point_id == point_id, Device.status.in_([DeviceStatus.LISTED, DeviceStatus.RESERVED]))) or 0
