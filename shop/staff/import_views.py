@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -58,8 +58,10 @@ def import_devices():
 @bp.get("/stock/import/sample.csv")
 @staff_only
 def import_sample():
-    return send_file(SAMPLE, mimetype="text/csv", as_attachment=True, download_name="sample-devices.csv",
-                     max_age=0)
+    response = make_response(SAMPLE.read_bytes())
+    response.mimetype = "text/csv"
+    response.headers["Content-Disposition"] = 'attachment; filename="sample-devices.csv"'
+    return response
 
 
 @bp.post("/stock/import")
