@@ -69,9 +69,13 @@ def register_cli(app: Flask) -> None:
         """Anonymise people quiet for the retention period; drop audit entries over a year old."""
         from shop.services import retention
 
+        from shop.services import stock_import
+
         counts = retention.purge()
+        stale_imports = stock_import.forget_expired()
         db.session.commit()
         click.echo(f"Anonymised {counts['anonymised']} people; deleted {counts['audit_entries_deleted']} old audit entries.")
+        click.echo(f"Deleted {stale_imports} device files left unconfirmed.")
 
     @app.cli.command("backup")
     @click.argument("target", type=click.Path(dir_okay=False))
