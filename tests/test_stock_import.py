@@ -228,6 +228,9 @@ def test_a_kept_file_is_only_given_back_to_its_owner_unchanged_and_in_time(db, p
     for user, digest in [(other, pending.sha256), (owner, "0" * 64), (owner, None)]:
         with pytest.raises(NotFound):
             stock_import.pending_for(pending.token, user=user, sha256=digest)
+    other_pending = stock_import.keep(b"abc", filename="f.csv", pickup_point=point, user=owner)
+    assert stock_import.claim(other_pending.id) is True
+    assert stock_import.claim(other_pending.id) is False  # a second click imports nothing
     pending.created_at -= stock_import.PENDING_LIFETIME + timedelta(minutes=1)
     db.session.flush()
     with pytest.raises(NotFound):

@@ -483,8 +483,12 @@ def pending_for(token: str, *, user, sha256: str | None) -> PendingImport:
     return pending
 
 
-def forget(pending: PendingImport) -> None:
-    db.session.execute(sa.delete(PendingImport).where(PendingImport.id == pending.id))
+def claim(pending_id: int) -> bool:
+    """Take the kept file for one import: a single conditional DELETE, so that two clicks (or two
+    workers) on the same preview import it once; the loser sees row count 0."""
+    result = db.session.execute(sa.delete(PendingImport).where(PendingImport.id == pending_id)
+                                .execution_options(synchronize_session=False))
+    return result.rowcount == 1
 
 
 def forget_expired(now: datetime | None = None) -> int:

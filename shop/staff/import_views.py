@@ -104,19 +104,20 @@ def import_confirm():
     point = next((p for p in _points() if p.id == pending.pickup_point_id), None)
     if point is None:
         abort(404)
-    content = pending.content
+    content, filename, pending_id = pending.content, pending.filename, pending.id
+    session.pop(SESSION_KEY, None)
+    if not stock_import.claim(pending_id):
+        return _expired()
     try:
         checked = stock_import.import_devices(content, pickup_point=point, actor=current_user)
     except DomainError:
+        # Undo, but the preview no longer holds: the kept file goes, the file must be sent again.
         db.session.rollback()
-        stock_import.forget(pending)  # the preview no longer holds: the file must be sent again
+        stock_import.claim(pending_id)
         db.session.commit()
-        session.pop(SESSION_KEY, None)
         checked = stock_import.check(content, pickup_point=point)
         return render_template("staff/import_preview.html", checked=checked, point=point, confirm=None,
-                               filename=pending.filename, preview=[], changed=True), 422
-    stock_import.forget(pending)
-    session.pop(SESSION_KEY, None)
+                               filename=filename, preview=[], changed=True), 422
     count = len(checked.rows)
     flash(ngettext("%(num)d device imported at %(point)s.", "%(num)d devices imported at %(point)s.", count,
                    point=point.name), "success")
