@@ -10,7 +10,7 @@ from werkzeug.test import stream_encode_multipart
 from shop.models import AuditEntry, Device, DeviceEvent, PendingImport, Role
 from shop.services import stock_import
 from tests import factories
-from tests.test_stock_import import FR_HEADER, csv_bytes
+from tests.test_stock_import import FR_HEADER, csv_bytes, generated
 
 EN = {"Accept-Language": "en"}
 PASSWORD = "correct horse battery staple"
@@ -163,3 +163,22 @@ def test_partner_users_reach_no_import_page(client, world, role):
     assert client.get("/staff/stock/import/sample.csv").status_code == 403
     assert upload(client, world["metz"], GOOD).status_code == 403
     assert client.post("/staff/stock/import/confirm", data={"token": "x"}).status_code == 403
+
+
+def test_5000_rows_through_the_pages_and_one_bad_line_named(client, db, world):
+    import time
+
+    sign_in(client, world["staff"])
+    bad = upload(client, world["metz"], generated(5000, bad_line=2718))
+    assert bad.status_code == 422
+    assert "1 problem: nothing will be imported" in bad.text and "2,718" in bad.text and "categorie" in bad.text
+    assert count(db) == 0 and count(db, PendingImport) == 0
+    started = time.perf_counter()
+    preview = upload(client, world["metz"], generated(5000))
+    token = db.session.scalar(sa.select(PendingImport.token))
+    done = client.post("/staff/stock/import/confirm", data={"token": token})
+    elapsed = time.perf_counter() - started
+    print(f"\n5,000 rows through upload + preview + confirm on {db.engine.dialect.name}: {elapsed:.2f} s")
+    assert preview.status_code == 200 and "5000 devices ready to import" in preview.text
+    assert "Import 5000 devices" in preview.text and "5000 lines checked" in preview.text
+    assert done.status_code == 303 and count(db) == 5000

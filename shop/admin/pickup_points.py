@@ -1,7 +1,7 @@
 """Admin: pickup points (address, opening hours, open or closed)."""
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -113,7 +113,7 @@ def new_pickup_point():
 @admin_only
 def edit_pickup_point(point_id: int):
     point = db.session.get(PickupPoint, point_id) or abort(404)
-    form = PointForm() if _submitted() else _form_for(point)
+    form = PointForm() if request.method == "POST" else _form_for(point)
     if form.validate_on_submit():
         try:
             pickup_points.update_point(point, _data(form), actor=current_user)
@@ -125,8 +125,3 @@ def edit_pickup_point(point_id: int):
     return render_template("admin/pickup_point_form.html", form=form, point=point,
                            on_sale=pickup_points.stock_on_sale(point.id)), 422 if form.errors else 200
 
-
-def _submitted() -> bool:
-    from flask import request
-
-    return request.method == "POST"

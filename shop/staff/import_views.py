@@ -138,6 +138,7 @@ def _too_large(form):
 def too_large(error):
     """A body over the app's MAX_CONTENT_LENGTH is refused before it is read; on the import page,
     say so next to the file field instead of showing a bare error page."""
-    if request.endpoint != "staff.import_preview":
+    points = [p for p in StaffScope(current_user).points() if p.active] if current_user.is_authenticated else []
+    if request.endpoint != "staff.import_preview" or not points:
         return render_template("errors/error.html", code=413, kind=413), 413
-    return _too_large(ImportForm(formdata=None, points=_points()))
+    return _too_large(ImportForm(formdata=None, points=points))
