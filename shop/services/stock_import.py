@@ -12,6 +12,7 @@ import io
 import re
 import secrets
 import unicodedata
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -73,6 +74,7 @@ REQUIRED_ERASURE = ("erasure_method", "erasure_tool", "erased_on", "erasure_oper
 IMPORT_STATUSES = (DeviceStatus.RECEIVED, DeviceStatus.ERASED, DeviceStatus.REFURBISHED)
 
 
+@lru_cache(maxsize=4096)  # the same few category, grade and status spellings, thousands of times
 def _fold(text: str) -> str:
     """Lower case, accents and punctuation folded: "Numéro série" and "numero_serie" match."""
     text = unicodedata.normalize("NFKD", text.strip().lstrip("\ufeff")).encode("ascii", "ignore").decode()
@@ -157,16 +159,27 @@ def _screen_tenths(value):
     return tenths
 
 
-def _date(value):
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"):
+@lru_cache(maxsize=1024)
+def _parse_day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        pass
+    for pattern in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"):
         try:
-            day = datetime.strptime(value.strip(), pattern).date()
+            return datetime.strptime(value, pattern).date()
         except ValueError:
             continue
-        if day > date.today():
-            raise _Refused(_l("This date is in the future."))
-        return day
-    raise _Refused(_l("“%(value)s” is not a date such as 2026-03-31 or 31/03/2026.", value=value[:20]))
+    return None
+
+
+def _date(value):
+    day = _parse_day(value.strip())
+    if day is None:
+        raise _Refused(_l("“%(value)s” is not a date such as 2026-03-31 or 31/03/2026.", value=value[:20]))
+    if day > date.today():
+        raise _Refused(_l("This date is in the future."))
+    return day
 
 
 def _price(value):
