@@ -39,6 +39,10 @@ RULES = {
     "admin.index": "admin", "admin.create_organisation": "admin", "admin.organisation": "admin",
     "admin.set_status": "admin", "admin.set_quota": "admin", "admin.invite_member": "admin",
     "admin.accounts_page": "admin", "admin.set_account_active": "admin",
+    # Two-step sign-in (the second step itself is reached only after a right password).
+    "auth.second_factor": "public", "auth.enrol": "signed_in", "auth.two_factor": "signed_in",
+    "auth.disable_two_factor": "signed_in", "auth.renew_recovery_codes": "signed_in",
+    "admin.reset_two_factor": "admin",
 }
 
 VISITORS = ("anonymous", "code_holder", "worker_a", "worker_b", "partner_admin_a", "staff", "admin")
@@ -98,7 +102,7 @@ def _client(app, world, visitor):
         assert client.post("/reserve", data={"code": world["clear"]}).status_code == 303
     elif visitor != "anonymous":
         user = world["people"][visitor]
-        assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+        assert factories.sign_in(client, user.email, PASSWORD).status_code == 303
     return client
 
 

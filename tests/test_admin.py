@@ -38,8 +38,7 @@ def admin(client, db):
 
 
 def sign_in(client, email: str, password: str = PASSWORD):
-    response = client.post("/login", data={"email": email, "password": password})
-    return response
+    return factories.sign_in(client, email, password)
 
 
 def new_client(app):
@@ -409,7 +408,7 @@ def test_admin_is_sent_back_to_the_admin_page_asked_for_after_sign_in(client, db
     user = factories.user(Role.ADMIN)
 
     login_url = client.get("/admin/accounts").headers["Location"]
-    response = client.post(login_url, data={"email": user.email, "password": PASSWORD})
+    response = factories.sign_in(client, user.email, url=login_url)
 
     assert response.headers["Location"] == "/admin/accounts"
 
