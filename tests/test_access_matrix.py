@@ -43,6 +43,11 @@ RULES = {
     "auth.second_factor": "public", "auth.enrol": "signed_in", "auth.two_factor": "signed_in",
     "auth.disable_two_factor": "signed_in", "auth.renew_recovery_codes": "signed_in",
     "admin.reset_two_factor": "admin",
+    # Audit viewer; a person's data (access and erasure on request).
+    "admin.audit_log": "admin", "admin.audit_export": "admin",
+    "partner.beneficiary_data": "partner", "partner.beneficiary_data_file": "partner",
+    "partner.erase_beneficiary": "partner",
+    "admin.beneficiary_data": "admin", "admin.beneficiary_data_file": "admin", "admin.erase_beneficiary": "admin",
 }
 
 VISITORS = ("anonymous", "code_holder", "worker_a", "worker_b", "partner_admin_a", "staff", "admin")
