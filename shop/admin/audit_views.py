@@ -1,6 +1,6 @@
 """The audit trail for admins: who saw or did what, filtered, paged, exported as CSV."""
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 from flask import render_template, request, url_for
@@ -97,7 +97,7 @@ class AuditFilterForm(FlaskForm):
             return field.data if field.data not in (None, "") and not field.errors else None
 
         def local_midnight(day) -> datetime:
-            return to_utc(datetime.combine(day, time.min))
+            return to_utc(datetime.combine(day, time.min)).replace(tzinfo=timezone.utc)
 
         since, until = ok(self.since), ok(self.until)
         organisation = ok(self.organisation)
