@@ -352,7 +352,7 @@ def test_unknown_account_or_change_is_refused(client, db, admin):
 def _admin_urls(app, ids):
     """(method, url) for every admin route; a new route with an unknown argument fails here."""
     values = {"organisation_id": ids["organisation_id"], "user_id": ids["user_id"], "status": "deactivated",
-              "change": "deactivate"}
+              "change": "deactivate", "beneficiary_id": 1}
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
             if rule.endpoint.startswith("admin."):
@@ -377,6 +377,7 @@ def _untouched(db, ids):
     org = db.session.get(Organisation, ids["organisation_id"])
     assert (org.status, org.monthly_quota) == (OrganisationStatus.ACTIVE, 20)
     assert db.session.get(User, ids["user_id"]).active is True
+    assert db.session.get(User, ids["user_id"]).has_two_factor is True
     assert db.session.scalar(sa.select(User.id).where(User.email == "mallory@example.org")) is None
     assert db.session.scalar(sa.select(Organisation.id).where(Organisation.name == "Mallory")) is None
 
