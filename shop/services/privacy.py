@@ -11,6 +11,7 @@ from shop.models import Beneficiary, CodeState, Reservation, ReservationStatus, 
 from shop.models.types import utcnow
 from shop.services import audit, codes, payments, reservations, retention
 from shop.services.errors import DomainError
+from shop.services.tx import atomic
 
 ERASURE_REASON = "erasure on request"
 
@@ -91,6 +92,7 @@ def erasure_preview(person: Beneficiary, now: datetime | None = None) -> dict:
     }
 
 
+@atomic
 def erase(person: Beneficiary, *, actor: User, now: datetime | None = None) -> dict:
     """Erase a person on request: a running reservation is cancelled (its device goes back on
     sale, an online payment is refunded), live codes are revoked, and the personal fields are
