@@ -6,6 +6,7 @@ import time
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_limiter.util import get_remote_address
 from flask_login.utils import login_url
 
 from shop.auth.access import home_for
@@ -162,14 +163,16 @@ def _account_key() -> str:
     uid = state.get("uid") if isinstance(state, dict) else None
     if uid is None and current_user.is_authenticated:
         uid = current_user.id
+    if uid is None:  # nobody to count for: the view sends them back to sign in
+        return f"second-factor-address-{get_remote_address()}"
     return f"second-factor-account-{uid}"
 
 
 @login_manager.unauthorized_handler
 def unauthorized():
     """A page needs a signed-in account: finish a second step already started, else sign in."""
-    if pending_user() is not None:
-        pending = pending_user()
+    pending = pending_user()
+    if pending is not None:
         return redirect(url_for("auth.second_factor" if pending.has_two_factor else "auth.enrol"))
     flash(login_manager.login_message, login_manager.login_message_category)
     return redirect(login_url(login_manager.login_view, next_url=request.url))
@@ -245,14 +248,19 @@ def enrol():
     ))
 
 
-@bp.get("/account/two-factor")
-@login_required
-def two_factor():
+def _two_factor_page(*, disable_form=None, renew_form=None, status: int = 200):
     return _no_store(render_template(
         "auth/two_factor.html", required=twofactor.required_for(current_user), offered=twofactor.offered_to(current_user),
         left=twofactor.recovery_codes_left(current_user) if current_user.has_two_factor else 0,
-        disable_form=ConfirmCodeForm(prefix="disable"), renew_form=ConfirmCodeForm(prefix="renew"),
-    ))
+        disable_form=disable_form or ConfirmCodeForm(prefix="disable", formdata=None),
+        renew_form=renew_form or ConfirmCodeForm(prefix="renew", formdata=None),
+    )), status
+
+
+@bp.get("/account/two-factor")
+@login_required
+def two_factor():
+    return _two_factor_page()
 
 
 @bp.post("/account/two-factor/disable")
@@ -268,11 +276,7 @@ def disable_two_factor():
         else:
             flash(_("Two-step sign-in is off."), "success")
             return redirect(url_for("auth.two_factor"), code=303)
-    return _no_store(render_template(
-        "auth/two_factor.html", required=twofactor.required_for(current_user), offered=True,
-        left=twofactor.recovery_codes_left(current_user) if current_user.has_two_factor else 0,
-        disable_form=form, renew_form=ConfirmCodeForm(prefix="renew", formdata=None),
-    )), 422
+    return _two_factor_page(disable_form=form, status=422)
 
 
 @bp.post("/account/two-factor/recovery-codes")
@@ -288,11 +292,7 @@ def renew_recovery_codes():
         else:
             return _no_store(render_template("auth/recovery_codes.html", codes=codes,
                                              target=url_for("auth.two_factor"), first=False))
-    return _no_store(render_template(
-        "auth/two_factor.html", required=twofactor.required_for(current_user), offered=True,
-        left=twofactor.recovery_codes_left(current_user) if current_user.has_two_factor else 0,
-        disable_form=ConfirmCodeForm(prefix="disable", formdata=None), renew_form=form,
-    )), 422
+    return _two_factor_page(renew_form=form, status=422)
 
 
 # Pages a signed-in account that must set up two-step sign-in may still reach.
