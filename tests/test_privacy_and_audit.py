@@ -221,3 +221,14 @@ def test_purge_drops_audit_entries_older_than_twelve_months_only(db, world):
     assert retention.purge()["audit_entries_deleted"] == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == before - 1
     assert retention.purge()["audit_entries_deleted"] == 0
+
+
+def test_privacy_notice_lists_retention_and_the_rights_to_export_and_erase(client, db, app):
+    app.config["RETENTION_MONTHS"] = 18
+    try:
+        page = client.get("/privacy").text
+    finally:
+        app.config["RETENTION_MONTHS"] = 24
+    assert "18 months after your last activity" in page
+    assert "deleted after 12 months" in page
+    assert "download" in page and "erase your data" in page
