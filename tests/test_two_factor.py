@@ -256,10 +256,14 @@ def test_admin_resets_someones_two_factor_who_then_sets_it_up_again(client, db, 
     assert (entry.actor_id, entry.target_id) == (admin.id, staff.id)
 
 
-def test_an_admin_cannot_reset_their_own_second_factor(db):
-    admin = factories.user(Role.ADMIN)
+def test_an_admin_cannot_reset_their_own_second_factor_nor_one_never_set_up(db):
+    admin, worker = factories.user(Role.ADMIN), factories.user(Role.SOCIAL_WORKER)
+    token = worker.session_token
     with pytest.raises(DomainError):
         twofactor.reset(admin, actor=admin)
+    with pytest.raises(DomainError):
+        twofactor.reset(worker, actor=admin)
+    assert admin.has_two_factor and worker.session_token == token
 
 
 def test_a_changed_secret_key_makes_the_secret_unreadable_not_wrong(db, app):

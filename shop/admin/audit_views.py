@@ -79,7 +79,7 @@ class AuditFilterForm(FlaskForm):
     until = DateField(_l("To (date, included)"), validators=[Optional()])
     actor = StringField(_l("Who (e-mail address)"), validators=[Optional(), Length(max=254)])
     action = SelectField(_l("Action"), validators=[Optional()])
-    target_type = SelectField(_l("On"), validators=[Optional()])
+    target_type = SelectField(_l("Concerning"), validators=[Optional()])
     target_id = IntegerField(_l("Reference"), validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
     organisation = SelectField(_l("Structure"), validators=[Optional()])
 

@@ -253,6 +253,8 @@ def reset(user: User, *, actor: User) -> None:
     set it up again at their next sign-in (required roles) or when they wish."""
     if user.id == actor.id:
         raise DomainError(_l("You cannot reset your own two-step sign-in. Ask another admin."))
+    if user.totp_secret is None:
+        raise DomainError(_l("Two-step sign-in is not set up for this account."))
     _clear(user)
     user.session_token = new_session_token()
     db.session.flush()
