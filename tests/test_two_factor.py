@@ -300,3 +300,41 @@ def test_production_refuses_a_configuration_without_two_factor_for_staff():
 
     with pytest.raises(ConfigError):
         check({"SHOP_ENV": "production", "SECRET_KEY": "x" * 40, "TWO_FACTOR_REQUIRED_ROLES": ("admin",)})
+
+
+# --- At the same moment -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["totp", "recovery"])
+def test_the_same_code_typed_at_once_on_several_devices_is_accepted_once(app, db, kind):
+    import threading
+
+    admin = factories.user(Role.ADMIN, two_factor=False)
+    recovery = factories.enrol_two_factor(admin)
+    code = code_at(admin) if kind == "totp" else recovery[0]
+    admin_id = admin.id
+    db.session.commit()
+    barrier = threading.Barrier(5, timeout=30)
+    results = []
+
+    def attempt():
+        from shop.extensions import db as _db
+
+        with app.app_context():
+            user = _db.session.get(User, admin_id)
+            _db.session.commit()  # end the read transaction: on SQLite it holds the write lock
+            barrier.wait()
+            try:
+                results.append(twofactor.verify(user, code))
+                _db.session.commit()
+            except DomainError:
+                _db.session.rollback()
+                results.append("refused")
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=attempt) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == sorted(["refused"] * 4 + [kind])
