@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from tests.browser.test_partner_portal import DEMO_PASSWORD, assert_accessible, sign_in as partner_sign_in
 from tests.browser.test_public_pages import watch_csp
-from tests.browser.twofactor import CODE, SETUP, enrol, pass_second_step, type_code
+from tests.browser.twofactor import CODE, SETUP, enrol, type_code
 
 pytestmark = pytest.mark.browser
 
