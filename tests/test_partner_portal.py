@@ -18,7 +18,7 @@ from shop.models import (
     PaymentMethod, Reservation, ReservationStatus,
 )
 from shop.models.types import utcnow
-from shop.services import accounts, codes, partners, qr, reservations
+from shop.services import codes, partners, qr, reservations
 from tests import factories
 
 PASSWORD = "correct horse battery staple"
