@@ -54,10 +54,12 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"
 
+    from shop.admin import audit_views as _audit_views, privacy_views as _admin_privacy_views  # noqa: F401 (routes)
     from shop.admin.views import bp as admin_bp
     from shop.auth.views import bp as auth_bp
     from shop.catalog.views import bp as catalog_bp
     from shop.pages.views import bp as pages_bp
+    from shop.partner import privacy_views as _partner_privacy_views  # noqa: F401 (routes)
     from shop.partner.views import bp as partner_bp
     from shop.payments.views import bp as payments_bp
     from shop.reserve.views import bp as reserve_bp

@@ -64,6 +64,27 @@ def register_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(f"Created {user.role.value} account {user.email}.")
 
+    @app.cli.command("totp-code")
+    @click.argument("email")
+    def totp_code_command(email: str) -> None:
+        """Print the current two-step sign-in code of a demo account (development only)."""
+        import sqlalchemy as sa
+
+        from shop.config import DEV_SECRET_KEY
+        from shop.models import User
+        from shop.services import twofactor
+        from shop.services.errors import DomainError
+
+        if current_app.config["SHOP_ENV"] != "development" or current_app.config["SECRET_KEY"] != DEV_SECRET_KEY:
+            raise click.ClickException("totp-code only runs with the development settings (demo data).")
+        user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise click.ClickException(f"No account {email!r}.")
+        try:
+            click.echo(twofactor.current_code(user))
+        except DomainError:
+            raise click.ClickException(f"{email} has no two-step sign-in yet: sign in once to set it up.") from None
+
     @app.cli.command("purge")
     def purge_command() -> None:
         """Anonymise people quiet for the retention period; drop audit entries over a year old."""

@@ -55,6 +55,9 @@ def load() -> dict:
         "PICKUP_DAYS": int(os.environ.get("PICKUP_DAYS", "14")),
         "RETENTION_MONTHS": int(os.environ.get("RETENTION_MONTHS", "24")),
         "CODE_HASH_KEY": os.environ.get("CODE_HASH_KEY", ""),
+        # Roles that cannot sign in without a second factor (TOTP). Not read from the environment:
+        # production refuses to start without staff and admins in it (see check()).
+        "TWO_FACTOR_REQUIRED_ROLES": ("staff", "admin"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",
@@ -82,3 +85,5 @@ def check(config) -> None:
         raise ConfigError("SECRET_KEY must be set to a long random value in production.")
     if config.get("DEBUG"):
         raise ConfigError("Debug mode must be off in production.")
+    if not {"staff", "admin"} <= set(config.get("TWO_FACTOR_REQUIRED_ROLES") or ()):
+        raise ConfigError("Two-step sign-in must be required for staff and admins in production.")

@@ -78,16 +78,54 @@ def organisation(**overrides):
     return item
 
 
-def user(role=None, *, org=None, password: str = "correct horse battery staple", **overrides):
+PASSWORD = "correct horse battery staple"
+
+
+def user(role=None, *, org=None, password: str = PASSWORD, two_factor: bool | None = None, **overrides):
+    """An account; staff and admins come with two-step sign-in set up (it is required for them),
+    unless two_factor=False."""
     from shop.models import Role
-    from shop.services import accounts
+    from shop.services import accounts, twofactor
 
     role = role or Role.SOCIAL_WORKER
     if role.is_partner and org is None:
         org = organisation()
     n = next(_seq)
-    return accounts.create_user(email=overrides.pop("email", f"user{n}@example.org"), name=overrides.pop("name", f"User {n}"),
+    item = accounts.create_user(email=overrides.pop("email", f"user{n}@example.org"), name=overrides.pop("name", f"User {n}"),
                                 role=role, password=password, organisation=org, check_policy=False, **overrides)
+    if two_factor or (two_factor is None and twofactor.required_for(item)):
+        enrol_two_factor(item)
+    return item
+
+
+def enrol_two_factor(account) -> list[str]:
+    """Set up two-step sign-in through the real service; returns the recovery codes."""
+    import pyotp
+
+    from shop.services import twofactor
+
+    secret = twofactor.start_enrolment(account)
+    recovery = twofactor.confirm_enrolment(account, pyotp.TOTP(secret).now())
+    account.totp_last_step = None  # the code used to confirm is not one a test will type
+    db.session.flush()
+    return recovery
+
+
+def sign_in(client, email: str, password: str = PASSWORD, *, url: str = "/login", **form):
+    """Post the sign-in form; when a second step is asked, type the code the app shows now.
+    Returns the last response (303 once signed in)."""
+    from shop.models import User
+    from shop.services import twofactor
+
+    response = client.post(url, data={"email": email, "password": password, **form})
+    if response.status_code == 303 and response.headers["Location"] == "/login/code":
+        account = db.session.scalar(sa.select(User).where(User.email == email))
+        # Signing the same account in twice within 30 seconds would type the same code twice,
+        # which is refused on purpose; a test helper may forget the last step used.
+        account.totp_last_step = None
+        db.session.commit()
+        response = client.post("/login/code", data={"code": twofactor.current_code(account)})
+    return response
 
 
 def beneficiary(worker=None, **overrides):

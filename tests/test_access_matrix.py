@@ -43,6 +43,15 @@ RULES = {
     "admin.accounts_page": "admin", "admin.set_account_active": "admin",
     "admin.pickup_points_page": "admin", "admin.new_pickup_point": "admin", "admin.edit_pickup_point": "admin",
     "admin.prices": "admin",
+    # Two-step sign-in (the second step itself is reached only after a right password).
+    "auth.second_factor": "public", "auth.enrol": "signed_in", "auth.two_factor": "signed_in",
+    "auth.disable_two_factor": "signed_in", "auth.renew_recovery_codes": "signed_in",
+    "admin.reset_two_factor": "admin",
+    # Audit viewer; a person's data (access and erasure on request).
+    "admin.audit_log": "admin", "admin.audit_export": "admin",
+    "partner.beneficiary_data": "partner", "partner.beneficiary_data_file": "partner",
+    "partner.erase_beneficiary": "partner",
+    "admin.beneficiary_data": "admin", "admin.beneficiary_data_file": "admin", "admin.erase_beneficiary": "admin",
 }
 
 VISITORS = ("anonymous", "code_holder", "worker_a", "worker_b", "partner_admin_a", "staff", "admin")
@@ -102,7 +111,7 @@ def _client(app, world, visitor):
         assert client.post("/reserve", data={"code": world["clear"]}).status_code == 303
     elif visitor != "anonymous":
         user = world["people"][visitor]
-        assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+        assert factories.sign_in(client, user.email, PASSWORD).status_code == 303
     return client
 
 

@@ -38,8 +38,7 @@ def admin(client, db):
 
 
 def sign_in(client, email: str, password: str = PASSWORD):
-    response = client.post("/login", data={"email": email, "password": password})
-    return response
+    return factories.sign_in(client, email, password)
 
 
 def new_client(app):
@@ -353,7 +352,7 @@ def test_unknown_account_or_change_is_refused(client, db, admin):
 def _admin_urls(app, ids):
     """(method, url) for every admin route; a new route with an unknown argument fails here."""
     values = {"organisation_id": ids["organisation_id"], "user_id": ids["user_id"], "status": "deactivated", "point_id": 1,
-              "change": "deactivate"}
+              "change": "deactivate", "beneficiary_id": 1}
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
             if rule.endpoint.startswith("admin."):
@@ -378,6 +377,7 @@ def _untouched(db, ids):
     org = db.session.get(Organisation, ids["organisation_id"])
     assert (org.status, org.monthly_quota) == (OrganisationStatus.ACTIVE, 20)
     assert db.session.get(User, ids["user_id"]).active is True
+    assert db.session.get(User, ids["user_id"]).has_two_factor is True
     assert db.session.scalar(sa.select(User.id).where(User.email == "mallory@example.org")) is None
     assert db.session.scalar(sa.select(Organisation.id).where(Organisation.name == "Mallory")) is None
 
@@ -409,7 +409,7 @@ def test_admin_is_sent_back_to_the_admin_page_asked_for_after_sign_in(client, db
     user = factories.user(Role.ADMIN)
 
     login_url = client.get("/admin/accounts").headers["Location"]
-    response = client.post(login_url, data={"email": user.email, "password": PASSWORD})
+    response = factories.sign_in(client, user.email, url=login_url)
 
     assert response.headers["Location"] == "/admin/accounts"
 

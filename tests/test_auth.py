@@ -47,7 +47,7 @@ def new_client(app, lang: str | None = "en"):
 
 
 def sign_in(client, email: str, password: str = PASSWORD, query: str = "", **extra):
-    return client.post(f"/login{query}", data={"email": email, "password": password, **extra})
+    return factories.sign_in(client, email, password, url=f"/login{query}", **extra)
 
 
 def signed_in_on_partner_pages(client) -> bool:

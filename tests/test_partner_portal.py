@@ -18,7 +18,7 @@ from shop.models import (
     PaymentMethod, Reservation, ReservationStatus,
 )
 from shop.models.types import utcnow
-from shop.services import accounts, codes, partners, qr, reservations
+from shop.services import codes, partners, qr, reservations
 from tests import factories
 
 PASSWORD = "correct horse battery staple"
@@ -56,13 +56,12 @@ def structure(db, name: str, quota: int = 20) -> Organisation:
 
 def account(organisation: Organisation | None, role: Role = Role.SOCIAL_WORKER, email: str | None = None) -> User:
     email = email or f"{role.value}.{organisation.id if organisation else 'x'}@test.example.org"
-    return accounts.create_user(email=email, name=email.split("@")[0].title(), role=role, password=PASSWORD,
-                                organisation=organisation, check_policy=False)
+    return factories.user(role, org=organisation, email=email, name=email.split("@")[0].title(), password=PASSWORD)
 
 
 def sign_in(client, user: User, lang: str = "en") -> None:
     client.set_cookie("lang", lang)
-    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    response = factories.sign_in(client, user.email, PASSWORD)
     assert response.status_code == 303, "sign-in failed"
 
 

@@ -25,7 +25,7 @@ def counter(db):
 
 
 def sign_in(client, user):
-    assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+    assert factories.sign_in(client, user.email, PASSWORD).status_code == 303
 
 
 def test_staff_land_on_their_board_with_counts(client, counter):

@@ -157,3 +157,23 @@ def set_account_active(user_id: int, change: str):
     else:
         flash(_("The account is saved."), "success")
     return redirect(url_for("admin.accounts_page"), code=303)
+
+
+@bp.post("/accounts/<int:user_id>/two-factor/reset")
+@admin_only
+def reset_two_factor(user_id: int):
+    """A lost phone: the person sets two-step sign-in up again at their next sign-in."""
+    from shop.services import twofactor
+
+    user = db.session.get(User, user_id) or abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        twofactor.reset(user, actor=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    else:
+        flash(_("Two-step sign-in is reset for %(email)s. They set it up again at their next sign-in.",
+                email=user.email), "success")
+    return redirect(url_for("admin.accounts_page"), code=303)

@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 REQUIRED = _l("This field is required.")
@@ -29,3 +29,15 @@ class ChangePasswordForm(SetPasswordForm):
 
 class ForgotPasswordForm(FlaskForm):
     email = EmailField(_l("E-mail address"), validators=[DataRequired(REQUIRED), Length(max=254)])
+
+
+class SecondFactorForm(FlaskForm):
+    """A 6-digit code from the authenticator app, or a recovery code."""
+
+    code = StringField(_l("Code"), validators=[DataRequired(REQUIRED), Length(max=40)])
+
+
+class ConfirmCodeForm(FlaskForm):
+    """A 6-digit code from the app, to prove the person holds it."""
+
+    code = StringField(_l("6-digit code from the app"), validators=[DataRequired(REQUIRED), Length(max=40)])

@@ -1,6 +1,6 @@
 """Every model, imported here so that Alembic and the app see the whole schema."""
 
-from shop.models.accounts import AuditEntry, OneTimeToken, Role, TokenPurpose, User
+from shop.models.accounts import AuditEntry, OneTimeToken, RecoveryCode, Role, TokenPurpose, User
 from shop.models.catalog import OpeningHours, PickupPoint
 from shop.models.imports import PendingImport
 from shop.models.partners import (
@@ -46,7 +46,7 @@ __all__ = [
     "ACTIVE_STATUSES", "Payment", "PaymentChannel", "PaymentKind", "PaymentMethod", "PaymentStatus",
     "Reservation", "ReservationStatus", "StripeEvent",
     "AuditEntry", "Beneficiary", "CodeCategory", "CodeState", "EligibilityCode", "EligibilityGround", "OneTimeToken",
-    "Organisation", "OrganisationKind", "OrganisationStatus", "QuotaUsage", "Role", "TokenPurpose", "User",
+    "Organisation", "OrganisationKind", "OrganisationStatus", "QuotaUsage", "RecoveryCode", "Role", "TokenPurpose", "User",
     "Category", "Device", "DeviceEvent", "DeviceStatus", "DonationBatch", "Donor", "DonorKind",
     "ErasureMethod", "ErasureRecord", "ErasureResult",
     "Grade", "KeyboardLayout", "StockVersion", "OpeningHours", "PickupPoint",

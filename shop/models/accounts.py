@@ -49,8 +49,18 @@ class User(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Two-factor sign-in (TOTP): the secret is stored encrypted (shop/services/twofactor.py); it
+    # is set at enrolment and counts only once confirmed (totp_enabled_at). The last accepted
+    # time step refuses a code seen before.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(255))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     organisation: Mapped[Organisation | None] = relationship()
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None and self.totp_secret is not None
 
     def get_id(self) -> str:
         return self.session_token
@@ -83,6 +93,18 @@ class OneTimeToken(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class RecoveryCode(db.Model):
+    """A single-use code to sign in when the authenticator app is lost, stored as a keyed hash."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEntry(db.Model):

@@ -47,7 +47,8 @@ def where_to_get_a_code():
 
 @bp.get("/privacy")
 def privacy():
-    return render_template("pages/privacy.html")
+    return render_template("pages/privacy.html",
+                           retention_months=current_app.config.get("RETENTION_MONTHS", 24))
 
 
 @bp.get("/accessibility")

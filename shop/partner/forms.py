@@ -3,7 +3,7 @@
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, SelectChoice, SelectField, SelectMultipleField, StringField, TelField
+from wtforms import BooleanField, EmailField, IntegerField, SelectChoice, SelectField, SelectMultipleField, StringField, TelField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
@@ -174,3 +174,10 @@ class DashboardFilterForm(FlaskForm):
         choices=[SelectChoice("", _l("Any"))] + [SelectChoice(state.value, state.label) for state in CodeState],
         validators=[Optional()],
     )
+
+
+class ErasureForm(FlaskForm):
+    """Erasing a person's data cannot be undone: a box to tick on purpose."""
+
+    confirm = BooleanField(_l("I confirm that the person asked for their data to be erased."),
+                           validators=[DataRequired(_l("Tick the box to confirm."))])

@@ -133,6 +133,8 @@ def _beneficiary_page(person, bound=None):
 def edit_beneficiary(beneficiary_id: int):
     person = _found(_scope().beneficiary, beneficiary_id)
     form = BeneficiaryForm(obj=person)
+    if request.method == "GET":
+        audit.record(current_user, "beneficiary.view", person, organisation_id=person.organisation_id, page="edit")
     if form.validate_on_submit():
         try:
             partners.update_beneficiary(person, form.to_data(), worker=current_user)
@@ -185,6 +187,7 @@ def slip(code_id: int):
             form=code_form("reissue", code.id, formdata=None),
         ))
     person = code.beneficiary
+    audit.record(current_user, "code.slip_print", code, organisation_id=code.organisation_id)
     # The few words meant for the social worker stay in the worker's language.
     worker = {
         "lang": current_language(),
@@ -362,6 +365,7 @@ def reservation(number: str):
     """A printable confirmation, in the person's language, to hand over or read on the phone."""
     found = _found(_scope().reservation, number)
     person = found.beneficiary
+    audit.record(current_user, "reservation.view", found, organisation_id=found.organisation_id)
     with force_locale(person.language):
         html = render_template(
             "partner/reservation.html", reservation=found, person=person,

@@ -8,7 +8,7 @@ from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.forms import ActionForm, refuse
 from shop.models import DeviceStatus, PaymentChannel, Role
-from shop.services import devices, notifications, payments, reservations
+from shop.services import audit, devices, notifications, payments, reservations
 from shop.services import staff as stock_service
 from shop.services.errors import DomainError, NotFound
 from shop.services.staff import StaffScope
@@ -65,7 +65,9 @@ def _reservation_page(reservation, *, hand_over=None, cancel=None, status=200):
 @bp.get("/reservations/<number>")
 @staff_only
 def reservation(number: str):
-    return _reservation_page(_reservation(number))
+    found = _reservation(number)
+    audit.record(current_user, "reservation.view", found, organisation_id=found.organisation_id)
+    return _reservation_page(found)
 
 
 @bp.post("/reservations/<number>/ready")
@@ -127,6 +129,7 @@ def receipt(number: str):
     found = _reservation(number)
     if found.picked_up_at is None:
         abort(404)
+    audit.record(current_user, "reservation.receipt", found, organisation_id=found.organisation_id)
     return render_template("staff/receipt.html", reservation=found)
 
 

@@ -12,6 +12,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.twofactor import pass_second_step
+
 from tests.browser.test_partner_portal import DEMO_PASSWORD
 from tests.browser.test_public_pages import describe_violations, watch_csp
 from tests.stripe_fake import FakeStripeHTTP, param
@@ -31,6 +33,8 @@ def sign_in(page, email: str, lands_on: str) -> None:
     page.locator("#email").fill(email)
     page.locator("#password").fill(DEMO_PASSWORD)
     page.locator("main form button[type=submit]").click()
+    expect(page).not_to_have_url(re.compile(r"/login$"))
+    pass_second_step(page, email)
     expect(page).to_have_url(re.compile(lands_on))
 
 
