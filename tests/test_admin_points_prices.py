@@ -25,7 +25,7 @@ def admin(db):
 
 
 def sign_in(client, user):
-    assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+    assert factories.sign_in(client, user.email, PASSWORD).status_code == 303
 
 
 def test_admin_creates_a_pickup_point_with_opening_hours_and_the_public_sees_it(client, db, admin):

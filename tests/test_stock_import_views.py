@@ -28,7 +28,7 @@ def world(db):
 
 
 def sign_in(client, user):
-    assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+    assert factories.sign_in(client, user.email, PASSWORD).status_code == 303
 
 
 def upload(client, point, content, name="devices.csv"):
