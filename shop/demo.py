@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from shop.extensions import db
 from shop.models import (
     Beneficiary, Category, CodeCategory, Device, DeviceStatus, DonationBatch, Donor, DonorKind,
-    EligibilityGround, Grade, KeyboardLayout, OpeningHours, Organisation, OrganisationKind,
+    EligibilityGround, ErasureMethod, ErasureRecord, ErasureResult, Grade, KeyboardLayout, OpeningHours, Organisation, OrganisationKind,
     OrganisationStatus, PickupPoint, Role, User,
 )
 from shop.models.types import utcnow
@@ -224,6 +224,13 @@ def seed_demo(device_count: int = 84, *, seed: int = 2025) -> dict[str, int]:
         )
         device_service.add_device(device, actor=ACTOR)
         final = rng.choices(list(PATHS), weights=[2, 2, 3, 36, 1])[0]
+        if DeviceStatus.ERASED in PATHS[final]:  # the proof of erasure a device needs to go on sale
+            db.session.add(ErasureRecord(
+                device_id=device.id, method=ErasureMethod.NIST_PURGE, tool="Blancco Drive Eraser", tool_version="7.9",
+                performed_on=device.batch.received_on + timedelta(days=7), operator="Valor'Emm",
+                result=ErasureResult.SUCCESS, certificate_reference=f"VALOR-{device.batch.reference}-{n:05d}",
+            ))
+            db.session.flush()
         device_service.move_along(device, PATHS[final], actor=ACTOR)
         created += 1
     return {"pickup_points": len(points), "batches": len(batches), "devices": created,

@@ -2,6 +2,7 @@
 
 from shop.models.accounts import AuditEntry, OneTimeToken, Role, TokenPurpose, User
 from shop.models.catalog import OpeningHours, PickupPoint
+from shop.models.impact import DonorShareLink
 from shop.models.partners import (
     Beneficiary,
     CodeCategory,
@@ -46,6 +47,6 @@ __all__ = [
     "AuditEntry", "Beneficiary", "CodeCategory", "CodeState", "EligibilityCode", "EligibilityGround", "OneTimeToken",
     "Organisation", "OrganisationKind", "OrganisationStatus", "QuotaUsage", "Role", "TokenPurpose", "User",
     "Category", "Device", "DeviceEvent", "DeviceStatus", "DonationBatch", "Donor", "DonorKind",
-    "ErasureMethod", "ErasureRecord", "ErasureResult",
+    "DonorShareLink", "ErasureMethod", "ErasureRecord", "ErasureResult",
     "Grade", "KeyboardLayout", "StockVersion", "OpeningHours", "PickupPoint",
 ]
