@@ -24,7 +24,7 @@ class Chart:
     bar_height: int
 
 
-def bar_chart(chart_id: str, title: str, desc: str, rows, *, width: int = 640, label_width: int = 220,
+def bar_chart(chart_id: str, title: str, desc: str, rows, *, width: int = 640, label_width: int = 250,
               bar_height: int = 22, gap: int = 8) -> Chart:
     """Horizontal bars for `rows` of (label, value, shown text), scaled to the largest value."""
     rows = list(rows)

@@ -1,9 +1,10 @@
 """Donations, erasure records, donor reports, the impact dashboard and the public impact page."""
 
+import functools
 import re
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import format_decimal, format_percent
+from flask_babel import format_date, format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_login import current_user
 import sqlalchemy as sa
@@ -168,7 +169,10 @@ def _report(donor: Donor, link, *, shared: bool):
     if fmt == "csv":
         name = re.sub(r"[^A-Za-z0-9-]+", "-", report.batch.reference if report.batch else f"donor-{donor.id}")
         return download(impact.report_csv(report), f"impact-{name.strip('-')}.csv")
-    response = render_template("impact/report.html", report=report, link=link, shared=shared,
+    # Thousands of certificates share a few dates and methods: format each one once.
+    day = functools.lru_cache(maxsize=None)(format_date)
+    methods = {m: str(m.label) for m in ErasureMethod}
+    response = render_template("impact/report.html", report=report, link=link, shared=shared, day=day, methods=methods,
                                printable=fmt == "print", factors=ENVIRONMENT_FACTORS, new_price=TYPICAL_NEW_PRICE_CENTS,
                                certificate_limit=None if fmt == "print" else 100, now_date=utcnow())
     response = _no_store(response)

@@ -237,9 +237,11 @@ def date_range(start: date | None, end: date | None, today: date | None = None) 
 
 def _month(column):
     """The month of a timestamp as "YYYY-MM", in Paris time on PostgreSQL (UTC on SQLite)."""
+    # Literal SQL, not bound parameters: PostgreSQL must see the same expression in GROUP BY.
     if db.session.get_bind().dialect.name == "postgresql":
-        return sa.func.to_char(sa.func.timezone("Europe/Paris", column), "YYYY-MM")
-    return sa.func.strftime("%Y-%m", column)
+        return sa.func.to_char(sa.func.timezone(sa.literal_column("'Europe/Paris'"), column),
+                               sa.literal_column("'YYYY-MM'"))
+    return sa.func.strftime(sa.literal_column("'%Y-%m'"), column)
 
 
 @dataclass
