@@ -19,7 +19,7 @@ class Factor:
     label: object  # lazily translated
     unit: str
     per_device: dict
-    source: str
+    source: object  # a citation; lazily translated when it is our own wording
     year: int
     note: object = None
 
@@ -59,7 +59,7 @@ E_WASTE_AVOIDED_KG = Factor(
         Category.TABLET: 0.47,       # Apple iPad (6th generation)
         Category.SCREEN: 3.3,        # Dell P2219H with stand
     },
-    source="Manufacturers' data sheets: weight of a typical model of each kind",
+    source=_l("Manufacturers' data sheets: weight of a typical model of each kind"),
     year=2021,
     note=_l("The weight of a typical device of each kind."),
 )
@@ -81,7 +81,7 @@ TYPICAL_NEW_PRICE_CENTS = Factor(
         Category.MULTIFUNCTION_PRINTER: 20000,
         Category.ACCESSORY: 3000,
     },
-    source="Emmaüs Connect estimate: entry-level new models in French retail",
+    source=_l("Emmaüs Connect estimate: entry-level new models in French retail"),
     year=2025,
 )
 
