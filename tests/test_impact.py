@@ -2,7 +2,7 @@
 tables, a donor sees only its own batches through its secret link, no personal data in any
 report, and a constant number of queries whatever the number of devices."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from markupsafe import escape

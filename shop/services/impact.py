@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from shop.extensions import db
@@ -19,6 +20,7 @@ from shop.models import (
     EligibilityGround, ErasureRecord, ErasureResult, Organisation, PickupPoint, Reservation, ReservationStatus,
 )
 from shop.models.types import utcnow
+from shop.services.csvfile import to_csv
 from shop.services.donations import BatchCount, batch_counts
 from shop.services.errors import DomainError, NotFound
 from shop.services.impact_factors import ENVIRONMENT_FACTORS, SMALL_COUNT_LIMIT, TYPICAL_NEW_PRICE_CENTS, Factor
@@ -424,8 +426,6 @@ def public_figures() -> PublicFigures:
 # --- CSV ----------------------------------------------------------------------------------------
 
 def _people(count: int) -> str:
-    from flask_babel import gettext as _
-
     return _("fewer than 5") if is_small(count) else str(count)
 
 
@@ -437,10 +437,6 @@ def _impact_rows(impacts: list[ImpactLine]):
 
 def report_csv(report: DonorReport) -> str:
     """The donor report as one table: section, item, value, unit, details."""
-    from flask_babel import gettext as _
-
-    from shop.services.csvfile import to_csv
-
     rows = [
         ("donor", _("Donor"), report.donor.name, "", report.batch.reference if report.batch else ""),
         ("devices", _("Declared by the donor"), report.declared, "", ""),
@@ -466,8 +462,6 @@ def report_csv(report: DonorReport) -> str:
 
 
 def dashboard_csv(dash: Dashboard) -> str:
-    from shop.services.csvfile import to_csv
-
     rows = [("month", m.month, "received", m.received) for m in dash.months]
     rows += [("month", m.month, "handed_over", m.handed_over) for m in dash.months]
     rows += [("month", m.month, "codes_issued", m.codes_issued) for m in dash.months]
