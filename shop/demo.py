@@ -77,6 +77,8 @@ PATHS = {
     DeviceStatus.RECYCLED: [DeviceStatus.RECYCLED],
 }
 
+RECYCLING_REASONS = ["Broken motherboard", "Screen damaged beyond repair", "Too old to be refurbished"]
+
 
 def _hhmm(value: str) -> time:
     hours, minutes = value.split(":")
@@ -231,7 +233,11 @@ def seed_demo(device_count: int = 84, *, seed: int = 2025) -> dict[str, int]:
                 result=ErasureResult.SUCCESS, certificate_reference=f"VALOR-{device.batch.reference}-{n:05d}",
             ))
             db.session.flush()
-        device_service.move_along(device, PATHS[final], actor=ACTOR)
+        if final == DeviceStatus.RECYCLED:  # the reason shows in the donor's report
+            device_service.transition(device.id, device.status, final, actor=ACTOR,
+                                      note=RECYCLING_REASONS[n % len(RECYCLING_REASONS)])
+        else:
+            device_service.move_along(device, PATHS[final], actor=ACTOR)
         created += 1
     return {"pickup_points": len(points), "batches": len(batches), "devices": created,
             "structures": len(organisations), "accounts": len(users), "beneficiaries": people}

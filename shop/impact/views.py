@@ -127,7 +127,7 @@ def batch(batch_id: int):
                 return redirect(url_for(".batch", batch_id=found.id), code=303)
         status = 422
     records = erasure.records_for_batch(found.id)
-    erased_ids = {r.device_id for _, r in records if r.result == ErasureResult.SUCCESS}
+    erased_ids = {r.device_id for _serial, r in records if r.result == ErasureResult.SUCCESS}
     devices = donations.batch_devices(found.id)
     return render_template("impact/batch.html", batch=found, batch_form=form, devices=devices, records=records,
                            erased_ids=erased_ids, received=len(devices)), status
