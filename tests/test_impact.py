@@ -255,3 +255,26 @@ def test_report_and_dashboard_run_a_constant_number_of_queries(client, db, scena
     assert many == few, (few, many)
     print(f"queries (report, dashboard, report page, dashboard page): {few} at 10 devices, {many} at 1,010")
     assert few[0] <= 8 and few[1] <= 12
+
+
+@pytest.mark.parametrize("count, small", [(0, False), (1, True), (4, True), (5, False), (120, False)])
+def test_counts_from_one_to_four_are_never_shown(count, small):
+    assert impact.is_small(count) is small
+
+
+def test_public_page_shows_small_counts_as_fewer_than_five_and_names_its_sources(client, db, scenario):
+    page = client.get("/impact", headers=EN).text
+    assert "fewer than 5" in page and "people equipped" in page  # 3 people in the scenario
+    assert "ADEME" in page and "(2022)" in page and "data sheets" in page
+    french = client.get("/impact", headers={"Accept-Language": "fr"})
+    assert french.status_code == 200 and 'lang="fr"' in french.text
+
+
+def test_bar_chart_scales_bars_to_the_largest_value():
+    from shop.impact.charts import bar_chart
+
+    chart = bar_chart("c", "Title", "Description", [("a", 10, "10"), ("b", 5, "5"), ("c", 0, "0")])
+    widths = [bar.width for bar in chart.bars]
+    assert widths[0] == chart.width - chart.label_width - 70 and widths[1] == widths[0] / 2 and widths[2] == 0
+    assert [bar.y for bar in chart.bars] == sorted(bar.y for bar in chart.bars)
+    assert bar_chart("e", "T", "D", []).bars == []
