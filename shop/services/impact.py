@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from shop.extensions import db
 from shop.models import (
     Beneficiary, Category, CodeState, Device, DeviceEvent, DeviceStatus, DonationBatch, Donor, EligibilityCode,
-    EligibilityGround, ErasureRecord, ErasureResult, Organisation, PickupPoint, Reservation, ReservationStatus,
+    EligibilityGround, ErasureMethod, ErasureRecord, ErasureResult, Organisation, PickupPoint, Reservation, ReservationStatus,
 )
 from shop.models.types import utcnow
 from shop.services.csvfile import to_csv
@@ -456,8 +456,9 @@ def report_csv(report: DonorReport) -> str:
     rows.append(("money", _("Money saved by the people equipped"), f"{report.money_saved_cents / 100:.2f}", "EUR",
                  f"{TYPICAL_NEW_PRICE_CENTS.source} ({TYPICAL_NEW_PRICE_CENTS.year})"))
     rows += list(_impact_rows(report.impacts))
+    methods = {method: str(method.label) for method in ErasureMethod}  # translated once, not per line
     rows += [("erasure_certificate", c.serial_number, c.certificate_reference or "", c.performed_on.isoformat(),
-              f"{c.method.label} · {c.tool} {c.tool_version or ''}".strip()) for c in report.certificates]
+              f"{methods[c.method]} · {c.tool} {c.tool_version or ''}".strip()) for c in report.certificates]
     return to_csv(["section", "item", "value", "unit", "details"], rows)
 
 
