@@ -58,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     from shop.admin.views import bp as admin_bp
     from shop.auth.views import bp as auth_bp
     from shop.catalog.views import bp as catalog_bp
+    from shop.impact.views import bp as impact_bp
     from shop.pages.views import bp as pages_bp
     from shop.partner import privacy_views as _partner_privacy_views  # noqa: F401 (routes)
     from shop.partner.views import bp as partner_bp
@@ -76,6 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(payments_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(impact_bp)
 
     from shop.cli import register_cli
 

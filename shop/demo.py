@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from shop.extensions import db
 from shop.models import (
     Beneficiary, Category, CodeCategory, Device, DeviceStatus, DonationBatch, Donor, DonorKind,
-    EligibilityGround, Grade, KeyboardLayout, OpeningHours, Organisation, OrganisationKind,
+    EligibilityGround, ErasureMethod, ErasureRecord, ErasureResult, Grade, KeyboardLayout, OpeningHours, Organisation, OrganisationKind,
     OrganisationStatus, PickupPoint, Role, User,
 )
 from shop.models.types import utcnow
@@ -76,6 +76,8 @@ PATHS = {
     DeviceStatus.LISTED: [DeviceStatus.ERASED, DeviceStatus.REFURBISHED, DeviceStatus.LISTED],
     DeviceStatus.RECYCLED: [DeviceStatus.RECYCLED],
 }
+
+RECYCLING_REASONS = ["Broken motherboard", "Screen damaged beyond repair", "Too old to be refurbished"]
 
 
 def _hhmm(value: str) -> time:
@@ -243,7 +245,18 @@ def seed_demo(device_count: int = 84, *, seed: int = 2025) -> dict[str, int]:
         )
         device_service.add_device(device, actor=ACTOR)
         final = rng.choices(list(PATHS), weights=[2, 2, 3, 36, 1])[0]
-        device_service.move_along(device, PATHS[final], actor=ACTOR)
+        if DeviceStatus.ERASED in PATHS[final]:  # the proof of erasure a device needs to go on sale
+            db.session.add(ErasureRecord(
+                device_id=device.id, method=ErasureMethod.NIST_PURGE, tool="Blancco Drive Eraser", tool_version="7.9",
+                performed_on=device.batch.received_on + timedelta(days=7), operator="Valor'Emm",
+                result=ErasureResult.SUCCESS, certificate_reference=f"VALOR-{device.batch.reference}-{n:05d}",
+            ))
+            db.session.flush()
+        if final == DeviceStatus.RECYCLED:  # the reason shows in the donor's report
+            device_service.transition(device.id, device.status, final, actor=ACTOR,
+                                      note=RECYCLING_REASONS[n % len(RECYCLING_REASONS)])
+        else:
+            device_service.move_along(device, PATHS[final], actor=ACTOR)
         created += 1
     return {"pickup_points": len(points), "batches": len(batches), "devices": created,
             "structures": len(organisations), "accounts": len(users), "beneficiaries": people}

@@ -46,8 +46,23 @@ PATHS = {
 }
 
 
+def erasure(item: Device, *, result: str = "success", **overrides):
+    """An erasure record for a device (successful by default): the proof a device needs to go on sale."""
+    from shop.models import ErasureMethod, ErasureRecord, ErasureResult
+
+    values = dict(method=ErasureMethod.NIST_PURGE, tool="Blancco Drive Eraser", tool_version="7.9",
+                  performed_on=date(2026, 1, 20), operator="Valor'Emm", result=ErasureResult(result),
+                  certificate_reference=f"CERT-{item.serial_number}")
+    values.update(overrides)
+    record = ErasureRecord(device_id=item.id, **values)
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
 def device(*, point: PickupPoint | None = None, status: DeviceStatus = DeviceStatus.LISTED, **overrides) -> Device:
-    """A device taken through the real lifecycle service up to `status`."""
+    """A device taken through the real lifecycle service up to `status` (with a successful erasure
+    record once it is past `received`)."""
     n = next(_seq)
     values = dict(
         serial_number=f"SN-{n:06d}", category=Category.LAPTOP, brand="Lenovo", model="ThinkPad T480",
@@ -61,6 +76,8 @@ def device(*, point: PickupPoint | None = None, status: DeviceStatus = DeviceSta
         values["pickup_point_id"] = point.id
     item = Device(**values)
     device_service.add_device(item, actor="test")
+    if S.ERASED in PATHS[status]:  # erased devices have their proof of erasure
+        erasure(item)
     device_service.move_along(item, PATHS[status], actor="test")
     return item
 

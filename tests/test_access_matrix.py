@@ -52,6 +52,11 @@ RULES = {
     "partner.beneficiary_data": "partner", "partner.beneficiary_data_file": "partner",
     "partner.erase_beneficiary": "partner",
     "admin.beneficiary_data": "admin", "admin.beneficiary_data_file": "admin", "admin.erase_beneficiary": "admin",
+    "impact.public": "public", "impact.shared_report": "share_link",
+    "impact.erasures": "staff", "impact.import_erasures": "staff",
+    "impact.donors": "admin", "impact.donor": "admin", "impact.new_batch": "admin", "impact.batch": "admin",
+    "impact.share_link": "admin", "impact.revoke_share_link": "admin", "impact.donor_report": "admin",
+    "impact.dashboard": "admin",
 }
 
 VISITORS = ("anonymous", "code_holder", "worker_a", "worker_b", "partner_admin_a", "staff", "admin")
@@ -61,6 +66,7 @@ TO_LOGIN = {302}
 EXPECTED = {
     "public": {v: OK | {302} for v in VISITORS},  # a signed-in visitor is sent on from /login
     "webhook": {v: {400} for v in VISITORS},
+    "share_link": {v: {404} for v in VISITORS},  # the world's token is not a live link: a 404 for everyone
     "signed_in": {"anonymous": TO_LOGIN, "code_holder": TO_LOGIN, **{v: OK for v in VISITORS[2:]}},
     "code": {"code_holder": OK, **{v: {303, 404} for v in VISITORS if v != "code_holder"}},
     "partner": {"anonymous": TO_LOGIN, "code_holder": TO_LOGIN, "worker_a": OK, "partner_admin_a": OK,
@@ -94,6 +100,7 @@ def world(db):
     person = factories.beneficiary(people["worker_a"])
     code, clear = factories.code(person, categories=("computer",), worker=people["worker_a"])
     booked, free = factories.device(point=point, model="Booked"), factories.device(point=point, model="Free")
+    batch = factories.batch()
     reservation = reservations.reserve(code, booked.offer_key, method=PaymentMethod.COUNTER)
     db.session.commit()
     args = {
@@ -101,6 +108,7 @@ def world(db):
         "offer_key": free.offer_key, "organisation_id": org_a.id, "status": "active", "change": "deactivate",
         "code": "fr", "token": "not-a-real-token", "filename": "style.css", "device_id": free.id,
         "to_status": "withdrawn", "point_id": point.id,
+        "to_status": "withdrawn", "donor_id": batch.donor_id, "batch_id": batch.id,
     }
     return {"people": people, "clear": clear, "args": args, "reservation_id": reservation.id}
 

@@ -13,6 +13,7 @@ S = DeviceStatus
 
 def test_full_lifecycle_is_recorded_in_the_history(db):
     device = factories.device(status=S.RECEIVED)
+    factories.erasure(device)
     for target in (S.ERASED, S.REFURBISHED, S.LISTED, S.RESERVED, S.SOLD):
         devices.transition(device.id, device.status, target, actor="staff@example.org")
     db.session.commit()
@@ -36,6 +37,24 @@ def test_illegal_moves_are_refused_and_change_nothing(db, start, target):
     with pytest.raises(DomainError):
         devices.transition(device.id, start, target)
     assert db.session.scalar(sa.select(sa.func.count(DeviceEvent.id))) == before
+
+
+@pytest.mark.parametrize("records", [[], ["failure"]])
+def test_listing_without_a_successful_erasure_is_refused_and_changes_nothing(db, records):
+    device = factories.device(status=S.RECEIVED)
+    for result in records:
+        factories.erasure(device, result=result)
+    devices.transition(device.id, S.RECEIVED, S.ERASED)
+    devices.transition(device.id, S.ERASED, S.REFURBISHED)
+    before = db.session.scalar(sa.select(sa.func.count(DeviceEvent.id)))
+    with pytest.raises(DomainError) as refused:
+        devices.transition(device.id, S.REFURBISHED, S.LISTED)
+    assert "no successful data erasure" in str(refused.value)
+    assert db.session.scalar(sa.select(sa.func.count(DeviceEvent.id))) == before
+    assert db.session.scalar(sa.select(Device.status).where(Device.id == device.id)) == S.REFURBISHED
+    factories.erasure(device)
+    devices.transition(device.id, S.REFURBISHED, S.LISTED)
+    assert db.session.scalar(sa.select(Device.status).where(Device.id == device.id)) == S.LISTED
 
 
 def test_a_stale_expected_status_is_a_conflict(db):

@@ -116,8 +116,16 @@ def test_staff_add_a_device_and_bring_it_online(client, db, counter):
     assert response.status_code == 303
     device = db.session.scalar(sa.select(Device).where(Device.serial_number == "SN-NEW-1"))
     assert device.status == DeviceStatus.RECEIVED and device.price_cents == 9500 and device.screen_tenths == 65
-    for target in ("erased", "refurbished", "listed"):
+    for target in ("erased", "refurbished"):
         assert client.post(f"/staff/stock/{device.id}/move/{target}").status_code == 303
+    # No proof of erasure yet: it cannot go on sale.
+    refused = client.post(f"/staff/stock/{device.id}/move/listed", headers=EN, follow_redirects=True)
+    assert "no successful data erasure" in refused.text
+    erasure = {"serial_number": "SN-NEW-1", "method": "nist_800_88_purge", "tool": "Blancco Drive Eraser",
+               "tool_version": "7.9", "performed_on": "2026-01-20", "operator": "Valor'Emm", "result": "success",
+               "certificate_reference": "CERT-1"}
+    assert client.post("/staff/erasures", data=erasure).status_code == 303
+    assert client.post(f"/staff/stock/{device.id}/move/listed").status_code == 303
     db.session.expire_all()
     assert db.session.get(Device, device.id).status == DeviceStatus.LISTED
     assert device.offer_key in client.get("/catalog?category=smartphone").text

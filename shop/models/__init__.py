@@ -3,6 +3,7 @@
 from shop.models.accounts import AuditEntry, OneTimeToken, RecoveryCode, Role, TokenPurpose, User
 from shop.models.catalog import OpeningHours, PickupPoint
 from shop.models.imports import PendingImport
+from shop.models.impact import DonorShareLink
 from shop.models.partners import (
     Beneficiary,
     CodeCategory,
@@ -48,7 +49,7 @@ __all__ = [
     "AuditEntry", "Beneficiary", "CodeCategory", "CodeState", "EligibilityCode", "EligibilityGround", "OneTimeToken",
     "Organisation", "OrganisationKind", "OrganisationStatus", "QuotaUsage", "RecoveryCode", "Role", "TokenPurpose", "User",
     "Category", "Device", "DeviceEvent", "DeviceStatus", "DonationBatch", "Donor", "DonorKind",
-    "ErasureMethod", "ErasureRecord", "ErasureResult",
+    "DonorShareLink", "ErasureMethod", "ErasureRecord", "ErasureResult",
     "Grade", "KeyboardLayout", "StockVersion", "OpeningHours", "PickupPoint",
     "GridPrice", "PendingImport",
 ]

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select, update
 
 from shop.extensions import db
-from shop.models import Device, DeviceEvent, DeviceStatus, DonationBatch, PickupPoint
+from shop.models import Device, DeviceEvent, DeviceStatus, DonationBatch, ErasureRecord, ErasureResult, PickupPoint
 from shop.models.types import utcnow
 from shop.services import catalog, pricing
 from shop.services.errors import Conflict, DomainError, NotFound
@@ -90,6 +90,8 @@ def transition(
         raise DomainError(
             _l("A device cannot go from “%(from)s” to “%(to)s”.", **{"from": from_status.label, "to": to_status.label})
         )
+    if to_status == S.LISTED and not has_successful_erasure(device_id):
+        raise DomainError(_l("This device cannot be put on sale: no successful data erasure is recorded for it."))
     result = db.session.execute(
         update(Device)
         .where(Device.id == device_id, Device.status == from_status)
@@ -109,6 +111,14 @@ def transition(
     loaded = db.session.identity_map.get(db.session.identity_key(Device, device_id))
     if loaded is not None:
         db.session.expire(loaded, ["status", "updated_at"])
+
+
+def has_successful_erasure(device_id: int) -> bool:
+    """Whether a successful erasure is recorded for the device: no device goes on sale without one."""
+    return db.session.scalar(
+        select(ErasureRecord.id).where(ErasureRecord.device_id == device_id,
+                                       ErasureRecord.result == ErasureResult.SUCCESS).limit(1)
+    ) is not None
 
 
 def move_along(device: Device, path: list[DeviceStatus], *, actor: str | None = None) -> None:

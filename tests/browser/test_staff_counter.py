@@ -149,6 +149,15 @@ def test_staff_add_a_device_and_put_it_on_sale(staff_page, axe):
     page.locator("button[type=submit].button").last.click()
     expect(page.locator("main")).to_contain_text("BROWSER-TABLET-1")
     for step in ("erased", "refurbished", "listed"):
+        if step == "listed":  # on sale only with a proof of erasure
+            stock_url = page.url
+            page.goto("/staff/erasures?serial=BROWSER-TABLET-1")
+            page.fill("#tool", "Blancco Mobile Diagnostics & Erasure")
+            page.fill("#performed_on", "2026-01-20")
+            page.fill("#operator", "Valor'Emm")
+            page.locator("form.form button[type=submit]").click()
+            expect(page.locator(".flash")).to_contain_text("BROWSER-TABLET-1")
+            page.goto(stock_url)
         row = page.locator("tr", has_text="BROWSER-TABLET-1")
         row.locator(f"form[action$='/move/{step}'] button").click()
         expect(page.locator(".flash")).to_contain_text("BROWSER-TABLET-1")

@@ -1,0 +1,92 @@
+"""Impact factors: every figure the reports multiply by is a named constant with its source and year.
+
+A category without a sourced factor is not counted in that figure (the reports say so), rather
+than being given a guessed one.
+"""
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+
+from shop.models import Category
+
+
+@dataclass(frozen=True)
+class Factor:
+    """`per_device[category]` of `unit` for each reused device, from `source` (`year`)."""
+
+    key: str
+    label: object  # lazily translated
+    unit: str
+    per_device: dict
+    source: object  # a citation; lazily translated when it is our own wording
+    year: int
+    note: object = None
+
+
+ADEME_2022 = ("ADEME, « Évaluation de l'impact environnemental d'un ensemble de produits reconditionnés », "
+              "réemploi versus neuf")
+
+CO2E_AVOIDED_KG = Factor(
+    key="co2e_kg",
+    label=_l("Greenhouse gases avoided"),
+    unit="kg CO2e",
+    per_device={Category.LAPTOP: 27.0, Category.SMARTPHONE: 24.6},
+    source=ADEME_2022,
+    year=2022,
+    note=_l("Per reused device and year of use, compared with buying new."),
+)
+
+RAW_MATERIALS_AVOIDED_KG = Factor(
+    key="raw_materials_kg",
+    label=_l("Raw materials saved"),
+    unit="kg",
+    per_device={Category.LAPTOP: 127.0, Category.SMARTPHONE: 76.9},
+    source=ADEME_2022,
+    year=2022,
+    note=_l("Per reused device and year of use, compared with buying new."),
+)
+
+# The weight of the device itself: a reused device is that much electronic waste not produced.
+E_WASTE_AVOIDED_KG = Factor(
+    key="e_waste_kg",
+    label=_l("Electronic waste avoided"),
+    unit="kg",
+    per_device={
+        Category.LAPTOP: 1.58,       # Lenovo ThinkPad T480
+        Category.DESKTOP: 5.2,       # Dell OptiPlex 7060 small form factor
+        Category.SMARTPHONE: 0.19,   # Samsung Galaxy A52
+        Category.TABLET: 0.47,       # Apple iPad (6th generation)
+        Category.SCREEN: 3.3,        # Dell P2219H with stand
+    },
+    source=_l("Manufacturers' data sheets: weight of a typical model of each kind"),
+    year=2021,
+    note=_l("The weight of a typical device of each kind."),
+)
+
+ENVIRONMENT_FACTORS = (CO2E_AVOIDED_KG, RAW_MATERIALS_AVOIDED_KG, E_WASTE_AVOIDED_KG)
+
+# What an equivalent new entry-level device costs, in cents, to measure what people saved.
+TYPICAL_NEW_PRICE_CENTS = Factor(
+    key="new_price_cents",
+    label=_l("Typical price of an equivalent new device"),
+    unit="EUR cents",
+    per_device={
+        Category.LAPTOP: 50000,
+        Category.DESKTOP: 60000,
+        Category.SMARTPHONE: 25000,
+        Category.TABLET: 30000,
+        Category.SCREEN: 15000,
+        Category.PRINTER: 15000,
+        Category.MULTIFUNCTION_PRINTER: 20000,
+        Category.ACCESSORY: 3000,
+    },
+    source=_l("Emmaüs Connect estimate: entry-level new models in French retail"),
+    year=2025,
+)
+
+ALL_FACTORS = ENVIRONMENT_FACTORS + (TYPICAL_NEW_PRICE_CENTS,)
+
+# Counts from 1 to SMALL_COUNT_LIMIT - 1 are shown as "fewer than 5": a person must never be
+# singled out by a small number.
+SMALL_COUNT_LIMIT = 5
