@@ -10,7 +10,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def sign_in(client, user):
-    assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+    assert factories.sign_in(client, user.email, PASSWORD).status_code == 303
 
 
 def test_admin_adds_a_donor_and_a_batch_and_sees_the_difference(client, db):

@@ -15,7 +15,7 @@ HEADER = "serial_number;method;tool;tool_version;performed_on;operator;result;ce
 
 
 def sign_in(client, user):
-    assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+    assert factories.sign_in(client, user.email, PASSWORD).status_code == 303
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ NAME, PHONE, EMAIL, BIRTH_YEAR = "Zoltana Quixbeck", "+33 6 71 82 93 04", "zolta
 
 
 def sign_in(client, user):
-    assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+    assert factories.sign_in(client, user.email, PASSWORD).status_code == 303
 
 
 def sell(device, person, staff, categories=("computer",)):
