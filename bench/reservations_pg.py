@@ -87,8 +87,8 @@ def seed(url: str, *, offers: int, units: int, codes: int) -> list[str]:
 
 def worker(url: str, threads: int, code_ids: list[int], keys: list[str], duration: float, queue) -> None:
     from shop.extensions import db
-    from shop.models import EligibilityCode, PaymentMethod
-    from shop.services import reservations
+    from shop.models import PaymentMethod
+    from shop.services import codes, reservations
     from shop.services.errors import DomainError
 
     app = _app(url)
@@ -115,7 +115,7 @@ def worker(url: str, threads: int, code_ids: list[int], keys: list[str], duratio
                     break
                 key = rng.choice(hot) if index % 2 else rng.choice(keys)
                 try:
-                    reservations.reserve(db.session.get(EligibilityCode, code_id), key, method=PaymentMethod.COUNTER)
+                    reservations.reserve(codes.get(code_id), key, method=PaymentMethod.COUNTER)
                     db.session.commit()
                     local["committed"] += 1
                 except DomainError:
