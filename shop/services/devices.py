@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import aliased
@@ -125,7 +126,11 @@ class TakenUnit:
 _unit = aliased(Device)  # its own name, so the CTE below is not correlated to the UPDATE's table
 _FREE_UNIT = (
     select(_unit.id, _unit.status)
-    .where(_unit.offer_key == bindparam("key"), _unit.available(bindparam("now")))
+    # `available` with the key inside each branch, so that both use the (status, offer_key) index
+    # (otherwise PostgreSQL scans every reserved unit of the shop for the run-out holds).
+    .where(sa.or_(sa.and_(_unit.status == S.LISTED, _unit.offer_key == bindparam("key")),
+                  sa.and_(_unit.status == S.RESERVED, _unit.offer_key == bindparam("key"),
+                          _unit.held_until <= bindparam("now"))))
     .order_by(_unit.status, _unit.id)  # `listed` sorts before `reserved`: fresh units first
     .limit(1)
 )
