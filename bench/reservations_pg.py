@@ -61,13 +61,14 @@ def seed(url: str, *, offers: int, units: int, codes: int) -> list[str]:
         db.session.add_all([org, point])
         db.session.flush()
         now = utcnow()
+        issued = now - timedelta(days=3)  # codes issued a few days ago: reserving writes the person's activity
         db.session.execute(sa.insert(Beneficiary), [
             dict(organisation_id=org.id, display_name=f"P{n}", name_key=f"p{n}", birth_year=1980, language="fr",
-                 ground=EligibilityGround.RSA, created_at=now, last_activity_at=now) for n in range(codes)])
+                 ground=EligibilityGround.RSA, created_at=issued, last_activity_at=issued) for n in range(codes)])
         people = list(db.session.scalars(sa.select(Beneficiary.id).order_by(Beneficiary.id)))
         db.session.execute(sa.insert(EligibilityCode), [
             dict(code_hash=code_service.hash_body(f"{n:013d}"), beneficiary_id=person, organisation_id=org.id,
-                 categories="computer", status=CodeState.ACTIVE, issued_at=now, expires_at=now + timedelta(days=90))
+                 categories="computer", status=CodeState.ACTIVE, issued_at=issued, expires_at=now + timedelta(days=90))
             for n, person in enumerate(people)])
         rows = []
         for offer in range(offers):
