@@ -61,13 +61,14 @@ def seed(url: str, *, offers: int, units: int, codes: int) -> list[str]:
         db.session.add_all([org, point])
         db.session.flush()
         now = utcnow()
+        issued = now - timedelta(days=3)  # codes issued a few days ago: reserving writes the person's activity
         db.session.execute(sa.insert(Beneficiary), [
             dict(organisation_id=org.id, display_name=f"P{n}", name_key=f"p{n}", birth_year=1980, language="fr",
-                 ground=EligibilityGround.RSA, created_at=now, last_activity_at=now) for n in range(codes)])
+                 ground=EligibilityGround.RSA, created_at=issued, last_activity_at=issued) for n in range(codes)])
         people = list(db.session.scalars(sa.select(Beneficiary.id).order_by(Beneficiary.id)))
         db.session.execute(sa.insert(EligibilityCode), [
             dict(code_hash=code_service.hash_body(f"{n:013d}"), beneficiary_id=person, organisation_id=org.id,
-                 categories="computer", status=CodeState.ACTIVE, issued_at=now, expires_at=now + timedelta(days=90))
+                 categories="computer", status=CodeState.ACTIVE, issued_at=issued, expires_at=now + timedelta(days=90))
             for n, person in enumerate(people)])
         rows = []
         for offer in range(offers):
@@ -85,13 +86,29 @@ def seed(url: str, *, offers: int, units: int, codes: int) -> list[str]:
     return keys, code_ids
 
 
-def worker(url: str, threads: int, code_ids: list[int], keys: list[str], duration: float, queue) -> None:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process on this machine (0 if it cannot be read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def worker(url: str, threads: int, code_ids: list[int], keys: list[str], duration: float, queue,
+           repeat_sold_out: bool = False) -> None:
+    import sqlalchemy as sa
+
     from shop.extensions import db
-    from shop.models import EligibilityCode, PaymentMethod
-    from shop.services import reservations
+    from shop.models import PaymentMethod
+    from shop.services import codes, reservations
     from shop.services.errors import DomainError
+    from shop.services.reservations import SoldOut
 
     app = _app(url)
+    backends: set[int] = set()  # PostgreSQL server processes serving this worker (CPU read from /proc)
+    with app.app_context():
+        sa.event.listen(db.engine, "connect", lambda dbapi, record: backends.add(dbapi.info.backend_pid))
     hot = keys[:5]  # contested offers
     per_thread = len(code_ids) // threads
     counts = {"committed": 0, "refused": 0, "errors": 0}
@@ -102,6 +119,7 @@ def worker(url: str, threads: int, code_ids: list[int], keys: list[str], duratio
     def run(index: int) -> None:
         rng = random.Random(index)
         mine = iter(code_ids[index * per_thread:(index + 1) * per_thread])
+        contested = list(hot)
         local = {"committed": 0, "refused": 0, "errors": 0}
         with app.app_context():
             start.wait()
@@ -113,11 +131,16 @@ def worker(url: str, threads: int, code_ids: list[int], keys: list[str], duratio
                 code_id = next(mine, None)
                 if code_id is None:
                     break
-                key = rng.choice(hot) if index % 2 else rng.choice(keys)
+                key = rng.choice(contested) if index % 2 and contested else rng.choice(keys)
                 try:
-                    reservations.reserve(db.session.get(EligibilityCode, code_id), key, method=PaymentMethod.COUNTER)
+                    reservations.reserve(codes.get(code_id), key, method=PaymentMethod.COUNTER)
                     db.session.commit()
                     local["committed"] += 1
+                except SoldOut:
+                    db.session.rollback()
+                    local["refused"] += 1
+                    if not repeat_sold_out and key in contested:
+                        contested.remove(key)  # told it is sold out: this client looks elsewhere
                 except DomainError:
                     db.session.rollback()
                     local["refused"] += 1
@@ -131,12 +154,14 @@ def worker(url: str, threads: int, code_ids: list[int], keys: list[str], duratio
                 counts[name] += value
 
     pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    began = time.monotonic()
+    began, cpu_began = time.monotonic(), time.process_time()
     for t in pool:
         t.start()
     for t in pool:
         t.join()
     counts["seconds"] = time.monotonic() - began
+    counts["client_cpu"] = time.process_time() - cpu_began
+    counts["server_cpu"] = sum(_cpu_seconds(pid) for pid in backends)  # read while they are alive
     with app.app_context():
         db.engine.dispose()
     queue.put(counts)
@@ -150,6 +175,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--offers", type=int, default=400)
     parser.add_argument("--units", type=int, default=25)
+    parser.add_argument("--repeat-sold-out", action="store_true",
+                        help="contested clients keep asking for offers they were told are sold out "
+                             "(by default a client looks elsewhere after that answer, as a person would)")
     parser.add_argument("--strict", action="store_true", help=f"exit 1 below {GOAL:.0f} reservations/s or on any error")
     args = parser.parse_args()
 
@@ -167,7 +195,8 @@ def main() -> int:
         share = len(code_ids) // args.processes
         queue = multiprocessing.get_context("spawn").Queue()
         procs = [multiprocessing.get_context("spawn").Process(
-            target=worker, args=(url, threads, code_ids[i * share:(i + 1) * share], keys, args.duration, queue))
+            target=worker, args=(url, threads, code_ids[i * share:(i + 1) * share], keys, args.duration, queue,
+                                args.repeat_sold_out))
             for i in range(args.processes)]
         for p in procs:
             p.start()
@@ -183,9 +212,15 @@ def main() -> int:
     errors = sum(r["errors"] for r in results)
     seconds = max(r["seconds"] for r in results)
     rate = committed / seconds
+    done = max(committed + refused, 1)
+    client_ms = 1000 * sum(r["client_cpu"] for r in results) / done
+    server_ms = 1000 * sum(r["server_cpu"] for r in results) / done
     print(f"{args.clients} clients ({args.processes} processes x {threads} threads), {seconds:.1f} s, "
-          f"{args.offers} offers x {args.units} units, half of the clients on 5 contested offers")
+          f"{args.offers} offers x {args.units} units, half of the clients on 5 contested offers"
+          f"{' (asked again when sold out)' if args.repeat_sold_out else ''}")
     print(f"committed {committed}, refused (sold out / lost race) {refused}, errors {errors}")
+    print(f"CPU per attempt (committed or refused): {client_ms:.1f} ms in the clients (Python), "
+          f"{server_ms:.1f} ms in PostgreSQL; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"reservations committed per second: {rate:.1f}  (goal >= {GOAL:.0f}: {'OK' if rate >= GOAL else 'BELOW GOAL'})")
     if args.strict and (rate < GOAL or errors):
         return 1

@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from shop.models import (
-    Category, CodeState, Device, DeviceEvent, DeviceStatus, EligibilityCode, Payment, PaymentChannel,
+    Beneficiary, Category, CodeState, Device, DeviceEvent, DeviceStatus, EligibilityCode, Payment, PaymentChannel,
     PaymentMethod, Reservation, ReservationStatus, Role,
 )
 from shop.models.types import utcnow
@@ -258,3 +258,75 @@ def test_expire_holds_command_reminds_once_before_deadlines(app, db):
     second = runner.invoke(args=["expire-holds"])
     assert second.exit_code == 0 and len(outbox) == 4
     assert "sent 0 reminders" in second.output
+
+
+def test_reserving_takes_exactly_one_unit_of_an_offer_with_several(db):
+    """The unit is picked and taken in one statement on PostgreSQL: it must take one unit, not all."""
+    point = factories.pickup_point()
+    units = [factories.device(point=point) for _ in range(3)]
+    assert len({u.offer_key for u in units}) == 1
+    code, _ = factories.code()
+    reservation = reservations.reserve(code, units[0].offer_key, method=PaymentMethod.COUNTER)
+    reserved = db.session.scalars(sa.select(Device.id).where(Device.status == DeviceStatus.RESERVED)).all()
+    assert reserved == [reservation.device_id] == [units[0].id]  # the first unit, in id order
+    taken_events = db.session.scalars(sa.select(DeviceEvent.device_id).where(DeviceEvent.to_status == DeviceStatus.RESERVED)).all()
+    assert taken_events == [units[0].id]
+    assert catalog.get_offer(units[0].offer_key).count == 2
+
+
+def test_ten_people_on_an_offer_with_three_units_give_three_reservations(app, db):
+    point = factories.pickup_point()
+    key = [factories.device(point=point) for _ in range(3)][0].offer_key
+    code_ids = [factories.code()[0].id for _ in range(10)]
+    db.session.commit()
+
+    def work(code_id):
+        from shop.services import codes
+
+        reservations.reserve(codes.get(code_id), key, method=PaymentMethod.COUNTER)
+
+    outcomes = _race(app, code_ids, work)
+    assert outcomes.count("won") == 3
+    device_ids = db.session.scalars(sa.select(Reservation.device_id)).all()
+    assert len(device_ids) == len(set(device_ids)) == 3
+    assert db.session.scalar(sa.select(sa.func.count(Device.id)).where(Device.status == DeviceStatus.RESERVED)) == 3
+
+
+def _reserve_counting(db, count_queries, code_id, key):
+    from shop.models.stock import STOCK_VERSION_SHARDS, StockVersion
+    from shop.services import codes
+
+    for shard in range(1, STOCK_VERSION_SHARDS + 1):  # as in a live database (tests start empty)
+        if db.session.get(StockVersion, shard) is None:
+            db.session.add(StockVersion(id=shard, version=1))
+    db.session.commit()
+    db.session.expunge_all()  # as in a request: nothing loaded yet
+    with count_queries() as counter:
+        code = codes.get(code_id)  # the code and its holder (the request's own load)
+        reservation = reservations.reserve(code, key, method=PaymentMethod.COUNTER)
+        db.session.commit()  # + the stock version bump
+    return reservation, counter
+
+
+def test_a_reservation_costs_a_fixed_small_number_of_statements(db, count_queries):
+    """Code+holder, offer category, the code's and the person's reservations, take the unit (one
+    statement on PostgreSQL, read then update elsewhere), its history event, the reservation,
+    the person's activity, the audit entry, the stock version. SAVEPOINTs are not counted."""
+    device = factories.device()
+    code, _ = factories.code()
+    db.session.execute(sa.update(Beneficiary).where(Beneficiary.id == code.beneficiary_id)
+                       .values(last_activity_at=utcnow() - timedelta(days=3)))
+    reservation, counter = _reserve_counting(db, count_queries, code.id, device.offer_key)
+    take = 1 if db.engine.dialect.name == "postgresql" else 2
+    assert counter.count == 8 + take, "\n".join(counter.statements)
+    assert db.session.get(Beneficiary, reservation.beneficiary_id).last_activity_at > utcnow() - timedelta(minutes=5)
+
+
+def test_a_person_active_recently_is_not_written_again(db, count_queries):
+    device = factories.device()
+    code, _ = factories.code()  # issuing the code just noted the person's activity
+    reservation, counter = _reserve_counting(db, count_queries, code.id, device.offer_key)
+    take = 1 if db.engine.dialect.name == "postgresql" else 2
+    assert counter.count == 7 + take, "\n".join(counter.statements)
+    assert not any(s.lstrip().upper().startswith("UPDATE BENEFICIARIES") for s in counter.statements)
+    assert reservation.status == R.CONFIRMED

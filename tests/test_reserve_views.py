@@ -229,3 +229,22 @@ def test_a_second_reserve_by_the_holder_points_to_their_reservation(client, db, 
 def test_the_csp_lets_the_browser_follow_the_redirect_to_stripe_checkout(client):
     csp = client.get("/").headers["Content-Security-Policy"]
     assert "form-action 'self' https://checkout.stripe.com" in csp
+
+
+def test_reserving_through_the_page_costs_a_fixed_small_number_of_statements(client, db, count_queries,
+                                                                             shop_with_code):
+    """The code with its holder (1), its running reservation (1), the offer (1), the reservation
+    itself (5 + taking the unit, see test_reservations; the person was active today), the stock
+    version at commit (1); no user, no pickup point for a person without an e-mail address."""
+    from shop.models.stock import STOCK_VERSION_SHARDS, StockVersion
+
+    for shard in range(1, STOCK_VERSION_SHARDS + 1):  # as in a live database (tests start empty)
+        if db.session.get(StockVersion, shard) is None:
+            db.session.add(StockVersion(id=shard, version=1))
+    url = f"/reserve/offer/{shop_with_code['laptop'].offer_key}"
+    enter(client, shop_with_code["clear"])
+    with count_queries() as counter:
+        response = client.post(url, data={"method": "counter"})
+    assert response.status_code == 303 and "/reserve/confirmation/" in response.headers["Location"]
+    take = 1 if db.engine.dialect.name == "postgresql" else 2
+    assert counter.count == 3 + 5 + take + 1, "\n".join(counter.statements)

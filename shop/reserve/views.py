@@ -10,7 +10,7 @@ from shop.extensions import db, limiter
 from shop.i18n import current_language
 from shop.models import EligibilityCode, PaymentMethod
 from shop.reserve.forms import CancelForm, CodeForm, ReserveForm
-from shop.services import catalog, notifications, payments, qr, reservations
+from shop.services import catalog, codes, notifications, payments, qr, reservations
 from shop.services.errors import DomainError, NotFound
 from shop.services.reservations import SoldOut, UnknownCode
 
@@ -32,7 +32,7 @@ def _failed_attempt(response) -> bool:
 
 def current_code() -> EligibilityCode | None:
     code_id = session.get(CODE_SESSION_KEY)
-    code = db.session.get(EligibilityCode, code_id) if isinstance(code_id, int) else None
+    code = codes.get(code_id) if isinstance(code_id, int) else None
     if code_id is not None and code is None:
         session.pop(CODE_SESSION_KEY, None)
     return code

@@ -11,6 +11,9 @@ from shop.models import AuditEntry
 from shop.models.types import utcnow
 
 
+_ADD = sa.insert(AuditEntry.__table__)  # built once: services write an entry on every change
+
+
 def record(actor, action: str, target=None, *, organisation_id: int | None = None, **details) -> None:
     """Add one audit entry in the caller's transaction. Never pass personal data in `details`."""
     if target is None:
@@ -20,7 +23,7 @@ def record(actor, action: str, target=None, *, organisation_id: int | None = Non
     else:
         target_type, target_id = target.__tablename__, target.id
     # A plain INSERT: the entry is never read back in the same request.
-    db.session.execute(sa.insert(AuditEntry).values(
+    db.session.execute(_ADD, dict(
         at=utcnow(),
         actor_id=getattr(actor, "id", None),
         organisation_id=organisation_id,

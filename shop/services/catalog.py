@@ -191,9 +191,12 @@ def get_offer(offer_key: str, *, now=None) -> Offer | None:
     return None if row is None else _to_offer(row)
 
 
+_OFFER_CATEGORY = sa.select(Device.category).where(Device.offer_key == sa.bindparam("key")).limit(1)
+
+
 def offer_category(offer_key: str) -> Category | None:
     """The category of an offer key that exists (on sale or not), else None."""
-    return db.session.scalar(sa.select(Device.category).where(Device.offer_key == offer_key).limit(1))
+    return db.session.scalar(_OFFER_CATEGORY, {"key": offer_key})
 
 
 def offer_existed(offer_key: str) -> Category | None:
@@ -265,13 +268,16 @@ def stock_changed() -> None:
     db.session.info["stock_changed"] = True
 
 
+_stock_version = StockVersion.__table__
+_BUMP_STOCK_VERSION = (sa.update(_stock_version).where(_stock_version.c.id == sa.bindparam("shard"))
+                       .values(version=_stock_version.c.version + 1))  # built once: every stock change runs it
+
+
 @sa.event.listens_for(sa.orm.Session, "before_commit")
 def _bump_stock_version(session) -> None:
     if session.info.pop("stock_changed", False):
         shard = random.randint(1, STOCK_VERSION_SHARDS)
-        result = session.execute(sa.update(StockVersion).where(StockVersion.id == shard)
-                                 .values(version=StockVersion.version + 1)
-                                 .execution_options(synchronize_session=False))
+        result = session.execute(_BUMP_STOCK_VERSION, {"shard": shard})
         if result.rowcount == 0:  # a database emptied by hand (tests): recreate the counter
             session.add(StockVersion(id=shard, version=1))
             session.flush()

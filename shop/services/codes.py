@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
@@ -96,9 +97,23 @@ def hash_body(body: str) -> str:
     return hmac.new(_key(), body.encode(), hashlib.sha256).hexdigest()
 
 
+def _with_holder():
+    return sa.select(EligibilityCode).options(joinedload(EligibilityCode.beneficiary, innerjoin=True))
+
+
+# The code with its holder, in one query: using a code always checks the holder too.
+_BY_HASH = _with_holder().where(EligibilityCode.code_hash == sa.bindparam("hash"))
+_BY_ID = _with_holder().where(EligibilityCode.id == sa.bindparam("code_id"))
+
+
 def find(text: str) -> EligibilityCode | None:
     """The code matching typed text (InvalidCode on a typo), or None if no such code exists."""
-    return db.session.scalar(sa.select(EligibilityCode).where(EligibilityCode.code_hash == hash_body(parse(text))))
+    return db.session.scalar(_BY_HASH, {"hash": hash_body(parse(text))})
+
+
+def get(code_id: int) -> EligibilityCode | None:
+    """The code with this id, and its holder."""
+    return db.session.scalar(_BY_ID, {"code_id": code_id})
 
 
 def month_key(moment: datetime) -> str:

@@ -2,8 +2,10 @@
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import aliased
 
 from shop.extensions import db
 from shop.models import Device, DeviceEvent, DeviceStatus, DonationBatch, ErasureRecord, ErasureResult, PickupPoint
@@ -135,36 +137,92 @@ class TakenUnit:
     was_held: bool  # taken over from a hold that had run out
 
 
+# The reserve path runs these statements many times a second: they are built once, because
+# building a statement (and its cache key) costs more CPU than sending it.
+_unit = aliased(Device)  # its own name, so the CTE below is not correlated to the UPDATE's table
+_FREE_UNIT = (
+    select(_unit.id, _unit.status)
+    # `available` with the key inside each branch, so that both use the (status, offer_key) index
+    # (otherwise PostgreSQL scans every reserved unit of the shop for the run-out holds).
+    .where(sa.or_(sa.and_(_unit.status == S.LISTED, _unit.offer_key == bindparam("key")),
+                  sa.and_(_unit.status == S.RESERVED, _unit.offer_key == bindparam("key"),
+                          _unit.held_until <= bindparam("now"))))
+    .order_by(_unit.status, _unit.id)  # `listed` sorts before `reserved`: fresh units first
+    .limit(1)
+)
+_FREE_UNIT_NOT_LOCKED = (
+    _FREE_UNIT.with_for_update(skip_locked=True)
+    .cte("candidate")
+    # Materialised, so it runs once: as a plain subquery in FROM, a nested loop may run it again
+    # for each row and take several units.
+    .prefix_with("MATERIALIZED", dialect="postgresql")
+)
+_TAKE_NOT_LOCKED = (
+    update(Device)
+    .where(Device.id == _FREE_UNIT_NOT_LOCKED.c.id, Device.available(bindparam("now")))
+    .values(status=S.RESERVED, held_until=bindparam("hold_end"), updated_at=bindparam("now"))
+    .returning(Device.id, _FREE_UNIT_NOT_LOCKED.c.status, Device.pickup_point_id, Device.price_cents)
+    .execution_options(synchronize_session=False)
+)
+_TAKE_THIS_ONE = (
+    update(Device)
+    .where(Device.id == bindparam("device_id"), Device.available(bindparam("now")))
+    .values(status=S.RESERVED, held_until=bindparam("hold_end"), updated_at=bindparam("now"))
+    .returning(Device.pickup_point_id, Device.price_cents)
+    .execution_options(synchronize_session=False)
+)
+_ADD_EVENTS = insert(DeviceEvent.__table__)
+
+
 def take_unit(offer_key: str, *, held_until, now, actor: str | None = None, attempts: int = 5) -> TakenUnit | None:
     """Hold one available unit of an offer until `held_until`; None if none is left.
 
-    Each try is one conditional UPDATE on a candidate id; a concurrent winner makes the row
-    count 0 and we try the next candidate. A unit whose previous hold ran out is taken over.
+    A unit is taken by a conditional UPDATE whose returned row says it was ours. A unit whose
+    previous hold ran out is taken over (and its history says so).
     """
+    # Parameter names are not column names: in an UPDATE, those would be added to the SET clause.
+    params = {"key": offer_key, "now": now, "hold_end": held_until}
+    taken = None
+    if db.session.get_bind().dialect.name == "postgresql":
+        taken = _take_skipping_locked(params)
+    if taken is None:
+        taken = _take_one_by_one(params, attempts=attempts)
+    if taken is None:
+        return None
+    catalog.stock_changed()
+    events = [dict(device_id=taken.id, from_status=S.LISTED, to_status=S.RESERVED, actor=actor, note=None, at=now)]
+    if taken.was_held:
+        events.insert(0, dict(device_id=taken.id, from_status=S.RESERVED, to_status=S.LISTED,
+                              actor=actor, note="hold expired", at=now))
+    db.session.execute(_ADD_EVENTS, events)
+    return taken
+
+
+def _take_skipping_locked(params: dict) -> TakenUnit | None:
+    """PostgreSQL: one statement picks the first free unit nobody is taking right now, and takes it.
+
+    `FOR UPDATE SKIP LOCKED` spreads concurrent takers over the units instead of queuing them on
+    the same row; the UPDATE keeps its own condition (true under the row lock). None when there is
+    no free unit, or when all of them are being taken by others: the caller then waits its turn.
+    """
+    row = db.session.execute(_TAKE_NOT_LOCKED, params).first()
+    if row is None:
+        return None
+    return TakenUnit(id=row.id, pickup_point_id=row.pickup_point_id, price_cents=row.price_cents,
+                     was_held=row.status == S.RESERVED)
+
+
+def _take_one_by_one(params: dict, *, attempts: int) -> TakenUnit | None:
+    """Any database: read a candidate, then take it with a conditional UPDATE; a concurrent winner
+    makes the row count 0 and we try the next one. (SQLite serialises writers anyway.)"""
     for _ in range(attempts):
-        candidate = db.session.execute(
-            select(Device.id, Device.status)
-            .where(Device.offer_key == offer_key, Device.available(now))
-            .order_by(Device.status, Device.id)  # `listed` sorts before `reserved`: fresh units first
-            .limit(1)
-        ).first()
+        candidate = db.session.execute(_FREE_UNIT, params).first()
         if candidate is None:
             return None
         device_id, previous = candidate
-        taken = db.session.execute(
-            update(Device)
-            .where(Device.id == device_id, Device.available(now))
-            .values(status=S.RESERVED, held_until=held_until, updated_at=now)
-            .returning(Device.pickup_point_id, Device.price_cents)
-            .execution_options(synchronize_session=False)
-        ).first()
+        taken = db.session.execute(_TAKE_THIS_ONE, {"device_id": device_id, "now": params["now"],
+                                                    "hold_end": params["hold_end"]}).first()
         if taken is not None:
-            catalog.stock_changed()
-            if previous == S.RESERVED:
-                db.session.add(DeviceEvent(device_id=device_id, from_status=S.RESERVED, to_status=S.LISTED,
-                                           actor=actor, note="hold expired", at=now))
-            db.session.execute(insert(DeviceEvent).values(device_id=device_id, from_status=S.LISTED,
-                                                          to_status=S.RESERVED, actor=actor, at=now))
             return TakenUnit(id=device_id, pickup_point_id=taken.pickup_point_id, price_cents=taken.price_cents,
                              was_held=previous == S.RESERVED)
     return None

@@ -12,9 +12,10 @@ from shop.services import mail, reservations
 
 def reservation_confirmed(reservation: Reservation) -> None:
     """Send the confirmation to a beneficiary who gave an e-mail address."""
-    person, point = reservation.beneficiary, reservation.pickup_point
+    person = reservation.beneficiary
     if not person.email:
-        return
+        return  # before loading the pickup point: most people reserve without an address
+    point = reservation.pickup_point
     with force_locale(person.language):
         mail.send(person.email, _("Your reservation %(number)s", number=reservation.number), _(
             "Hello %(name)s,\n\nYour device %(device)s is reserved.\nPickup code: %(code)s\n"
@@ -28,9 +29,10 @@ def reservation_confirmed(reservation: Reservation) -> None:
 
 def reservation_ready(reservation: Reservation) -> None:
     """Tell a beneficiary who gave an e-mail address that the device waits at the counter."""
-    person, point = reservation.beneficiary, reservation.pickup_point
+    person = reservation.beneficiary
     if not person.email:
         return
+    point = reservation.pickup_point
     with force_locale(person.language):
         mail.send(person.email, _("Your device is ready: reservation %(number)s", number=reservation.number), _(
             "Hello %(name)s,\n\nYour device is ready. Come to %(point)s, %(address)s, %(town)s before "

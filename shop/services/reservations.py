@@ -33,6 +33,8 @@ DEFAULT_PICKUP_DAYS = 14
 REMINDER_BEFORE = timedelta(days=2)
 LIVE = (*ACTIVE_STATUSES, "picked_up")
 NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+# A person's last activity is written at most this often (it only drives retention, in months).
+ACTIVITY_RESOLUTION = timedelta(hours=12)
 
 
 class UnknownCode(DomainError):
@@ -97,10 +99,15 @@ def limited_categories_bought(beneficiary_id: int, since: datetime, *, now: date
         .where(Reservation.beneficiary_id == beneficiary_id, Reservation.created_at > since,
                Reservation.status.in_(LIVE), Reservation.code_id != (exclude_code_id or -1))
     )
+    return _limited_bought(rows, now)
+
+
+def _limited_bought(rows, now: datetime) -> set[CodeCategory]:
+    """The limited categories among (category, status, held_until) rows that still count as bought."""
     bought = set()
     for category, status, held_until in rows:
         if status.value in ACTIVE_STATUSES and held_until <= now:
-            continue
+            continue  # a hold that ran out is no purchase
         bought.add(CodeCategory.of(category))
     return bought & set(codes.LIMITED_CATEGORIES)
 
@@ -135,17 +142,40 @@ def alternatives(category, *, exclude: str | None = None, limit: int = 3, now=No
     return [o for o in page.offers if o.offer_key != exclude][:limit]
 
 
-def _free_code(code_id: int, now: datetime) -> None:
-    """Refuse if the code has a running or picked-up reservation; end its run-out holds, job or not."""
-    rows = db.session.execute(
-        sa.select(Reservation.id, Reservation.device_id, Reservation.status, Reservation.held_until)
-        .where(Reservation.code_id == code_id, Reservation.status.in_(LIVE))
-    ).all()
+def _free_code(rows, now: datetime) -> None:
+    """Refuse if the code has a running or picked-up reservation; end its run-out holds, job or not.
+
+    `rows` are the code's live reservations as (id, device_id, status, held_until).
+    """
     for reservation_id, device_id, status, held_until in rows:
         if status.value not in ACTIVE_STATUSES or held_until > now:
             raise DomainError(_l("This code already has a reservation. Cancel it first if you want another device."))
         if _expire_rows([Reservation.id == reservation_id], now, "hold expired"):
             device_service.release(device_id, actor="system", note="hold expired", now=now)
+
+
+_RESERVATIONS_THAT_COUNT = (  # built once: see devices._TAKE_NOT_LOCKED
+    sa.select(Reservation.code_id, Reservation.id, Reservation.device_id, Reservation.status,
+              Reservation.held_until, Device.category)
+    .join(Device, Device.id == Reservation.device_id)
+    .where(Reservation.status.in_(LIVE),
+           sa.or_(Reservation.code_id == sa.bindparam("code"),
+                  sa.and_(Reservation.beneficiary_id == sa.bindparam("person"),
+                          Reservation.created_at > sa.bindparam("since"))))
+)
+
+
+def _reservations_that_count(code: EligibilityCode, since: datetime) -> tuple[list, list]:
+    """In one query: the code's live reservations, and its holder's other live ones since `since`.
+
+    Returns (rows for `_free_code`, rows for `_limited_bought`). The holder's reservations made
+    with this very code are the first list's business, as in `limited_categories_bought`.
+    """
+    rows = db.session.execute(_RESERVATIONS_THAT_COUNT,
+                              {"code": code.id, "person": code.beneficiary_id, "since": since}).all()
+    mine = [(r.id, r.device_id, r.status, r.held_until) for r in rows if r.code_id == code.id]
+    others = [(r.category, r.status, r.held_until) for r in rows if r.code_id != code.id]
+    return mine, others
 
 
 @atomic
@@ -165,10 +195,10 @@ def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now
     if not code.allows(category):
         raise DomainError(_l("Your code does not allow this kind of device. It allows: %(allowed)s.",
                              allowed=", ".join(str(c.label) for c in code.category_list)))
-    _free_code(code.id, now)
+    mine, others = _reservations_that_count(code, now - codes.LIMIT_WINDOW)
+    _free_code(mine, now)
     limited = {_CODE_CATEGORY_OF[category]} & set(codes.LIMITED_CATEGORIES)
-    if limited & limited_categories_bought(code.beneficiary_id, now - codes.LIMIT_WINDOW, now=now,
-                                           exclude_code_id=code.id):
+    if limited & _limited_bought(others, now):
         raise DomainError(_l("You already have a device of this kind from the last 12 months. The limit is one per year."))
     held_until = now + (HOLD_FOR_PAYMENT if method == PaymentMethod.CARD_ONLINE else pickup_window())
     device = device_service.take_unit(offer_key, held_until=held_until, now=now, actor=actor.email if actor else "beneficiary")
@@ -177,7 +207,7 @@ def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now
                       alternatives=alternatives(category, exclude=offer_key, now=now))
     if device.was_held:  # the unit comes from someone's run-out hold: end that reservation first
         _expire_rows([Reservation.device_id == device.id], now, "hold expired; unit taken by another reservation")
-    reservation = Reservation(
+    values = dict(
         number=_random(NUMBER_ALPHABET, 6), device_id=device.id, code_id=code.id,
         beneficiary_id=code.beneficiary_id, organisation_id=code.organisation_id,
         pickup_point_id=device.pickup_point_id, payment_method=method, amount_cents=device.price_cents,
@@ -186,17 +216,32 @@ def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now
         pickup_code=_random("0123456789", 6), held_until=held_until, created_at=now,
         created_by_id=actor.id if actor else None,
     )
-    db.session.add(reservation)
     try:
-        db.session.flush()
+        reservation = db.session.scalars(_ADD_RESERVATION, [values]).one()
     except sa.exc.IntegrityError:
         # Lost a race: the code (or, very rarely, the pickup code) was bound a moment ago.
         raise Conflict(_l("This code already has a reservation. Cancel it first if you want another device.")) from None
-    db.session.execute(sa.update(Beneficiary).where(Beneficiary.id == code.beneficiary_id)
-                       .values(last_activity_at=now).execution_options(synchronize_session=False))
+    _touch(code.beneficiary, now)
     audit.record(actor, "reservation.create", reservation, organisation_id=code.organisation_id,
                  method=method.value, on_behalf=actor is not None)
     return reservation
+
+
+# One INSERT ... RETURNING that hands back the ORM object, without a unit-of-work flush.
+_ADD_RESERVATION = sa.insert(Reservation).returning(Reservation)
+_TOUCH = (sa.update(Beneficiary).where(Beneficiary.id == sa.bindparam("person"))
+          .values(last_activity_at=sa.bindparam("now")).execution_options(synchronize_session=False))
+
+
+def _touch(person: Beneficiary, now: datetime) -> None:
+    """Note the person's activity (retention counts from it), at most once per ACTIVITY_RESOLUTION.
+
+    The value only ever moves forward, so a recent value read with the code is enough to skip the
+    write; retention periods are counted in months.
+    """
+    if person.last_activity_at is not None and person.last_activity_at > now - ACTIVITY_RESOLUTION:
+        return
+    db.session.execute(_TOUCH, {"person": person.id, "now": now})
 
 
 def get_by_number(number: str) -> Reservation | None:
