@@ -28,6 +28,7 @@ from shop.models.stock import (
     Category,
     Device,
     DeviceEvent,
+    DevicePhoto,
     DeviceStatus,
     DonationBatch,
     Donor,
@@ -45,7 +46,7 @@ __all__ = [
     "Reservation", "ReservationStatus", "StripeEvent",
     "AuditEntry", "Beneficiary", "CodeCategory", "CodeState", "EligibilityCode", "EligibilityGround", "OneTimeToken",
     "Organisation", "OrganisationKind", "OrganisationStatus", "QuotaUsage", "Role", "TokenPurpose", "User",
-    "Category", "Device", "DeviceEvent", "DeviceStatus", "DonationBatch", "Donor", "DonorKind",
+    "Category", "Device", "DeviceEvent", "DevicePhoto", "DeviceStatus", "DonationBatch", "Donor", "DonorKind",
     "ErasureMethod", "ErasureRecord", "ErasureResult",
     "Grade", "KeyboardLayout", "StockVersion", "OpeningHours", "PickupPoint",
 ]
