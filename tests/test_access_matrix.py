@@ -18,6 +18,7 @@ PASSWORD = "correct horse battery staple"
 RULES = {
     "static": "public", "healthz": "public",
     "catalog.home": "public", "catalog.index": "public", "catalog.offer": "public",
+    "catalog.photo": "public", "catalog.passport": "public",
     "pages.language": "public", "pages.how_it_works": "public", "pages.pickup_points": "public",
     "pages.privacy": "public", "pages.accessibility": "public", "pages.where_to_get_a_code": "public",
     "auth.login": "public", "auth.forgot_password": "public", "auth.accept_invitation": "public",
@@ -36,6 +37,8 @@ RULES = {
     "staff.board": "staff", "staff.counter": "staff", "staff.reservation": "staff", "staff.mark_ready": "staff",
     "staff.hand_over": "staff", "staff.cancel": "staff", "staff.receipt": "staff",
     "staff.stock": "staff", "staff.new_device": "staff", "staff.move_device": "staff",
+    "staff.edit_device": "staff", "staff.upload_photo": "staff", "staff.delete_photo": "staff",
+    "staff.labels": "staff", "staff.bulk": "staff",
     "admin.index": "admin", "admin.create_organisation": "admin", "admin.organisation": "admin",
     "admin.set_status": "admin", "admin.set_quota": "admin", "admin.invite_member": "admin",
     "admin.accounts_page": "admin", "admin.set_account_active": "admin",
@@ -87,7 +90,7 @@ def world(db):
         "beneficiary_id": person.id, "code_id": code.id, "user_id": people["worker_a"].id, "number": reservation.number,
         "offer_key": free.offer_key, "organisation_id": org_a.id, "status": "active", "change": "deactivate",
         "code": "fr", "token": "not-a-real-token", "filename": "style.css", "device_id": free.id,
-        "to_status": "withdrawn",
+        "to_status": "withdrawn", "photo_id": 1, "name": "../style.css",
     }
     return {"people": people, "clear": clear, "args": args, "reservation_id": reservation.id}
 
