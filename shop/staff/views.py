@@ -204,7 +204,7 @@ def _edit_page(device, form=None, photo_form=None, code=200):
                           batches=stock_service.batches())
     return render_template(
         "staff/device_edit.html", device=device, form=form, photo_form=photo_form or PhotoForm(formdata=None),
-        photos=device.photos, action=ActionForm(), photo_max_mb=photos.max_bytes() // (1024 * 1024),
+        photos=device.photos, action=ActionForm(formdata=None), photo_max_mb=photos.max_bytes() // (1024 * 1024),
     ), code
 
 
