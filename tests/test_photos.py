@@ -225,6 +225,13 @@ def test_staff_of_another_point_cannot_upload_or_delete(client, db, shop):
     sign_in(client, shop["other"])
     assert upload(client, shop["device"].id, png()).status_code == 404
     assert client.post(f"/staff/stock/{shop['device'].id}/photos/{photo_id}/delete").status_code == 404
+    previous = client.application.config["PHOTO_MAX_BYTES"]
+    client.application.config["PHOTO_MAX_BYTES"] = 100
+    try:  # too large, and not theirs: the page says neither what the device is nor that it exists
+        too_large = upload(client, shop["device"].id, png(), headers=EN)
+    finally:
+        client.application.config["PHOTO_MAX_BYTES"] = previous
+    assert too_large.status_code == 404 and "ThinkPad" not in too_large.text
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DevicePhoto)) == 1
 
 

@@ -155,7 +155,3 @@ def delete_photo(device: Device, photo_id: int, *, actor) -> None:
     for name in names:
         (folder() / name).unlink(missing_ok=True)
 
-
-def alt_text(device_or_offer) -> str:
-    """Words for a screen reader, made from the device itself (never from the uploader)."""
-    return str(_l("Photo of the %(device)s", device=f"{device_or_offer.brand} {device_or_offer.model}"))

@@ -236,9 +236,14 @@ def _photo_size_limit(endpoint, values):
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(error):
-    if request.endpoint != "staff.upload_photo" or not current_user.is_authenticated:
+    device = None
+    if request.endpoint == "staff.upload_photo" and current_user.is_authenticated:
+        try:
+            device = StaffScope(current_user).device(request.view_args["device_id"])
+        except NotFound:
+            return render_template("errors/error.html", code=404, kind=404), 404
+    if device is None:
         return render_template("errors/error.html", code=413, kind=413), 413
-    device = _device(request.view_args["device_id"])
     form = PhotoForm(formdata=None)
     form.photo.errors = [_("This photo is too large (at most %(mb)d MB).", mb=photos.max_bytes() // (1024 * 1024))]
     return _edit_page(device, photo_form=form, code=413)
