@@ -288,9 +288,9 @@ MAX_LABELS = 60
 @bp.get("/stock/labels")
 @staff_only
 def labels():
-    ids = request.args.getlist("device", type=int)[:MAX_LABELS]
+    ids = request.args.getlist("device", type=int)
     try:
-        selection = StaffScope(current_user).selection(ids)
+        selection = StaffScope(current_user).selection(ids[:MAX_LABELS])
     except NotFound:
         abort(404)
     items = [
@@ -298,7 +298,8 @@ def labels():
                    _("QR code: the passport of device %(serial)s", serial=d.serial_number)))
         for d in selection
     ]
-    return render_template("staff/labels.html", items=items, max_labels=MAX_LABELS)
+    return render_template("staff/labels.html", items=items, max_labels=MAX_LABELS,
+                           left_out=max(0, len(set(ids)) - MAX_LABELS))
 
 
 @bp.route("/stock/new", methods=["GET", "POST"])
