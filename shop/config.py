@@ -72,6 +72,9 @@ def load() -> dict:
         "PREFERRED_URL_SCHEME": "https" if env == "production" else "http",
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        # Device photos: where their WebP variants are kept, and the largest photo accepted.
+        "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads")),
+        "PHOTO_MAX_BYTES": int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024))),
         # Static URLs carry a content hash (static_url), so browsers may keep them a year.
         "SEND_FILE_MAX_AGE_DEFAULT": 365 * 24 * 3600,
     }

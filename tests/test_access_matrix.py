@@ -18,6 +18,7 @@ PASSWORD = "correct horse battery staple"
 RULES = {
     "static": "public", "healthz": "public",
     "catalog.home": "public", "catalog.index": "public", "catalog.offer": "public",
+    "catalog.photo": "public", "catalog.passport": "public",
     "pages.language": "public", "pages.how_it_works": "public", "pages.pickup_points": "public",
     "pages.privacy": "public", "pages.accessibility": "public", "pages.where_to_get_a_code": "public",
     "auth.login": "public", "auth.forgot_password": "public", "auth.accept_invitation": "public",
@@ -38,6 +39,8 @@ RULES = {
     "staff.stock": "staff", "staff.new_device": "staff", "staff.move_device": "staff",
     "staff.import_devices": "staff", "staff.import_sample": "staff", "staff.import_preview": "staff",
     "staff.import_confirm": "staff",
+    "staff.edit_device": "staff", "staff.upload_photo": "staff", "staff.delete_photo": "staff",
+    "staff.labels": "staff", "staff.bulk": "staff",
     "admin.index": "admin", "admin.create_organisation": "admin", "admin.organisation": "admin",
     "admin.set_status": "admin", "admin.set_quota": "admin", "admin.invite_member": "admin",
     "admin.accounts_page": "admin", "admin.set_account_active": "admin",
@@ -109,6 +112,7 @@ def world(db):
         "code": "fr", "token": "not-a-real-token", "filename": "style.css", "device_id": free.id,
         "to_status": "withdrawn", "point_id": point.id,
         "to_status": "withdrawn", "donor_id": batch.donor_id, "batch_id": batch.id,
+        "to_status": "withdrawn", "photo_id": 1, "name": "../style.css",
     }
     return {"people": people, "clear": clear, "args": args, "reservation_id": reservation.id}
 

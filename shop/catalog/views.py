@@ -1,10 +1,11 @@
 """Public pages: home, catalog and offer."""
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
 
 from shop.catalog.forms import CatalogFilterForm
 from shop.pagecache import cached_page
-from shop.services import catalog
+from shop.services import catalog, devices, photos
+from shop.services.errors import NotFound
 
 bp = Blueprint("catalog", __name__)
 
@@ -52,3 +53,26 @@ def offer(offer_key: str):
         hints=catalog.plain_words(found),
         point=catalog.get_pickup_point(found.pickup_point_id),
     )
+
+
+@bp.get("/photos/<name>")
+def photo(name: str):
+    """A photo variant. Its name holds a random token and never changes: cached for a year."""
+    if not photos.is_variant_name(name):
+        abort(404)
+    response = send_from_directory(photos.folder(), name, mimetype="image/webp", max_age=365 * 24 * 3600,
+                                   conditional=True, etag=True)
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    return response
+
+
+@bp.get("/passport/<token>")
+def passport(token: str):
+    """A device's passport, reached from the QR code on its label. The URL holds a random token
+    rather than the id, so nobody can walk through the whole stock."""
+    try:
+        found = devices.passport(token)
+    except NotFound:
+        abort(404)
+    return render_template("catalog/passport.html", passport=found, device=found.device)

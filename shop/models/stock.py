@@ -1,6 +1,7 @@
 """Donors, donation batches, devices and the history of every device."""
 
 import hashlib
+import secrets
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -106,6 +107,11 @@ def offer_key_for(values) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).hexdigest()
 
 
+def new_passport_token() -> str:
+    """An unguessable, URL-safe token for a device's public passport page (printed on its label)."""
+    return secrets.token_urlsafe(12)
+
+
 class Device(db.Model):
     """One physical, unique item: a stock of one."""
 
@@ -145,6 +151,9 @@ class Device(db.Model):
     pickup_point_id: Mapped[int] = mapped_column(sa.ForeignKey("pickup_points.id"), index=True)
     batch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("donation_batches.id"), index=True)
     offer_key: Mapped[str] = mapped_column(sa.String(16))
+    # The public passport's URL carries this token, not the id: ids would let anyone walk the
+    # whole stock and its history, and a printed label must keep working for the device's life.
+    passport_token: Mapped[str] = mapped_column(sa.String(24), unique=True, default=new_passport_token)
     # While `reserved`: until when the unit is held. Past that moment the unit is available again,
     # even if no job has run yet (see Device.available()).
     held_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -159,6 +168,9 @@ class Device(db.Model):
     erasure_records: Mapped[list["ErasureRecord"]] = relationship(
         back_populates="device", order_by="ErasureRecord.id", cascade="all, delete-orphan"
     )
+    photos: Mapped[list["DevicePhoto"]] = relationship(
+        back_populates="device", order_by="[DevicePhoto.position, DevicePhoto.id]", cascade="all, delete-orphan"
+    )
 
     def compute_offer_key(self) -> str:
         """A short stable key shared by every identical unit (see OFFER_ATTRIBUTES)."""
@@ -167,6 +179,15 @@ class Device(db.Model):
     @property
     def screen_inches(self) -> float | None:
         return None if self.screen_tenths is None else self.screen_tenths / 10
+
+    @property
+    def title(self) -> str:
+        return f"{self.brand} {self.model}"
+
+    @property
+    def editable(self) -> bool:
+        """Reserved and sold units are promised to someone: their description no longer changes."""
+        return self.status not in (DeviceStatus.RESERVED, DeviceStatus.SOLD)
 
     @classmethod
     def available(cls, now: datetime):
@@ -235,6 +256,24 @@ class ErasureRecord(db.Model):
     @property
     def succeeded(self) -> bool:
         return self.result == ErasureResult.SUCCESS
+
+
+class DevicePhoto(db.Model):
+    """One photo of a device, stored as small WebP variants named by a random token."""
+
+    __tablename__ = "device_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    token: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    position: Mapped[int] = mapped_column(default=0)
+    small_width: Mapped[int]
+    small_height: Mapped[int]
+    large_width: Mapped[int]
+    large_height: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    device: Mapped[Device] = relationship(back_populates="photos")
 
 
 STOCK_VERSION_SHARDS = 16

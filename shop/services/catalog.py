@@ -9,7 +9,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
-from shop.models import Category, Device, DeviceStatus, Grade, KeyboardLayout, PickupPoint, StockVersion
+from shop.models import (
+    Category, Device, DevicePhoto, DeviceStatus, Grade, KeyboardLayout, PickupPoint, StockVersion,
+)
 from shop.models.stock import STOCK_VERSION_SHARDS
 from shop.models.types import utcnow
 
@@ -20,6 +22,22 @@ _GROUP_COLUMNS = (
     Device.storage_gb, Device.screen_tenths, Device.os, Device.keyboard_layout, Device.grade,
     Device.price_cents, Device.pickup_point_id, PickupPoint.name, PickupPoint.town,
 )
+
+
+@dataclass(frozen=True)
+class Photo:
+    """The photo shown for an offer: the first photo of its first unit that has one."""
+
+    token: str
+    small_width: int
+    small_height: int
+    large_width: int
+    large_height: int
+
+    def name(self, size: str) -> str:
+        from shop.services.photos import VARIANTS, file_name
+
+        return file_name(self.token, VARIANTS[size])
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,7 @@ class Offer:
     count: int
     battery_min: int | None
     battery_max: int | None
+    photo: Photo | None = None
 
     @property
     def title(self) -> str:
@@ -85,17 +104,40 @@ class OfferPage:
         return self.page < self.pages
 
 
-def _offer_select(where, now=None):
+def _cover_photos(condition, now):
+    """A subquery ranking the photos of the available units of some offers: rank 1 is the
+    offer's cover. Joined into the offers' own query, so photos cost no query of their own."""
+    ranked = (
+        sa.select(
+            Device.offer_key.label("photo_offer_key"), DevicePhoto.token.label("photo_token"),
+            DevicePhoto.small_width.label("photo_small_width"), DevicePhoto.small_height.label("photo_small_height"),
+            DevicePhoto.large_width.label("photo_large_width"), DevicePhoto.large_height.label("photo_large_height"),
+            sa.func.row_number().over(partition_by=Device.offer_key,
+                                      order_by=(Device.id, DevicePhoto.position, DevicePhoto.id)).label("photo_rank"),
+        )
+        .join(Device, Device.id == DevicePhoto.device_id)
+        .where(condition, Device.available(now))
+        .subquery("cover")
+    )
+    columns = [c for c in ranked.c if c.name.startswith("photo_") and c.name not in ("photo_offer_key", "photo_rank")]
+    return ranked, columns, sa.and_(ranked.c.photo_offer_key == Device.offer_key, ranked.c.photo_rank == 1)
+
+
+def _offer_select(where, now=None, *, offer_key=None):
+    now = now or utcnow()
+    ranked, photo_columns, on = _cover_photos(Device.offer_key == offer_key, now)
     return (
         sa.select(
             *_GROUP_COLUMNS,
+            *photo_columns,
             sa.func.count(Device.id).label("count"),
             sa.func.min(Device.battery_health).label("battery_min"),
             sa.func.max(Device.battery_health).label("battery_max"),
         )
         .join(PickupPoint, PickupPoint.id == Device.pickup_point_id)
-        .where(Device.available(now or utcnow()), *where)
-        .group_by(*_GROUP_COLUMNS)
+        .outerjoin(ranked, on)
+        .where(Device.available(now), *where)
+        .group_by(*_GROUP_COLUMNS, *photo_columns)
     )
 
 
@@ -109,6 +151,8 @@ def _to_offer(row) -> Offer:
         price_cents=values["price_cents"], pickup_point_id=values["pickup_point_id"],
         pickup_point_name=values["name"], pickup_point_town=values["town"], count=values["count"],
         battery_min=values["battery_min"], battery_max=values["battery_max"],
+        photo=Photo(values["photo_token"], values["photo_small_width"], values["photo_small_height"],
+                    values["photo_large_width"], values["photo_large_height"]) if values.get("photo_token") else None,
     )
 
 
@@ -156,7 +200,7 @@ def list_offers(filters: OfferFilters, *, page: int = 1, per_page: int = 24, now
         total = groups[0].total
     else:  # an empty result, or a page past the end: count the offers to say so
         total = db.session.scalar(sa.select(sa.func.count(sa.distinct(Device.offer_key))).where(*where)) or 0
-    return OfferPage(offers=_offers_for(groups), total=total, page=page, per_page=per_page)
+    return OfferPage(offers=_offers_for(groups, now), total=total, page=page, per_page=per_page)
 
 
 _DETAIL_COLUMNS = (
@@ -166,16 +210,19 @@ _DETAIL_COLUMNS = (
 )
 
 
-def _offers_for(groups) -> list[Offer]:
-    """The offers for grouped rows, in their order: details read from one unit of each offer."""
+def _offers_for(groups, now) -> list[Offer]:
+    """The offers for grouped rows, in their order: details read from one unit of each offer,
+    with the offer's cover photo if it has one."""
     if not groups:
         return []
     keys = [g.offer_key for g in groups]
     one_unit = sa.select(sa.func.min(Device.id)).where(Device.offer_key.in_(keys)).group_by(Device.offer_key)
+    ranked, photo_columns, on = _cover_photos(Device.offer_key.in_(keys), now)
     details = {
         row.offer_key: row._mapping
         for row in db.session.execute(
-            sa.select(*_DETAIL_COLUMNS).join(PickupPoint, PickupPoint.id == Device.pickup_point_id)
+            sa.select(*_DETAIL_COLUMNS, *photo_columns).join(PickupPoint, PickupPoint.id == Device.pickup_point_id)
+            .outerjoin(ranked, on)
             .where(Device.id.in_(one_unit))
         )
     }
@@ -187,7 +234,7 @@ def _offers_for(groups) -> list[Offer]:
 
 def get_offer(offer_key: str, *, now=None) -> Offer | None:
     """The offer with this key, if at least one unit of it is on sale."""
-    row = db.session.execute(_offer_select([Device.offer_key == offer_key], now)).first()
+    row = db.session.execute(_offer_select([Device.offer_key == offer_key], now, offer_key=offer_key)).first()
     return None if row is None else _to_offer(row)
 
 

@@ -8,10 +8,13 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import aliased
 
 from shop.extensions import db
-from shop.models import Device, DeviceEvent, DeviceStatus, DonationBatch, ErasureRecord, ErasureResult, PickupPoint
+from shop.models import (
+    Device, DeviceEvent, DeviceStatus, DonationBatch, Donor, DonorKind, ErasureRecord, ErasureResult, PickupPoint,
+)
 from shop.models.types import utcnow
-from shop.services import catalog, pricing
+from shop.services import audit, catalog, pricing
 from shop.services.errors import Conflict, DomainError, NotFound
+from shop.services.tx import atomic
 
 S = DeviceStatus
 
@@ -50,6 +53,23 @@ def move_by_hand(device: Device, to_status: DeviceStatus, *, actor: str) -> None
     transition(device.id, device.status, to_status, actor=actor)
 
 
+def _check_description(values: dict, *, batch: DonationBatch | None = None, device_id: int | None = None) -> None:
+    """The checks shared by adding and editing: the donor's price caps and a unique serial number."""
+    if batch is None and values.get("batch_id") is not None:
+        batch = db.session.get(DonationBatch, values["batch_id"])
+    public_donor = batch is not None and batch.donor.is_public
+    try:
+        pricing.check_price(values["category"], values["price_cents"], public_donor=public_donor)
+    except DomainError as error:
+        error.details.setdefault("field", "price")
+        raise
+    same_serial = select(Device.id).where(Device.serial_number == values["serial_number"])
+    if device_id is not None:
+        same_serial = same_serial.where(Device.id != device_id)
+    if db.session.scalar(same_serial) is not None:
+        raise DomainError(_l("A device with this serial number is already in the stock."), field="serial_number")
+
+
 def add_device(device: Device, *, actor: str | None = None) -> Device:
     """Check a new device's price against its donor's caps (no price: the grid's), store it as
     `received` at an open pickup point, record it."""
@@ -64,14 +84,84 @@ def add_device(device: Device, *, actor: str | None = None) -> Device:
         point = db.session.get(PickupPoint, device.pickup_point_id)
         if point is None or not point.active:
             raise DomainError(_l("This pickup point is closed: choose another one."), field="pickup_point")
-        if db.session.scalar(select(Device.id).where(Device.serial_number == device.serial_number)) is not None:
-            raise DomainError(_l("A device with this serial number is already in the stock."), field="serial_number")
+        values = {name: getattr(device, name) for name in ("category", "price_cents", "serial_number", "batch_id")}
+        _check_description(values, batch=batch)
     device.status = S.RECEIVED
     db.session.add(device)
     db.session.flush()
     db.session.add(DeviceEvent(device_id=device.id, from_status=None, to_status=S.RECEIVED, actor=actor))
     db.session.flush()
     return device
+
+
+# What staff may correct on a device that is not promised to anyone.
+EDITABLE_ATTRIBUTES = (
+    "category", "brand", "model", "serial_number", "cpu", "ram_gb", "storage_gb", "screen_tenths", "os",
+    "keyboard_layout", "grade", "battery_health", "price_cents", "batch_id", "pickup_point_id",
+)
+
+
+def edit_device(device: Device, values: dict, *, actor) -> list[str]:
+    """Change a device's description with the same checks as when adding it; returns what changed.
+
+    Only a device that is neither reserved nor sold may change: the write is one conditional
+    UPDATE on that, so a reservation made meanwhile wins and the edit is refused. The offer key
+    is recomputed (identical units regroup) and the catalog's cached pages are dropped.
+    """
+    unknown = set(values) - set(EDITABLE_ATTRIBUTES)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    if not device.editable:
+        raise DomainError(_l("This device is reserved or sold: it can no longer be changed."))
+    merged = {name: getattr(device, name) for name in EDITABLE_ATTRIBUTES} | values
+    if merged.get("price_cents") is None:  # no price given: the grid's, as when adding
+        batch = db.session.get(DonationBatch, merged["batch_id"]) if merged.get("batch_id") else None
+        merged["price_cents"] = values["price_cents"] = pricing.resolve_price(
+            merged["category"], merged["grade"], None, public_donor=batch is not None and batch.donor.is_public)
+    if values.get("pickup_point_id", device.pickup_point_id) != device.pickup_point_id:
+        point = db.session.get(PickupPoint, values["pickup_point_id"])
+        if point is None or not point.active:
+            raise DomainError(_l("This pickup point is closed: choose another one."), field="pickup_point")
+    _check_description(merged, device_id=device.id)
+    changed = sorted(name for name in values if values[name] != getattr(device, name))
+    if not changed:
+        return []
+    merged["offer_key"] = Device(**{k: merged[k] for k in EDITABLE_ATTRIBUTES}).compute_offer_key()
+    result = db.session.execute(
+        update(Device)
+        .where(Device.id == device.id, Device.status.not_in([S.RESERVED, S.SOLD]))
+        .values(**{name: merged[name] for name in changed}, offer_key=merged["offer_key"], updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(_l("This device was reserved or changed in the meantime. Please reload and try again."))
+    db.session.expire(device)
+    audit.record(actor, "device.edited", device, changed=changed)
+    catalog.stock_changed()
+    return changed
+
+
+@atomic
+def move_many(selection: list[Device], to_status: DeviceStatus, *, actor: str) -> None:
+    """Move every selected device to `to_status`, or none of them.
+
+    Every device is checked first and the refusal names each one that cannot make the move and
+    why; a device moved by someone else meanwhile makes its conditional UPDATE fail, and the
+    savepoint undoes the moves already made.
+    """
+    to_status = DeviceStatus(to_status)
+    if not selection:
+        raise DomainError(_l("Please select at least one device."))
+    problems = [
+        str(_l("%(serial)s cannot go from “%(from)s” to “%(to)s”",
+               **{"serial": d.serial_number, "from": d.status.label, "to": to_status.label}))
+        for d in selection if to_status not in manual_moves(d.status)
+    ]
+    if problems:
+        raise DomainError(_l("Nothing was changed. %(problems)s.", problems="; ".join(problems)),
+                          serials=[d.serial_number for d in selection if to_status not in manual_moves(d.status)])
+    for device in selection:
+        transition(device.id, device.status, to_status, actor=actor)
 
 
 def transition(
@@ -254,3 +344,32 @@ def release(device_id: int, *, actor: str | None = None, note: str | None = None
         db.session.flush()
         return True
     return False
+
+
+@dataclass(frozen=True)
+class Passport:
+    """What anyone may know of a device: what it is, the steps of its life, its data erasure.
+    Never who gave, handled or bought it."""
+
+    device: Device
+    steps: list[tuple]  # (when, status)
+    erasure: ErasureRecord | None
+    donor_kind: DonorKind | None
+
+
+def passport(token: str) -> Passport:
+    """The public passport of the device with this token, else NotFound."""
+    device = db.session.scalar(select(Device).where(Device.passport_token == (token or "")[:24])) if token else None
+    if device is None:
+        raise NotFound(_l("This device does not exist."))
+    steps = db.session.execute(
+        select(DeviceEvent.at, DeviceEvent.to_status).where(DeviceEvent.device_id == device.id).order_by(DeviceEvent.id)
+    ).all()
+    erasure = db.session.scalar(
+        select(ErasureRecord).where(ErasureRecord.device_id == device.id, ErasureRecord.result == ErasureResult.SUCCESS)
+        .order_by(ErasureRecord.performed_on.desc(), ErasureRecord.id.desc()).limit(1)
+    )
+    donor_kind = db.session.scalar(
+        select(Donor.kind).join(DonationBatch, DonationBatch.donor_id == Donor.id).where(DonationBatch.id == device.batch_id)
+    ) if device.batch_id else None
+    return Passport(device=device, steps=[tuple(s) for s in steps], erasure=erasure, donor_kind=donor_kind)

@@ -112,6 +112,21 @@ class StaffScope:
             raise NotFound(_l("Page not found"))
         return found
 
+    def selection(self, device_ids) -> list:
+        """The selected devices, in id order, all at the user's points, else NotFound (nothing is
+        acted on when one of them is out of reach)."""
+        from shop.models import Device
+
+        ids = sorted({int(i) for i in device_ids})
+        if not ids:
+            return []
+        found = list(db.session.scalars(sa.select(Device).where(Device.id.in_(ids),
+                                                                Device.pickup_point_id.in_(self._point_ids()))
+                                        .order_by(Device.id)))
+        if len(found) != len(ids):
+            raise NotFound(_l("Page not found"))
+        return found
+
     def status_counts(self, point_id: int) -> dict:
         from shop.models import Device
 

@@ -1,9 +1,12 @@
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, IntegerField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from flask_wtf.file import FileField
+from wtforms import DecimalField, IntegerField, SelectChoice, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from shop.models import Category, Device, Grade, KeyboardLayout, PaymentChannel
+from shop.models import Category, Device, DeviceStatus, Grade, KeyboardLayout, PaymentChannel
 
 
 class FindForm(FlaskForm):
@@ -55,8 +58,22 @@ class DeviceForm(FlaskForm):
             SelectChoice(str(b.id), f"{b.reference} · {b.donor.name}") for b in batches]
         self.pickup_point.choices = [SelectChoice(str(p.id), p.name) for p in points]
 
-    def to_device(self) -> Device:
-        return Device(
+    @staticmethod
+    def data_of(device: Device) -> dict:
+        """The form's fields filled in from a device, to edit it."""
+        return dict(
+            category=device.category.value, brand=device.brand, model=device.model,
+            serial_number=device.serial_number, cpu=device.cpu, ram_gb=device.ram_gb, storage_gb=device.storage_gb,
+            screen_inches=None if device.screen_tenths is None else Decimal(device.screen_tenths) / 10,
+            os=device.os, keyboard_layout=device.keyboard_layout.value if device.keyboard_layout else "",
+            grade=device.grade.value, battery_health=device.battery_health,
+            price=Decimal(device.price_cents) / 100, batch=str(device.batch_id) if device.batch_id else "",
+            pickup_point=str(device.pickup_point_id),
+        )
+
+    def values(self) -> dict:
+        """The device's attributes as typed (see devices.EDITABLE_ATTRIBUTES)."""
+        return dict(
             category=Category(self.category.data), brand=self.brand.data.strip(), model=self.model.data.strip(),
             serial_number=self.serial_number.data.strip(), cpu=(self.cpu.data or "").strip() or None,
             ram_gb=self.ram_gb.data, storage_gb=self.storage_gb.data,
@@ -67,3 +84,24 @@ class DeviceForm(FlaskForm):
             price_cents=int(self.price.data * 100) if self.price.data is not None else None, batch_id=int(self.batch.data) if self.batch.data else None,
             pickup_point_id=int(self.pickup_point.data),
         )
+
+    def to_device(self) -> Device:
+        return Device(**self.values())
+
+
+class PhotoForm(FlaskForm):
+    photo = FileField(_l("Photo"), render_kw={"accept": "image/jpeg,image/png,image/webp"})
+
+
+class BulkForm(FlaskForm):
+    """Several devices of the stock page, and what to do with them all."""
+
+    device = SelectMultipleField(_l("Devices"), coerce=int, validate_choice=False)
+    action = SelectField(_l("With the selected devices"))
+
+    def __init__(self, *args, **kwargs):
+        from shop.services.devices import MANUAL_TARGETS
+
+        super().__init__(*args, **kwargs)
+        self.action.choices = [SelectChoice("labels", _l("Print labels"))] + [
+            SelectChoice(s.value, _l("Move to: %(status)s", status=s.label)) for s in DeviceStatus if s in MANUAL_TARGETS]

@@ -2,17 +2,19 @@
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.forms import ActionForm, refuse
 from shop.models import DeviceStatus, PaymentChannel, Role
-from shop.services import audit, devices, notifications, payments, reservations
+from shop.services import audit, devices, notifications, payments, photos, qr, reservations
 from shop.services import staff as stock_service
 from shop.services.errors import DomainError, NotFound
 from shop.services.staff import StaffScope
-from shop.staff.forms import CancelForm, DeviceForm, FindForm, HandOverForm
+from shop.staff.forms import BulkForm, CancelForm, DeviceForm, FindForm, HandOverForm, PhotoForm
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 staff_only = roles_required(Role.STAFF, Role.ADMIN)
@@ -142,14 +144,10 @@ def _points_or_404(scope):
     return points
 
 
-@bp.get("/stock")
-@staff_only
-def stock():
-    scope = StaffScope(current_user)
+def _stock_page(scope, point_id: int | None, status_value: str | None, *, bulk=None, selected=(), code=200):
     points = _points_or_404(scope)
-    point_id = request.args.get("point", type=int) or points[0].id
-    status = request.args.get("status")
-    status = DeviceStatus(status) if status in {s.value for s in DeviceStatus} else None
+    point_id = point_id or points[0].id
+    status = DeviceStatus(status_value) if status_value in {s.value for s in DeviceStatus} else None
     try:
         found = scope.devices(point_id, status)
     except NotFound:
@@ -157,8 +155,154 @@ def stock():
     return render_template(
         "staff/stock.html", devices=found, point=next(p for p in points if p.id == point_id), points=points,
         status=status, counts=scope.status_counts(point_id), statuses=DeviceStatus,
-        moves=devices.manual_moves, action=ActionForm(),
-    )
+        moves=devices.manual_moves, action=ActionForm(), bulk=bulk or BulkForm(formdata=None),
+        selected=set(selected),
+    ), code
+
+
+@bp.get("/stock")
+@staff_only
+def stock():
+    return _stock_page(StaffScope(current_user), request.args.get("point", type=int), request.args.get("status"))
+
+
+@bp.post("/stock/bulk")
+@staff_only
+def bulk():
+    scope = StaffScope(current_user)
+    form = BulkForm()
+    point_id, status = request.form.get("point", type=int), request.form.get("status") or None
+    if not form.validate_on_submit():
+        return _stock_page(scope, point_id, status, bulk=form, code=422)
+    try:
+        selection = scope.selection(form.device.data or [])
+    except NotFound:
+        abort(404)
+    if form.action.data == "labels" and selection:
+        return redirect(url_for(".labels", device=[d.id for d in selection]), code=303)
+    try:
+        if form.action.data == "labels":
+            raise DomainError(_("Please select at least one device."))
+        devices.move_many(selection, DeviceStatus(form.action.data), actor=current_user.email)
+    except DomainError as error:
+        refuse(form, error, field="device")
+        return _stock_page(scope, point_id, status, bulk=form, selected=[d.id for d in selection], code=422)
+    target = DeviceStatus(form.action.data)
+    flash(ngettext("%(num)d device moved to “%(status)s”.", "%(num)d devices moved to “%(status)s”.",
+                   len(selection), status=target.label), "success")
+    return redirect(url_for(".stock", point=point_id, status=status), code=303)
+
+
+def _device(device_id: int):
+    try:
+        return StaffScope(current_user).device(device_id)
+    except NotFound:
+        abort(404)
+
+
+def _edit_page(device, form=None, photo_form=None, code=200):
+    scope = StaffScope(current_user)
+    if form is None:
+        form = DeviceForm(formdata=None, data=DeviceForm.data_of(device), points=scope.points(),
+                          batches=stock_service.batches())
+    return render_template(
+        "staff/device_edit.html", device=device, form=form, photo_form=photo_form or PhotoForm(formdata=None),
+        photos=device.photos, action=ActionForm(formdata=None), photo_max_mb=photos.max_bytes() // (1024 * 1024),
+    ), code
+
+
+@bp.route("/stock/<int:device_id>/edit", methods=["GET", "POST"])
+@staff_only
+def edit_device(device_id: int):
+    device = _device(device_id)
+    if request.method == "GET":
+        return _edit_page(device)
+    form = DeviceForm(points=StaffScope(current_user).points(), batches=stock_service.batches())
+    if form.validate_on_submit():
+        try:
+            changed = devices.edit_device(device, form.values(), actor=current_user)
+        except DomainError as error:
+            refuse(form, error)
+        else:
+            flash(_("Device %(serial)s is saved.", serial=device.serial_number) if changed
+                  else _("Nothing to save: no change."), "success")
+            return redirect(url_for(".edit_device", device_id=device.id), code=303)
+    return _edit_page(device, form=form, code=422)
+
+
+@bp.url_value_preprocessor
+def _photo_size_limit(endpoint, values):
+    """Photos may be larger than other uploads; this runs before the CSRF check reads the body."""
+    if endpoint == "staff.upload_photo":
+        request.max_content_length = photos.max_bytes() + 64 * 1024  # the form's other fields
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(error):
+    device = None
+    if request.endpoint == "staff.upload_photo" and current_user.is_authenticated:
+        try:
+            device = StaffScope(current_user).device(request.view_args["device_id"])
+        except NotFound:
+            return render_template("errors/error.html", code=404, kind=404), 404
+    if device is None:
+        return render_template("errors/error.html", code=413, kind=413), 413
+    form = PhotoForm(formdata=None)
+    form.photo.errors = [_("This photo is too large (at most %(mb)d MB).", mb=photos.max_bytes() // (1024 * 1024))]
+    return _edit_page(device, photo_form=form, code=413)
+
+
+@bp.post("/stock/<int:device_id>/photos")
+@staff_only
+def upload_photo(device_id: int):
+    device = _device(device_id)
+    form = PhotoForm()
+    if form.validate_on_submit():
+        upload = form.photo.data
+        try:
+            if not upload:
+                raise DomainError(_("Please choose a photo."), field="photo")
+            photos.add_photo(device, upload.read(photos.max_bytes() + 1), actor=current_user)
+        except DomainError as error:
+            refuse(form, error, field="photo")
+        else:
+            flash(_("The photo is added."), "success")
+            return redirect(url_for(".edit_device", device_id=device.id, _anchor="photos"), code=303)
+    return _edit_page(device, photo_form=form, code=422)
+
+
+@bp.post("/stock/<int:device_id>/photos/<int:photo_id>/delete")
+@staff_only
+def delete_photo(device_id: int, photo_id: int):
+    device = _device(device_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        photos.delete_photo(device, photo_id, actor=current_user)
+    except NotFound:
+        abort(404)
+    flash(_("The photo is deleted."), "success")
+    return redirect(url_for(".edit_device", device_id=device.id, _anchor="photos"), code=303)
+
+
+MAX_LABELS = 60
+
+
+@bp.get("/stock/labels")
+@staff_only
+def labels():
+    ids = request.args.getlist("device", type=int)
+    try:
+        selection = StaffScope(current_user).selection(ids[:MAX_LABELS])
+    except NotFound:
+        abort(404)
+    items = [
+        (d, qr.svg(url_for("catalog.passport", token=d.passport_token, _external=True),
+                   _("QR code: the passport of device %(serial)s", serial=d.serial_number)))
+        for d in selection
+    ]
+    return render_template("staff/labels.html", items=items, max_labels=MAX_LABELS,
+                           left_out=max(0, len(set(ids)) - MAX_LABELS))
 
 
 @bp.route("/stock/new", methods=["GET", "POST"])
