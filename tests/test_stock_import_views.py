@@ -66,7 +66,7 @@ def test_upload_preview_then_import_all(client, db, world):
     assert "SN-1" in preview.text and "2 lines checked" in preview.text
     assert count(db) == 0 and count(db, PendingImport) == 1
     token = db.session.scalar(sa.select(PendingImport.token))
-    done = client.post("/staff/stock/import/confirm", data={"token": token})
+    done = client.post("/staff/stock/import/confirm", data={"token": token}, headers=EN)
     assert done.status_code == 303 and done.headers["Location"].endswith(f"/staff/stock?point={world['metz'].id}")
     assert "2 devices imported at Metz" in client.get(done.headers["Location"], headers=EN).text
     assert count(db) == 2 and count(db, DeviceEvent) == 2 and count(db, PendingImport) == 0

@@ -25,7 +25,7 @@ from shop.models import (
     Category, Device, DeviceEvent, DeviceStatus, DonationBatch, ErasureMethod, ErasureRecord, ErasureResult,
     Grade, KeyboardLayout, PendingImport, PickupPoint,
 )
-from shop.models.stock import offer_key_for
+from shop.models.stock import new_passport_token, offer_key_for
 from shop.models.types import utcnow
 from shop.services import audit, catalog, pricing
 from shop.services.errors import DomainError, NotFound
@@ -444,7 +444,8 @@ def import_devices(content: bytes, *, pickup_point: PickupPoint, actor) -> Check
     now = utcnow()
     device_columns = [c.name for c in Device.__table__.columns if c.name not in ("id", "held_until")]
     device_rows = [
-        {**{name: row.get(name) for name in device_columns}, "created_at": now, "updated_at": now}
+        {**{name: row.get(name) for name in device_columns}, "created_at": now, "updated_at": now,
+         "passport_token": new_passport_token()}
         for row in checked.rows
     ]
     # A plain executemany, then the new ids by serial number: RETURNING in parameter order

@@ -134,10 +134,10 @@ def _too_large(form):
     return _upload_page(form, status=413)
 
 
-@bp.errorhandler(413)
 def too_large(error):
     """A body over the app's MAX_CONTENT_LENGTH is refused before it is read; on the import page,
-    say so next to the file field instead of showing a bare error page."""
+    say so next to the file field instead of showing a bare error page (called by the staff
+    blueprint's one handler for 413)."""
     points = [p for p in StaffScope(current_user).points() if p.active] if current_user.is_authenticated else []
     if request.endpoint != "staff.import_preview" or not points:
         return render_template("errors/error.html", code=413, kind=413), 413

@@ -239,6 +239,10 @@ def _photo_size_limit(endpoint, values):
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(error):
+    if request.endpoint == "staff.import_preview":
+        from shop.staff.import_views import too_large
+
+        return too_large(error)
     device = None
     if request.endpoint == "staff.upload_photo" and current_user.is_authenticated:
         try:
