@@ -7,7 +7,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from flask import Flask, flash, render_template, request, session, url_for
+from flask import Flask, abort, flash, render_template, request, session, url_for
 from flask_login import logout_user
 from babel.dates import get_day_names
 from flask_babel import lazy_gettext as _l
@@ -97,6 +97,19 @@ def _register_request_hooks(app: Flask) -> None:
         sqlite_begin_mode.set("DEFERRED" if request.method in ("GET", "HEAD", "OPTIONS") else "IMMEDIATE")
 
     @app.before_request
+    def refuse_nul_characters():
+        """Nobody types a NUL character, and PostgreSQL can neither store nor compare one: a path,
+        query string or form carrying it is refused plainly (400) before any view sees it."""
+        if request.method == "OPTIONS":
+            return None
+        values = [request.path, *_strings(request.args)]
+        if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            values += _strings(request.form)
+        if any("\x00" in value for value in values):
+            abort(400)
+        return None
+
+    @app.before_request
     def sign_out_idle_sessions():
         """A signed-in session unused for SESSION_IDLE_MINUTES ends (the remember cookie aside)."""
         if "_user_id" not in session:
@@ -122,6 +135,10 @@ def _register_request_hooks(app: Flask) -> None:
             db.session.rollback()
         set_security_headers(response, secure=request.is_secure)
         return _gzip(response)
+
+
+def _strings(multidict) -> list[str]:
+    return [text for key, value in multidict.items(multi=True) for text in (key, value)]
 
 
 def _gzip(response):
