@@ -7,14 +7,14 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from flask import Flask, abort, flash, render_template, request, session, url_for
+from flask import Flask, abort, flash, make_response, render_template, request, session, url_for
 from flask_login import logout_user
 from babel.dates import get_day_names
 from flask_babel import lazy_gettext as _l
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, format_time, get_locale
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -213,6 +213,15 @@ def _register_error_pages(app: Flask) -> None:
         code = error.code or 500
         kind = code if code in (400, 403, 404, 405, 410, 413, 429) else "other"
         return render_template("errors/error.html", code=code, kind=kind), code
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        """The database hiccupped (connection lost, lock timeout…): nothing was kept; try again."""
+        log.exception("Database error on %s", request.path)
+        db.session.rollback()
+        response = make_response(render_template("errors/error.html", code=503, kind=503), 503)
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.errorhandler(Exception)
     def server_error(error):

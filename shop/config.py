@@ -68,7 +68,9 @@ def load() -> dict:
         "PROXY_FIX": int(os.environ.get("PROXY_FIX", "0")),
         "PREFERRED_URL_SCHEME": "https" if env == "production" else "http",
         "WTF_CSRF_TIME_LIMIT": None,
-        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        # The largest request body accepted (bytes): bigger ones get a friendly 413 page. Keep the
+        # front server's own limit (nginx client_max_body_size) the same.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
         # Static URLs carry a content hash (static_url), so browsers may keep them a year.
         "SEND_FILE_MAX_AGE_DEFAULT": 365 * 24 * 3600,
     }
