@@ -39,6 +39,8 @@ def load() -> dict:
         "LANGUAGES": {"fr": "Français", "en": "English", "ar": "العربية", "uk": "Українська"},
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # If Redis cannot be reached, each worker counts on its own meanwhile instead of failing.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
