@@ -7,7 +7,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from flask import Flask, abort, flash, make_response, render_template, request, session, url_for
+from flask import Flask, Request, abort, flash, make_response, render_template, request, session, url_for
 from flask_login import logout_user
 from babel.dates import get_day_names
 from flask_babel import lazy_gettext as _l
@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
+from werkzeug.utils import cached_property
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop import config as config_module
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder="../templates", instance_path=str(ROOT / "instance"))
+    app.request_class = ShopRequest
     app.config.update(config_module.load())
     if config:
         app.config.update(config)
@@ -97,15 +99,9 @@ def _register_request_hooks(app: Flask) -> None:
         sqlite_begin_mode.set("DEFERRED" if request.method in ("GET", "HEAD", "OPTIONS") else "IMMEDIATE")
 
     @app.before_request
-    def refuse_nul_characters():
-        """Nobody types a NUL character, and PostgreSQL can neither store nor compare one: a path,
-        query string or form carrying it is refused plainly (400) before any view sees it."""
-        if request.method == "OPTIONS":
-            return None
-        values = [request.path, *_strings(request.args)]
-        if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            values += _strings(request.form)
-        if any("\x00" in value for value in values):
+    def refuse_nul_in_paths():
+        """No link has a NUL character in its path (see ShopRequest for query strings and forms)."""
+        if "\x00" in request.path:
             abort(400)
         return None
 
@@ -137,8 +133,28 @@ def _register_request_hooks(app: Flask) -> None:
         return _gzip(response)
 
 
-def _strings(multidict) -> list[str]:
-    return [text for key, value in multidict.items(multi=True) for text in (key, value)]
+class ShopRequest(Request):
+    """A request whose query string and form never carry a NUL character: nobody types one, and
+    PostgreSQL can neither store nor compare one. It becomes U+FFFD (as Werkzeug already shows
+    bytes that are not UTF-8), so the value fails validation or matches nothing, like any typo."""
+
+    @cached_property
+    def args(self):
+        return _without_nul(Request.args.fget(self))
+
+    def _load_form_data(self) -> None:
+        loaded = "form" in self.__dict__
+        super()._load_form_data()
+        if not loaded:
+            self.__dict__["form"] = _without_nul(self.__dict__["form"])
+
+
+def _without_nul(multidict):
+    if not any("\x00" in key or "\x00" in value for key, value in multidict.items(multi=True)):
+        return multidict
+    return type(multidict)(
+        (key.replace("\x00", "\ufffd"), value.replace("\x00", "\ufffd")) for key, value in multidict.items(multi=True)
+    )
 
 
 def _gzip(response):

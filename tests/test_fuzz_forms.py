@@ -8,7 +8,10 @@ fuzzed with its real field names and choices without touching this file. A POST 
 no page shows fails `test_every_post_endpoint_has_a_form_on_a_page` until its page is crawled
 below or it is listed in NOT_ON_A_PAGE.
 
-Each example posts random and hostile values (huge strings, control characters, NUL, invalid UTF-8
+Each form first gets a sweep: every typed field, in turn, receives each "killer" value (NUL, invalid
+UTF-8, a 100 000-character string) while the other fields hold valid values, so the value reaches
+the service and the database behind the validators. Then each Hypothesis example posts random and
+hostile values (huge strings, control characters, NUL, invalid UTF-8
 percent-encodings, HTML, SQL, numbers out of range, missing, repeated and extra fields) with a valid
 CSRF token. Nothing may answer 500 or more, and a refused post (status >= 400, the form shown again
 with errors, or a redirect with an error message) must leave every table as it was.

@@ -81,17 +81,36 @@ def test_invalid_utf8_in_cookies_and_headers_is_harmless(client):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("method,url,body", [
-    ("GET", "/catalog?category=%00", None),
-    ("GET", "/offer/" + "%00" * 16, None),
-    ("GET", "/reserve/confirmation/AB%00CD", None),
-    ("POST", "/reserve", b"code=ABC%00DEF"),
-    ("POST", "/login", b"email=a%00%40example.org&password=x"),
-])
-def test_nul_characters_are_refused_plainly(client, method, url, body):
-    response = client.open(url, method=method, data=body, content_type="application/x-www-form-urlencoded")
+@pytest.mark.parametrize("url", ["/offer/" + "%00" * 16, "/reserve/confirmation/AB%00CD", "/partner/reservations/%00"])
+def test_a_nul_character_in_a_path_is_refused_plainly(client, url):
+    response = client.get(url)
     assert response.status_code == 400
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("method,url,body,status", [
+    ("GET", "/catalog?category=%00&min_storage=1%00", None, 200),
+    ("GET", "/reserve?code=AB%00CD", None, 200),
+    ("POST", "/reserve", b"code=ABC%00DEF", 200),
+    ("POST", "/login", b"email=a%00%40example.org&password=x%00", 200),
+    ("POST", "/password/forgot", b"email=a%00%40example.org", 303),
+])
+def test_a_nul_character_in_a_query_or_form_is_a_harmless_typo(client, method, url, body, status):
+    """It becomes U+FFFD: PostgreSQL could neither store nor compare a NUL."""
+    response = client.open(url, method=method, data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == status
+    assert "\x00" not in response.get_data(as_text=True)
+
+
+def test_a_nul_character_typed_in_a_name_is_stored_as_a_visible_mark(app, db, client):
+    worker = factories.user()
+    db.session.commit()
+    client.post("/login", data={"email": worker.email, "password": "correct horse battery staple"})
+    response = client.post("/partner/beneficiaries/new", data={
+        "display_name": "Ana\x00Lee", "birth_year": "1980", "language": "fr", "ground": "rsa", "justification": "x\x00"})
+    assert response.status_code == 303
+    assert db.session.scalar(sa.select(Beneficiary.display_name)) == "Ana\ufffdLee"
+    assert client.get("/partner/?q=%00").status_code == 200
 
 
 # --- HTML and script stored in every text field ---------------------------------------------------
