@@ -13,12 +13,12 @@ from flask_babel import force_locale, gettext
 from shop import config
 from shop.extensions import db as _db
 from shop.models import (
-    Beneficiary, Device, DeviceEvent, DonationBatch, Donor, EligibilityCode, Organisation, PickupPoint, Reservation,
+    Role, Beneficiary, Device, DeviceEvent, DonationBatch, Donor, EligibilityCode, Organisation, PickupPoint, Reservation,
     User,
 )
 from shop.services import codes, reservations
 from tests import factories
-from tests.test_access_matrix import RULES, world  # noqa: F401  (the fixture, reused)
+from tests.test_access_matrix import PASSWORD, RULES, world  # noqa: F401  (the fixture, reused)
 from tests.test_fuzz_forms import VISITOR_OF_KIND, fuzz_world, sign_in  # noqa: F401
 
 
@@ -207,3 +207,45 @@ def test_partner_export_neutralises_formulas(app, db, client, name):
     cell = rows[1][rows[0].index("name")]
     assert cell == "'" + name  # shown as text by spreadsheets, never run
     assert not cell[:1] in "=+-@\t\r"
+
+
+# --- What the fuzzer found (each a 500 before its fix) ---------------------------------------------
+
+def test_non_finite_decimals_are_refused_as_typos(app, db, client):
+    point = factories.pickup_point()
+    staff = factories.user(Role.STAFF, pickup_point_id=point.id)
+    db.session.commit()
+    client.post("/login", data={"email": staff.email, "password": PASSWORD})
+    response = client.post("/staff/stock/new", headers={"Accept-Language": "en"}, data={
+        "category": "laptop", "brand": "B", "model": "M", "serial_number": "S1", "grade": "B", "price": "sNaN",
+        "screen_inches": "Infinity", "pickup_point": str(point.id)})
+    assert response.status_code == 422
+    assert response.text.count("Enter a number, for example 12.5.") == 2
+
+
+@pytest.mark.parametrize("query", ["min_ram=%20", "category=%20", "point=%20", "min_storage=%20%20"])
+def test_a_blank_looking_catalog_filter_is_ignored(client, db, query):
+    assert client.get(f"/catalog?{query}").status_code == 200
+
+
+def test_a_refused_action_on_a_code_no_longer_active_says_why(app, db, client):
+    worker = factories.user()
+    code, _ = factories.code(factories.beneficiary(worker), worker=worker)
+    codes.revoke(code, worker=worker, reason="lost")
+    db.session.commit()
+    client.post("/login", data={"email": worker.email, "password": PASSWORD})
+    response = client.post(f"/partner/codes/{code.id}/reissue", data={f"reissue-{code.id}-reason": "again"},
+                           headers={"Accept-Language": "en"})  # a second tab, a double click
+    assert response.status_code == 200
+    assert 'class="flash flash-error"' in response.text
+
+
+@pytest.mark.parametrize("body", [b"0", b"[]", b'"event"', b'{"id": 5, "type": "x", "data": {"object": {}}}',
+                                  b'{"id": "evt_1"}', b'{"id": "evt_1", "type": "x", "data": {"object": 3}}'])
+def test_a_correctly_signed_body_that_is_not_an_event_is_refused(app, db, client, monkeypatch, body):
+    from tests.stripe_fake import WEBHOOK_SECRET, sign
+
+    monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    response = client.post("/payments/stripe/webhook", data=body,
+                           headers={"Content-Type": "application/json", "Stripe-Signature": sign(body)})
+    assert response.status_code == 400

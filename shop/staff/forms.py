@@ -13,7 +13,7 @@ class FiniteDecimalField(DecimalField):
         super().process_formdata(valuelist)
         if self.data is not None and not self.data.is_finite():
             self.data = None
-            raise ValueError(self.gettext("Not a valid decimal value."))
+            raise ValueError(_l("Enter a number, for example 12.5."))
 
 
 class FindForm(FlaskForm):
