@@ -11,7 +11,6 @@ from flask import url_for
 from flask_babel import force_locale, gettext
 
 from shop import config
-from shop.extensions import db as _db
 from shop.models import (
     Role, Beneficiary, Device, DeviceEvent, DonationBatch, Donor, EligibilityCode, Organisation, PickupPoint, Reservation,
     User,

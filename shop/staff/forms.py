@@ -52,7 +52,7 @@ class DeviceForm(FlaskForm):
     grade = SelectField(_l("Grade"))
     battery_health = IntegerField(_l("Battery health (%)"), validators=[Optional(), NumberRange(min=0, max=100)])
     price = FiniteDecimalField(_l("Price (euros)"), places=2,
-                         validators=[InputRequired(_l("This field is required.")), NumberRange(min=0, max=1000)])
+                               validators=[InputRequired(_l("This field is required.")), NumberRange(min=0, max=1000)])
     batch = SelectField(_l("Donation batch"), validators=[Optional()])
     pickup_point = SelectField(_l("Pickup point"))
 
