@@ -7,15 +7,16 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from flask import Flask, flash, render_template, request, session, url_for
+from flask import Flask, Request, abort, flash, make_response, render_template, request, session, url_for
 from flask_login import logout_user
 from babel.dates import get_day_names
 from flask_babel import lazy_gettext as _l
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, format_time, get_locale
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
+from werkzeug.utils import cached_property
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop import config as config_module
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder="../templates", instance_path=str(ROOT / "instance"))
+    app.request_class = ShopRequest
     app.config.update(config_module.load())
     if config:
         app.config.update(config)
@@ -104,6 +106,13 @@ def _register_request_hooks(app: Flask) -> None:
         sqlite_begin_mode.set("DEFERRED" if request.method in ("GET", "HEAD", "OPTIONS") else "IMMEDIATE")
 
     @app.before_request
+    def refuse_nul_in_paths():
+        """No link has a NUL character in its path (see ShopRequest for query strings and forms)."""
+        if "\x00" in request.path:
+            abort(400)
+        return None
+
+    @app.before_request
     def sign_out_idle_sessions():
         """A signed-in session unused for SESSION_IDLE_MINUTES ends (the remember cookie aside)."""
         if "_user_id" not in session:
@@ -129,6 +138,30 @@ def _register_request_hooks(app: Flask) -> None:
             db.session.rollback()
         set_security_headers(response, secure=request.is_secure)
         return _gzip(response)
+
+
+class ShopRequest(Request):
+    """A request whose query string and form never carry a NUL character: nobody types one, and
+    PostgreSQL can neither store nor compare one. It becomes U+FFFD (as Werkzeug already shows
+    bytes that are not UTF-8), so the value fails validation or matches nothing, like any typo."""
+
+    @cached_property
+    def args(self):
+        return _without_nul(Request.args.fget(self))
+
+    def _load_form_data(self) -> None:
+        loaded = "form" in self.__dict__
+        super()._load_form_data()
+        if not loaded:
+            self.__dict__["form"] = _without_nul(self.__dict__["form"])
+
+
+def _without_nul(multidict):
+    if not any("\x00" in key or "\x00" in value for key, value in multidict.items(multi=True)):
+        return multidict
+    return type(multidict)(
+        (key.replace("\x00", "\ufffd"), value.replace("\x00", "\ufffd")) for key, value in multidict.items(multi=True)
+    )
 
 
 def _gzip(response):
@@ -203,6 +236,15 @@ def _register_error_pages(app: Flask) -> None:
         code = error.code or 500
         kind = code if code in (400, 403, 404, 405, 410, 413, 429) else "other"
         return render_template("errors/error.html", code=code, kind=kind), code
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        """The database hiccupped (connection lost, lock timeout…): nothing was kept; try again."""
+        log.exception("Database error on %s", request.path)
+        db.session.rollback()
+        response = make_response(render_template("errors/error.html", code=503, kind=503), 503)
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.errorhandler(Exception)
     def server_error(error):

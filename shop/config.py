@@ -39,6 +39,8 @@ def load() -> dict:
         "LANGUAGES": {"fr": "Français", "en": "English", "ar": "العربية", "uk": "Українська"},
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # If Redis cannot be reached, each worker counts on its own meanwhile instead of failing.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
@@ -71,7 +73,9 @@ def load() -> dict:
         "PROXY_FIX": int(os.environ.get("PROXY_FIX", "0")),
         "PREFERRED_URL_SCHEME": "https" if env == "production" else "http",
         "WTF_CSRF_TIME_LIMIT": None,
-        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        # The largest request body accepted (bytes): bigger ones get a friendly 413 page. Keep the
+        # front server's own limit (nginx client_max_body_size) the same.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
         # Device photos: where their WebP variants are kept, and the largest photo accepted.
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads")),
         "PHOTO_MAX_BYTES": int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024))),

@@ -195,25 +195,112 @@ def test_webhook_needs_no_csrf_token(app, client, db, stripe_http):
     assert response.status_code == 200
 
 
-def test_a_failure_while_processing_leaves_no_trace_and_the_replay_completes_once(app, client, db, stripe_http, monkeypatch):
+def _crash(*args, **kwargs):
+    raise RuntimeError("worker killed")
+
+
+# Where processing dies: before anything is written, after the payment row and the confirmation are
+# written (flushed, not committed), and at the very end while notifying the person.
+CRASH_POINTS = {
+    "before recording": lambda monkeypatch: monkeypatch.setattr(reservations, "record_online_payment", _crash),
+    "after the payment row is written": lambda monkeypatch: monkeypatch.setattr(
+        reservations.audit, "record", lambda *a, **k: (db_flush(), _crash())),
+    "while notifying": lambda monkeypatch: monkeypatch.setattr(payments.notifications, "reservation_confirmed", _crash),
+}
+
+
+def db_flush():
+    from shop.extensions import db
+
+    db.session.flush()
+    assert db.session.scalar(sa.select(sa.func.count(Payment.id))) == 1  # written, in this transaction
+
+
+def _paid_online_entries(db) -> int:
+    from shop.models import AuditEntry
+
+    return db.session.scalar(sa.select(sa.func.count(AuditEntry.id)).where(AuditEntry.action == "reservation.paid_online"))
+
+
+@pytest.mark.parametrize("crash_point", CRASH_POINTS)
+def test_a_failure_while_processing_leaves_no_trace_and_the_replay_completes_once(
+        app, client, db, stripe_http, monkeypatch, crash_point):
     reservation, _, _ = _checkout(db)
     payload = event("evt_13", "checkout.session.completed", completed_session("cs_test_1", reservation.id, 9000))
-
-    def crash(*args, **kwargs):
-        raise RuntimeError("worker killed")
-
-    monkeypatch.setattr(reservations, "record_online_payment", crash)
+    CRASH_POINTS[crash_point](monkeypatch)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     try:
-        assert _post(client, payload).status_code == 500
+        assert _post(client, payload).status_code == 500  # Stripe retries a failed delivery
     finally:
         app.config["PROPAGATE_EXCEPTIONS"] = None
     assert db.session.scalar(sa.select(sa.func.count(StripeEvent.id))) == 0
+    assert db.session.scalar(sa.select(sa.func.count(Payment.id))) == 0
+    assert db.session.get(Reservation, reservation.id).status == R.PENDING_PAYMENT
     monkeypatch.undo()
     app.extensions["stripe_http_client"] = stripe_http
     assert _post(client, payload).json["outcome"] == "confirmed"
     assert _post(client, payload).json["outcome"] == "duplicate"
+    db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count(Payment.id))) == 1
+    assert db.session.get(Reservation, reservation.id).status == R.CONFIRMED
+    assert _paid_online_entries(db) == 1  # confirmed once
+
+
+KILLED_WORKER = r"""
+import os, signal, sys
+import sqlalchemy as sa
+from shop import create_app
+from shop.extensions import db
+from shop.services import audit
+from tests.stripe_fake import WEBHOOK_SECRET, FakeStripeHTTP, sign
+
+app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": sys.argv[1], "WTF_CSRF_ENABLED": False,
+                  "STRIPE_SECRET_KEY": "sk_test_fake", "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                  "PROPAGATE_EXCEPTIONS": True})
+app.extensions["stripe_http_client"] = FakeStripeHTTP()
+real_record = audit.record
+
+def record(actor, action, *args, **kwargs):
+    real_record(actor, action, *args, **kwargs)
+    if action == "reservation.paid_online":
+        db.session.flush()
+        payments = db.session.scalar(sa.text("SELECT count(*) FROM payments"))
+        print(f"payment rows written, not committed: {payments}", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # the worker dies here, mid-transaction
+
+audit.record = record
+payload = sys.stdin.buffer.read()
+app.test_client().post("/payments/stripe/webhook", data=payload,
+                       headers={"Content-Type": "application/json", "Stripe-Signature": sign(payload)})
+print("not killed", flush=True)
+"""
+
+
+def test_a_worker_killed_while_processing_then_the_replay_records_one_payment(app, client, db, stripe_http):
+    """A real process, killed with SIGKILL after writing the payment and the confirmation but
+    before committing; Stripe then delivers the same event again to a live worker."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    reservation, _, _ = _checkout(db)
+    payload = event("evt_kill", "checkout.session.completed", completed_session("cs_test_1", reservation.id, 9000))
+    db.session.commit()  # the worker must see the reservation, and the test must hold no lock
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    worker = subprocess.run([sys.executable, "-c", KILLED_WORKER, url], input=payload, capture_output=True,
+                            cwd=Path(__file__).resolve().parent.parent, timeout=120)
+    assert worker.returncode == -signal.SIGKILL, worker.stderr.decode()[-2000:]
+    assert b"payment rows written, not committed: 1" in worker.stdout
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count(Payment.id))) == 0  # the dead worker's writes are gone
+    assert db.session.scalar(sa.select(sa.func.count(StripeEvent.id))) == 0
+    assert _post(client, payload).json["outcome"] == "confirmed"
+    assert _post(client, payload).json["outcome"] == "duplicate"
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count(Payment.id))) == 1
+    assert db.session.get(Reservation, reservation.id).status == R.CONFIRMED
+    assert _paid_online_entries(db) == 1
 
 
 def test_cancelling_a_paid_reservation_refunds_through_stripe(client, db, stripe_http):

@@ -56,7 +56,10 @@ class CatalogFilterForm(FlaskForm):
         """The valid filters and page number; an invalid field is ignored (its error is shown)."""
 
         def ok(field):
-            return field.data not in (None, "") and not field.errors
+            if field.data in (None, "") or field.errors:
+                return False
+            # Optional() lets a blank-looking value (" ") through without checking the choices.
+            return not isinstance(field, SelectField) or field.data in {c[0] for c in field.iter_choices()}
 
         max_price = self.max_price.data if ok(self.max_price) else None
         filters = OfferFilters(

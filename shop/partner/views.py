@@ -116,7 +116,11 @@ def _beneficiary_page(person, bound=None):
     }
     if bound is not None:
         code_id, action, form = bound
-        forms.setdefault(code_id, {})[action] = form
+        if code_id in forms:
+            forms[code_id][action] = form
+        else:  # the code is no longer active (changed in another tab, a double click): say why on top
+            for message in (m for messages in form.errors.values() for m in messages):
+                flash(str(message), "error")
     return _no_store(render_template(
         "partner/beneficiary.html",
         person=person,

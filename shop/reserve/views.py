@@ -107,6 +107,7 @@ def confirm(offer_key: str):
         return render_template("reserve/sold_out.html", category=category,
                                alternatives=reservations.alternatives(category, exclude=offer_key)), 410
     form = ReserveForm(online=payments.enabled())
+    status = 200
     if form.validate_on_submit():
         try:
             if form.method.data == PaymentMethod.CARD_ONLINE.value:
@@ -125,14 +126,15 @@ def confirm(offer_key: str):
             abort(404)
         except DomainError as error:
             flash(error.message, "error")
-        except OperationalError:
+        except OperationalError:  # a lock timeout or a lost connection: nothing was kept
             db.session.rollback()
             flash(_("Many people are reserving right now. Please try again."), "error")
+            status = 503
         else:
             return redirect(url_for("reserve.confirmation", number=reservation.number), code=303)
     allowed = code.allows(offer.category)
     return render_template("reserve/confirm.html", offer=offer, form=form, code=code, allowed=allowed,
-                           point=catalog.get_pickup_point(offer.pickup_point_id))
+                           point=catalog.get_pickup_point(offer.pickup_point_id)), status
 
 
 def _own_reservation(number: str):

@@ -171,16 +171,21 @@ def handle_webhook(payload: bytes, signature: str | None) -> str:
         raise BadWebhook("webhook secret not configured")
     try:
         event = stripe.Webhook.construct_event(payload, signature or "", secret)
-    except (ValueError, stripe.SignatureVerificationError) as error:
+        event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
+    except (ValueError, TypeError, AttributeError, KeyError, stripe.SignatureVerificationError) as error:
+        # A body that is not a Stripe event object (even a correctly signed one) is refused, never a 500.
         raise BadWebhook(str(error)) from None
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= 255 and isinstance(event_type, str)
+            and isinstance(obj, dict)):
+        raise BadWebhook("not a Stripe event")
     try:
         with db.session.begin_nested():
-            db.session.add(StripeEvent(id=event["id"], type=event["type"], received_at=utcnow()))
+            db.session.add(StripeEvent(id=event_id, type=event_type[:100], received_at=utcnow()))
     except sa.exc.IntegrityError:
         return "duplicate"
-    handler = HANDLERS.get(event["type"])
-    outcome = handler(event["data"]["object"]) if handler else "ignored"
-    stored = db.session.get(StripeEvent, event["id"])
+    handler = HANDLERS.get(event_type)
+    outcome = handler(obj) if handler else "ignored"
+    stored = db.session.get(StripeEvent, event_id)
     stored.outcome = outcome[:60]
     db.session.flush()
     return outcome

@@ -9,6 +9,16 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from shop.models import Category, Device, DeviceStatus, Grade, KeyboardLayout, PaymentChannel
 
 
+class FiniteDecimalField(DecimalField):
+    """A decimal that is a number: NaN, sNaN and Infinity are refused as mistyped, not crashed on."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.data.is_finite():
+            self.data = None
+            raise ValueError(_l("Enter a number, for example 12.5."))
+
+
 class FindForm(FlaskForm):
     class Meta:
         csrf = False
@@ -39,12 +49,12 @@ class DeviceForm(FlaskForm):
     cpu = StringField(_l("Processor"), validators=[Optional(), Length(max=120)])
     ram_gb = IntegerField(_l("Memory (GB)"), validators=[Optional(), NumberRange(min=1, max=1024)])
     storage_gb = IntegerField(_l("Storage (GB)"), validators=[Optional(), NumberRange(min=1, max=100000)])
-    screen_inches = DecimalField(_l("Screen (inches)"), places=1, validators=[Optional(), NumberRange(min=1, max=100)])
+    screen_inches = FiniteDecimalField(_l("Screen (inches)"), places=1, validators=[Optional(), NumberRange(min=1, max=100)])
     os = StringField(_l("System"), validators=[Optional(), Length(max=60)])
     keyboard_layout = SelectField(_l("Keyboard"), validators=[Optional()])
     grade = SelectField(_l("Grade"))
     battery_health = IntegerField(_l("Battery health (%)"), validators=[Optional(), NumberRange(min=0, max=100)])
-    price = DecimalField(_l("Price (euros)"), places=2, validators=[Optional(), NumberRange(min=0, max=1000)])
+    price = FiniteDecimalField(_l("Price (euros)"), places=2, validators=[Optional(), NumberRange(min=0, max=1000)])
     batch = SelectField(_l("Donation batch"), validators=[Optional()])
     pickup_point = SelectField(_l("Pickup point"))
 
