@@ -1,9 +1,24 @@
 """Forms and form helpers shared by several areas."""
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import IntegerField as _IntegerField
 
 from shop.extensions import db
 from shop.services.errors import DomainError
+
+
+MAX_DIGITS = 15  # beyond this, a number is a typo (and WTForms' NumberRange overflows on it)
+
+
+class IntegerField(_IntegerField):
+    """WTForms' IntegerField, refusing absurdly long numbers with a message instead of crashing."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and len(valuelist[0].strip().lstrip("+-")) > MAX_DIGITS:
+            self.data = None
+            raise ValueError(_l("Enter a smaller number."))
+        super().process_formdata(valuelist)
 
 
 class ActionForm(FlaskForm):

@@ -99,7 +99,7 @@ def test_a_database_error_while_reserving_on_behalf_leaves_nothing(app, db, clie
     device = factories.device()
     code, _ = factories.code(factories.beneficiary(worker), worker=worker)
     db.session.commit()
-    client.post("/login", data={"email": worker.email, "password": PASSWORD})
+    factories.sign_in(client, worker.email, PASSWORD)
     before = snapshot(db)
     _inject(monkeypatch, audit, "record", "replace", FAULTS[fault])
     response = client.post(f"/partner/codes/{code.id}/reserve/{device.offer_key}", headers={"Accept-Language": "ar"})
@@ -117,7 +117,7 @@ def test_a_database_error_while_handing_over_leaves_nothing(app, db, client, mon
     code, _ = factories.code()
     reservation = reservations.reserve(code, device.offer_key, method=PaymentMethod.COUNTER)
     db.session.commit()
-    client.post("/login", data={"email": staff.email, "password": PASSWORD})
+    factories.sign_in(client, staff.email, PASSWORD)
     before = snapshot(db)
     _inject(monkeypatch, *HAND_OVER_POINTS[point], FAULTS[fault])
     response = client.post(f"/staff/reservations/{reservation.number}/hand-over", data={"channel": "cash"},

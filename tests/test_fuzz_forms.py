@@ -31,9 +31,9 @@ from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from shop.extensions import limiter
+from shop.extensions import db, limiter
 from shop.models import Role
-from shop.services import accounts
+from shop.services import accounts, twofactor
 from tests import factories
 from tests.stripe_fake import WEBHOOK_SECRET, sign
 from tests.test_access_matrix import PASSWORD, RULES
@@ -46,11 +46,23 @@ GET_EXAMPLES = 6
 VISITOR_OF_KIND = {
     "public": "anonymous", "webhook": "anonymous", "code": "code_holder", "signed_in": "worker_a",
     "partner": "worker_a", "partner_admin": "partner_admin_a", "staff": "staff", "admin": "admin",
+    "share_link": "anonymous",
 }
 # POST endpoints that no page shows as a form, with the reason.
 NOT_ON_A_PAGE = {
     "payments.stripe_webhook": "called by Stripe, fuzzed with raw bodies",
+    # Forms shown only in a state this world does not set up (fuzzed by the path sweep below;
+    # their own tests cover refusals): a password accepted and a code awaited, a social worker
+    # with two-step sign-in on, a live share link, a device with a photo, an import waiting.
+    "auth.second_factor": "shown between the password and the code",
+    "auth.disable_two_factor": "shown to a social worker who turned two-step sign-in on",
+    "auth.renew_recovery_codes": "shown to someone who turned two-step sign-in on",
+    "impact.revoke_share_link": "shown once a donor has a live share link",
+    "staff.delete_photo": "shown once a device has a photo",
+    "staff.import_confirm": "shown on the preview of a valid file",
 }
+# GET pages allowed to write: the set-up page keeps the key it shows, so a reload shows the same.
+GET_MAY_WRITE = {"auth.enrol"}
 # Posting to these ends the visitor's session: sign in again before each example.
 ENDS_SESSION = {"auth.logout", "reserve.forget", "auth.change_password"}
 
@@ -175,6 +187,11 @@ def sign_in(app, world, visitor):
         user = world["people"][visitor]
         response = client.post("/login", data={"email": user.email, "password": PASSWORD,
                                                "csrf_token": csrf_token(app, client)})
+        if response.status_code == 303 and response.headers["Location"] == "/login/code":
+            user.totp_last_step = None  # the same account signs in many times within 30 seconds
+            db.session.commit()
+            response = client.post("/login/code", data={"code": twofactor.current_code(user),
+                                                         "csrf_token": csrf_token(app, client)})
         assert response.status_code == 303, (visitor, response.status_code)
     return client
 
@@ -540,7 +557,7 @@ def test_fuzz_paths_and_query_strings(app, db, fuzz_world, visitor, monkeypatch)
             response = client.get(url)
         response.close()
         assert response.status_code < 500, f"{visitor} {method} {url} ({endpoint}): {response.status_code}"
-        if method == "GET":
+        if method == "GET" and endpoint not in GET_MAY_WRITE:
             changes = [c for c in _changed(before, snapshot(db)) if not c.startswith("audit_log")]
             assert not changes, f"{visitor} GET {url} ({endpoint}) changed {changes}"
 

@@ -104,7 +104,7 @@ def test_a_nul_character_in_a_query_or_form_is_a_harmless_typo(client, method, u
 def test_a_nul_character_typed_in_a_name_is_stored_as_a_visible_mark(app, db, client):
     worker = factories.user()
     db.session.commit()
-    client.post("/login", data={"email": worker.email, "password": "correct horse battery staple"})
+    factories.sign_in(client, worker.email, "correct horse battery staple")
     response = client.post("/partner/beneficiaries/new", data={
         "display_name": "Ana\x00Lee", "birth_year": "1980", "language": "fr", "ground": "rsa", "justification": "x\x00"})
     assert response.status_code == 303
@@ -198,7 +198,7 @@ def test_partner_export_neutralises_formulas(app, db, client, name):
     db.session.execute(sa.update(Beneficiary).where(Beneficiary.id == person.id)
                        .values(display_name=name, justification=MARK))
     db.session.commit()
-    client.post("/login", data={"email": worker.email, "password": "correct horse battery staple"})
+    factories.sign_in(client, worker.email, "correct horse battery staple")
     response = client.get("/partner/export.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -214,7 +214,7 @@ def test_non_finite_decimals_are_refused_as_typos(app, db, client):
     point = factories.pickup_point()
     staff = factories.user(Role.STAFF, pickup_point_id=point.id)
     db.session.commit()
-    client.post("/login", data={"email": staff.email, "password": PASSWORD})
+    factories.sign_in(client, staff.email, PASSWORD)
     response = client.post("/staff/stock/new", headers={"Accept-Language": "en"}, data={
         "category": "laptop", "brand": "B", "model": "M", "serial_number": "S1", "grade": "B", "price": "sNaN",
         "screen_inches": "Infinity", "pickup_point": str(point.id)})
@@ -232,7 +232,7 @@ def test_a_refused_action_on_a_code_no_longer_active_says_why(app, db, client):
     code, _ = factories.code(factories.beneficiary(worker), worker=worker)
     codes.revoke(code, worker=worker, reason="lost")
     db.session.commit()
-    client.post("/login", data={"email": worker.email, "password": PASSWORD})
+    factories.sign_in(client, worker.email, PASSWORD)
     response = client.post(f"/partner/codes/{code.id}/reissue", data={f"reissue-{code.id}-reason": "again"},
                            headers={"Accept-Language": "en"})  # a second tab, a double click
     assert response.status_code == 200

@@ -7,9 +7,10 @@ from flask import render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone, to_utc
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField
+from wtforms import DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
+from shop.forms import IntegerField
 from shop.admin.views import admin_only, bp
 from shop.extensions import db
 from shop.models import Organisation

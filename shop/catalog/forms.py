@@ -2,9 +2,10 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectChoice, SelectField
+from wtforms import SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional
 
+from shop.forms import IntegerField
 from shop.models import Category
 from shop.services.catalog import OfferFilters
 

@@ -7,6 +7,7 @@ from wtforms import BooleanField, EmailField, IntegerField, SelectChoice, Select
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
+from shop.forms import MAX_DIGITS
 from shop.models import CodeCategory, CodeState, EligibilityGround
 from shop.services import codes
 from shop.services.accounts import normalise_email
@@ -43,6 +44,9 @@ class WholeNumberField(IntegerField):
 
     def process_formdata(self, valuelist):
         if valuelist and valuelist[0].strip():
+            if len(valuelist[0].strip().lstrip("+-")) > MAX_DIGITS:
+                self.data = None
+                return
             try:
                 self.data = int(valuelist[0].strip())
             except ValueError:
