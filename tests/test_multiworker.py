@@ -135,20 +135,44 @@ def _attempt(base: str, email: str) -> int:
         return error.code
 
 
+def _hold_a_worker(base: str) -> socket.socket:
+    """Open a request and leave it unfinished: the sync worker that accepted it waits on it,
+    so every other connection goes to the other worker until `_release` finishes it."""
+    host, port = base.removeprefix("http://").split(":")
+    held = socket.create_connection((host, int(port)), timeout=30)
+    held.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+    time.sleep(0.5)  # let a worker accept it
+    return held
+
+
+def _release(held: socket.socket) -> None:
+    held.sendall(b"Connection: close\r\n\r\n")
+    held.recv(4096)
+    held.close()
+
+
 @pytest.mark.slow
 def test_the_sign_in_limit_holds_across_two_workers_sharing_redis(db, gunicorn):
+    """Half the attempts while one worker is held (so the other answers them all), then half
+    while the other is held: both workers answer, and together they let exactly LIMIT through."""
     base, access_log = gunicorn
     email = factories.user().email
     db.session.commit()
+    statuses = []
+    first = _hold_a_worker(base)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        statuses = list(pool.map(lambda _: _attempt(base, email), range(ATTEMPTS)))
+        statuses += pool.map(lambda _: _attempt(base, email), range(ATTEMPTS // 2))
+        second = _hold_a_worker(base)  # the worker that answered is free: it takes this one
+        _release(first)
+        statuses += pool.map(lambda _: _attempt(base, email), range(ATTEMPTS - ATTEMPTS // 2))
+        _release(second)
     assert statuses.count(200) == LIMIT, statuses  # refused sign-ins shown again: the limit's worth
     assert statuses.count(429) == ATTEMPTS - LIMIT, statuses
     time.sleep(0.5)  # let the workers flush their access logs
     posts = [line.split()[0] for line in access_log.read_text().splitlines() if '"POST /login' in line]
     assert len(posts) == ATTEMPTS
-    pids = set(posts)
-    assert len(pids) >= 2, f"every attempt went to one worker ({pids}): the test proved nothing"
+    first_half, second_half = set(posts[:ATTEMPTS // 2]), set(posts[ATTEMPTS // 2:])
+    assert len(first_half) == len(second_half) == 1 and first_half != second_half, (first_half, second_half)
 
 
 REDIS_DOWN = r"""
