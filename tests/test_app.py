@@ -76,3 +76,14 @@ def test_static_files_are_cached_for_long(client):
     response = client.get("/static/style.css")
     assert response.cache_control.max_age >= 86400
     response.close()
+
+
+def test_the_stylesheet_has_balanced_braces():
+    """One missing `}` silently swallows every rule after it (a merge once dropped one)."""
+    from pathlib import Path
+
+    depth = 0
+    for number, line in enumerate((Path(__file__).parent.parent / "shop/static/style.css").read_text().splitlines(), 1):
+        depth += line.count("{") - line.count("}")
+        assert depth >= 0, f"line {number}: a `}}` closes nothing"
+    assert depth == 0, "a block of style.css is never closed"

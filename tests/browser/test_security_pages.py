@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from tests.browser.test_partner_portal import DEMO_PASSWORD, assert_accessible, sign_in as partner_sign_in
 from tests.browser.test_public_pages import watch_csp
-from tests.browser.twofactor import CODE, SETUP, enrol, type_code
+from tests.browser.twofactor import CODE, SECRETS, SETUP, enrol, type_code
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +30,22 @@ def enter_password(page, email: str) -> None:
     expect(page).not_to_have_url(re.compile(r"/login$"))
 
 
-def test_admin_sets_up_two_step_sign_in_then_signs_in_with_a_code(new_axe_context, axe):
+def _never_enrolled(live_app, email: str) -> None:
+    """Other browser tests of the session may have enrolled this demo account already."""
+    import sqlalchemy as sa
+
+    from shop.extensions import db
+    from shop.models import User
+    from shop.services import twofactor
+
+    with live_app.app_context():
+        twofactor._clear(db.session.scalar(sa.select(User).where(User.email == email)))
+        db.session.commit()
+    SECRETS.pop(email, None)
+
+
+def test_admin_sets_up_two_step_sign_in_then_signs_in_with_a_code(new_axe_context, axe, live_app):
+    _never_enrolled(live_app, ADMIN)
     page = new_axe_context(locale="fr-FR", viewport=PHONE).new_page()
     refused = watch_csp(page)
     enter_password(page, ADMIN)
