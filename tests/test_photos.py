@@ -278,3 +278,22 @@ def test_photos_cost_the_catalog_no_extra_query(client, db, shop, count_queries)
             assert "/photos/" in client.get(url).text
         counts[url] = counter.count
     assert set(counts.values()) == {5}, counts  # as without photos (see test_catalog.py)
+
+
+def test_files_follow_the_transaction(db, shop):
+    """A photo whose transaction rolls back leaves no file; a deletion rolled back keeps them."""
+    device, folder = shop["device"], shop["uploads"]
+    photo = photos.add_photo(device, smooth_jpeg(), actor=shop["staff"])
+    assert len(list(folder.iterdir())) == 2
+    db.session.rollback()
+    assert list(folder.iterdir()) == []
+
+    photo = photos.add_photo(device, smooth_jpeg(), actor=shop["staff"])
+    db.session.commit()
+    photos.delete_photo(device, photo.id, actor=shop["staff"])
+    assert len(list(folder.iterdir())) == 2  # still there until the deletion commits
+    db.session.rollback()
+    assert len(list(folder.iterdir())) == 2
+    photos.delete_photo(device, photo.id, actor=shop["staff"])
+    db.session.commit()
+    assert list(folder.iterdir()) == []

@@ -128,6 +128,7 @@ def add_photo(device: Device, data: bytes, *, actor) -> DevicePhoto:
     target = folder()
     for name, variant in variants.items():
         (target / file_name(token, VARIANTS[name])).write_bytes(variant.data)
+    _when_transaction_ends(rolled_back=lambda: _remove_files(token))  # no row: no files left behind
     small, large = variants["small"], variants["large"]
     position = db.session.scalar(
         sa.select(sa.func.coalesce(sa.func.max(DevicePhoto.position) + 1, 0)).where(DevicePhoto.device_id == device.id)
@@ -147,11 +148,35 @@ def delete_photo(device: Device, photo_id: int, *, actor) -> None:
                                                            DevicePhoto.device_id == device.id))
     if photo is None:
         raise NotFound(_l("Page not found"))
-    names = [file_name(photo.token, width) for width in VARIANTS.values()]
+    token = photo.token
     db.session.delete(photo)
     db.session.flush()
     audit.record(actor, "device.photo_deleted", device, photo=photo_id)
     catalog.stock_changed()
-    for name in names:
-        (folder() / name).unlink(missing_ok=True)
+    _when_transaction_ends(committed=lambda: _remove_files(token))  # a deletion undone keeps its files
+
+
+def _remove_files(token: str) -> None:
+    for width in VARIANTS.values():
+        (folder() / file_name(token, width)).unlink(missing_ok=True)
+
+
+def _when_transaction_ends(*, committed=None, rolled_back=None) -> None:
+    """Files are not in the transaction: do their part once the request's transaction has
+    committed or rolled back (savepoints do not count), whichever comes first."""
+    session = db.session()
+    done = []
+
+    def on_commit(_session):
+        if not done:
+            done.append(True)
+            committed and committed()
+
+    def on_rollback(_session):
+        if not done:
+            done.append(True)
+            rolled_back and rolled_back()
+
+    sa.event.listen(session, "after_commit", on_commit)
+    sa.event.listen(session, "after_rollback", on_rollback)
 
