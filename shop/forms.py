@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField as _IntegerField
+from wtforms import validators
 
 from shop.extensions import db
 from shop.services.errors import DomainError
@@ -19,6 +20,16 @@ class IntegerField(_IntegerField):
             self.data = None
             raise ValueError(_l("Enter a smaller number."))
         super().process_formdata(valuelist)
+
+
+class Optional(validators.Optional):
+    """WTForms' Optional, which lets a blank-looking value (" ") through as if empty, but leaves
+    it in the field's data; this one empties it, so code after validation never sees it."""
+
+    def __call__(self, form, field):
+        if isinstance(field.data, str) and not field.data.strip():
+            field.data = ""
+        super().__call__(form, field)
 
 
 class ActionForm(FlaskForm):

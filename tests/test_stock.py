@@ -293,3 +293,14 @@ def test_labels_beyond_one_page_say_how_many_were_left_out(client, db, stock, mo
     sign_in(client, stock["staff"])
     page = client.get(f"/staff/stock/labels?device={stock['device'].id}&device={second.id}", headers=EN).text
     assert page.count('<li class="label">') == 1 and "print the 1 others" in page
+
+
+def test_blank_looking_optional_choices_count_as_none(client, db, stock):
+    """A space in an optional select (found by the fuzzer) used to reach Enum(" ") and crash."""
+    device = stock["device"]
+    sign_in(client, stock["staff"])
+    response = client.post(f"/staff/stock/{device.id}/edit", data=form_of(device, keyboard_layout=" ", batch=" "))
+    assert response.status_code == 303
+    db.session.expire_all()
+    edited = db.session.get(Device, device.id)
+    assert edited.keyboard_layout is None and edited.batch_id is None

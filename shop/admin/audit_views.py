@@ -8,9 +8,9 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone, to_utc
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, SelectField, StringField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms.validators import Length, NumberRange
 
-from shop.forms import IntegerField
+from shop.forms import IntegerField, Optional
 from shop.admin.views import admin_only, bp
 from shop.extensions import db
 from shop.models import Organisation

@@ -1,9 +1,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from shop.forms import IntegerField
+from shop.forms import IntegerField, Optional
 from shop.models import OrganisationKind, Role
 
 REQUIRED = _l("This field is required.")

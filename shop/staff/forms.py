@@ -4,9 +4,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DecimalField, SelectChoice, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from shop.forms import IntegerField
+from shop.forms import IntegerField, Optional
 from shop.models import Category, Device, DeviceStatus, Grade, KeyboardLayout, PaymentChannel
 
 
