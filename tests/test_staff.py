@@ -160,3 +160,13 @@ def test_illegal_moves_and_other_points_are_refused(client, db, counter):
     db.session.expire_all()
     assert db.session.get(Device, received.id).status == DeviceStatus.RECEIVED
     assert db.session.get(Device, elsewhere.id).status == DeviceStatus.LISTED
+
+
+def test_the_counter_offers_the_qr_scanner_and_only_it_may_use_the_camera(client, counter):
+    sign_in(client, counter["staff"])
+    response = client.get("/staff/counter")
+    assert "camera=(self)" in response.headers["Permissions-Policy"]
+    assert 'id="scan"' in response.text and "/static/scan" in response.text
+    assert 'name="q"' in response.text  # typing always works
+    board = client.get("/staff/")
+    assert "camera=()" in board.headers["Permissions-Policy"] and 'id="scan"' not in board.text

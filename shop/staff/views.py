@@ -1,6 +1,6 @@
 """Staff at a pickup point: the reservations board and the counter."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -54,7 +54,10 @@ def counter():
         reservation = StaffScope(current_user).find(form.q.data)
         if reservation is not None:
             return redirect(url_for(".reservation", number=reservation.number), code=303)
-    return render_template("staff/counter.html", form=form, searched=searched), 404 if searched else 200
+    response = make_response(render_template("staff/counter.html", form=form, searched=searched), 404 if searched else 200)
+    # The optional QR scanner (static/scan.js) needs the camera; every other page keeps it off.
+    response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=(), payment=()"
+    return response
 
 
 def _reservation_page(reservation, *, hand_over=None, cancel=None, status=200):

@@ -3,6 +3,7 @@ staff find the reservation by its pickup code, take the payment in cash and hand
 over, and print the receipt. Every staff page passes axe-core; the pages used on a phone fit a
 360 pixel wide screen."""
 
+import json
 import re
 
 import pytest
@@ -164,3 +165,41 @@ def test_staff_add_a_device_and_put_it_on_sale(staff_page, axe):
     page.goto("/catalog?category=tablet")
     expect(page.locator("main")).to_contain_text("iPad (7th generation)")
     assert_fits(page, 1280, "catalog")
+
+
+# A browser that reads QR codes (BarcodeDetector) with a camera that sees the pickup QR code.
+FAKE_CAMERA = """
+(() => {
+  const seen = %s;
+  window.BarcodeDetector = class {
+    detect() { return Promise.resolve([{ rawValue: seen, format: "qr_code" }]); }
+  };
+  navigator.mediaDevices.getUserMedia = () => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 64; canvas.height = 48;
+    canvas.getContext("2d").fillRect(0, 0, 64, 48);
+    return Promise.resolve(canvas.captureStream(5));
+  };
+})();
+"""
+
+
+def test_staff_scan_the_pickup_qr_code_with_the_camera(worker_page, new_axe_context, axe):
+    code = issue_laptop_code(worker_page, "Nadia", language="fr")
+    phone = new_axe_context(locale="fr-FR", viewport=PHONE).new_page()
+    number, pickup_code = beneficiary_reserves(phone, code, "Nadia", "fr", at_point=STAFF_POINT)
+
+    context = new_axe_context(locale="fr-FR", viewport=PHONE)
+    context.add_init_script(FAKE_CAMERA % json.dumps(pickup_code))
+    page = context.new_page()
+    refused = watch_csp(page)
+    sign_in(page, STAFF, r"/staff/$")
+    page.goto("/staff/counter")
+    scan = page.locator("#scan button")
+    expect(scan).to_be_visible()
+    assert_accessible(axe, page, "counter with the QR scanner")
+    assert_fits(page, 360, "the counter with the QR scanner")
+    scan.click()
+    expect(page).to_have_url(re.compile(rf"/staff/reservations/{number}$"))
+    expect(page.locator("main")).to_contain_text("Nadia")
+    assert refused == []
