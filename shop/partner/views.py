@@ -386,9 +386,7 @@ def cancel_reservation(number: str):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        refund_cents = reservations.cancel(found, reason="cancelled by the social worker", actor=current_user)
-        if refund_cents:
-            payments.refund(found, refund_cents, actor=current_user)
+        payments.cancel_and_refund(found, reason="cancelled by the social worker", actor=current_user)
     except DomainError as error:
         db.session.rollback()
         flash(str(error.message), "error")

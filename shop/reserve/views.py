@@ -171,9 +171,7 @@ def cancel(number: str):
     form = CancelForm()
     if form.validate_on_submit():
         try:
-            refund_cents = reservations.cancel(reservation, reason="cancelled by the beneficiary")
-            if refund_cents:
-                payments.refund(reservation, refund_cents)
+            payments.cancel_and_refund(reservation, reason="cancelled by the beneficiary")
         except DomainError as error:
             flash(error.message, "error")
         else:

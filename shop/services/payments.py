@@ -81,6 +81,14 @@ def reserve_and_checkout(code: EligibilityCode, offer_key: str, *, language: str
     return reservation, session.url
 
 
+def cancel_and_refund(reservation: Reservation, *, reason: str, actor: User | None = None,
+                      now=None) -> None:
+    """Cancel before pickup (see reservations.cancel); what was paid online goes back to the card."""
+    refund_cents = reservations.cancel(reservation, reason=reason, actor=actor, now=now)
+    if refund_cents:
+        refund(reservation, refund_cents, actor=actor)
+
+
 def refund(reservation: Reservation, amount_cents: int, *, actor: User | None = None) -> Payment | None:
     """Refund an online payment through Stripe; recorded as done, or as pending if Stripe fails."""
     if amount_cents <= 0:

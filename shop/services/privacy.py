@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from shop.extensions import db
 from shop.models import Beneficiary, CodeState, Reservation, ReservationStatus, User
 from shop.models.types import utcnow
-from shop.services import audit, codes, payments, reservations, retention
+from shop.services import audit, codes, payments, retention
 from shop.services.errors import DomainError
 from shop.services.tx import atomic
 
@@ -102,9 +102,7 @@ def erase(person: Beneficiary, *, actor: User, now: datetime | None = None) -> d
         raise DomainError(_l("This person's data is already erased."))
     preview = erasure_preview(person, now)
     for found in preview["running"]:
-        refund = reservations.cancel(found, reason=ERASURE_REASON, actor=actor, now=now)
-        if refund:
-            payments.refund(found, refund, actor=actor)
+        payments.cancel_and_refund(found, reason=ERASURE_REASON, actor=actor, now=now)
     db.session.refresh(person, ["codes"])
     revoked = 0
     for code in person.codes:

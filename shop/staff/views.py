@@ -117,9 +117,7 @@ def cancel(number: str):
     form = CancelForm()
     if form.validate_on_submit():
         try:
-            refund_cents = reservations.cancel(found, reason=form.reason.data, actor=current_user)
-            if refund_cents:
-                payments.refund(found, refund_cents, actor=current_user)
+            payments.cancel_and_refund(found, reason=form.reason.data, actor=current_user)
         except DomainError as error:
             refuse(form, error, field="reason")
         else:
