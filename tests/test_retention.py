@@ -50,3 +50,14 @@ def test_an_anonymised_person_is_gone_from_the_partner_portal(client, db):
     client.post("/login", data={"email": worker.email, "password": "correct horse battery staple"})
     assert client.get(f"/partner/beneficiaries/{person.id}").status_code == 404
     assert "Amina" not in client.get("/partner/").text
+
+
+def test_a_person_on_the_other_ground_is_anonymised_without_breaking_the_constraint(db):
+    """Found by the fuzzer: erasing the justification broke "ground other needs a justification"."""
+    from shop.models import EligibilityGround
+
+    person = factories.beneficiary(ground=EligibilityGround.OTHER, justification="Lives with her aunt, rue X")
+    db.session.commit()
+    retention.anonymise(person, now=utcnow())
+    db.session.commit()
+    assert person.anonymised_at is not None and "aunt" not in (person.justification or "")

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from shop.extensions import db
-from shop.models import ACTIVE_STATUSES, AuditEntry, Beneficiary, CodeState, EligibilityCode, Reservation
+from shop.models import ACTIVE_STATUSES, AuditEntry, Beneficiary, CodeState, EligibilityCode, EligibilityGround, Reservation
 from shop.models.types import utcnow
 from shop.services import audit
 
@@ -44,13 +44,17 @@ def purge(now: datetime | None = None) -> dict[str, int]:
     return {"anonymised": len(quiet), "audit_entries_deleted": removed}
 
 
+ERASED_JUSTIFICATION = "-"
+
+
 def anonymise(person: Beneficiary, *, now: datetime, actor=None) -> None:
     """Remove what identifies a person; keep what anonymous statistics need."""
     person.display_name = f"#{person.id}"
     person.name_key = ""
     person.phone = None
     person.email = None
-    person.justification = None
+    # The free text may identify the person; a ground of "other" still needs one (a constraint).
+    person.justification = ERASED_JUSTIFICATION if person.ground == EligibilityGround.OTHER else None
     person.duplicate_override_reason = None
     person.birth_year = person.birth_year // 10 * 10
     person.anonymised_at = now
