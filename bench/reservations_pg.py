@@ -95,7 +95,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def worker(url: str, threads: int, code_ids: list[int], keys: list[str], duration: float, queue,
+def worker(url: str, threads: int, code_ids: list[int], keys: list[str], warmup: float, duration: float, queue,
            repeat_sold_out: bool = False) -> None:
     import sqlalchemy as sa
 
@@ -109,12 +109,12 @@ def worker(url: str, threads: int, code_ids: list[int], keys: list[str], duratio
     backends: set[int] = set()  # PostgreSQL server processes serving this worker (CPU read from /proc)
     with app.app_context():
         sa.event.listen(db.engine, "connect", lambda dbapi, record: backends.add(dbapi.info.backend_pid))
-    hot = keys[:5]  # contested offers
+    hot, quiet = keys[:5], keys[5:]  # contested offers, kept whole for the measured seconds
     per_thread = len(code_ids) // threads
     counts = {"committed": 0, "refused": 0, "errors": 0}
     lock = threading.Lock()
-    start = threading.Barrier(threads)
-    deadline = [0.0]
+    start = threading.Barrier(threads + 1)
+    clock = {}
 
     def run(index: int) -> None:
         rng = random.Random(index)
@@ -123,45 +123,51 @@ def worker(url: str, threads: int, code_ids: list[int], keys: list[str], duratio
         local = {"committed": 0, "refused": 0, "errors": 0}
         with app.app_context():
             start.wait()
-            if index == 0:
-                deadline[0] = time.monotonic() + duration
-            while not deadline[0]:
-                time.sleep(0.001)
-            while time.monotonic() < deadline[0]:
+            while (began := time.monotonic()) < clock["end"]:
                 code_id = next(mine, None)
                 if code_id is None:
                     break
-                key = rng.choice(contested) if index % 2 and contested else rng.choice(keys)
+                if began < clock["measured"]:
+                    key = rng.choice(quiet)  # warm-up: connections, prepared statements, caches
+                else:
+                    key = rng.choice(contested) if index % 2 and contested else rng.choice(keys)
                 try:
                     reservations.reserve(codes.get(code_id), key, method=PaymentMethod.COUNTER)
                     db.session.commit()
-                    local["committed"] += 1
+                    outcome = "committed"
                 except SoldOut:
                     db.session.rollback()
-                    local["refused"] += 1
+                    outcome = "refused"
                     if not repeat_sold_out and key in contested:
                         contested.remove(key)  # told it is sold out: this client looks elsewhere
                 except DomainError:
                     db.session.rollback()
-                    local["refused"] += 1
+                    outcome = "refused"
                 except Exception:  # noqa: BLE001 - counted and reported, the bench goes on
                     db.session.rollback()
-                    local["errors"] += 1
+                    outcome = "errors"
                 finally:
                     db.session.remove()
+                if began >= clock["measured"]:  # attempts begun during the warm-up are not counted
+                    local[outcome] += 1
         with lock:
             for name, value in local.items():
                 counts[name] += value
 
     pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    began, cpu_began = time.monotonic(), time.process_time()
     for t in pool:
         t.start()
+    now = time.monotonic()
+    clock.update(measured=now + warmup, end=now + warmup + duration)
+    start.wait()
+    time.sleep(max(0.0, clock["measured"] - time.monotonic()))
+    began, cpu_began = time.monotonic(), time.process_time()
+    server_began = sum(_cpu_seconds(pid) for pid in backends)
     for t in pool:
         t.join()
     counts["seconds"] = time.monotonic() - began
     counts["client_cpu"] = time.process_time() - cpu_began
-    counts["server_cpu"] = sum(_cpu_seconds(pid) for pid in backends)  # read while they are alive
+    counts["server_cpu"] = sum(_cpu_seconds(pid) for pid in backends) - server_began  # read while they are alive
     with app.app_context():
         db.engine.dispose()
     queue.put(counts)
@@ -172,6 +178,8 @@ def main() -> int:
     parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL", "postgresql://shop:shop@127.0.0.1:5432/shop_test"))
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--warmup", type=float, default=3.0,
+                        help="seconds of reservations before the measure, not counted (connections, plans, caches)")
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--offers", type=int, default=400)
     parser.add_argument("--units", type=int, default=25)
@@ -195,7 +203,7 @@ def main() -> int:
         share = len(code_ids) // args.processes
         queue = multiprocessing.get_context("spawn").Queue()
         procs = [multiprocessing.get_context("spawn").Process(
-            target=worker, args=(url, threads, code_ids[i * share:(i + 1) * share], keys, args.duration, queue,
+            target=worker, args=(url, threads, code_ids[i * share:(i + 1) * share], keys, args.warmup, args.duration, queue,
                                 args.repeat_sold_out))
             for i in range(args.processes)]
         for p in procs:
@@ -215,7 +223,8 @@ def main() -> int:
     done = max(committed + refused, 1)
     client_ms = 1000 * sum(r["client_cpu"] for r in results) / done
     server_ms = 1000 * sum(r["server_cpu"] for r in results) / done
-    print(f"{args.clients} clients ({args.processes} processes x {threads} threads), {seconds:.1f} s, "
+    print(f"{args.clients} clients ({args.processes} processes x {threads} threads), {args.warmup:.0f} s of warm-up "
+          f"then {seconds:.1f} s measured, "
           f"{args.offers} offers x {args.units} units, half of the clients on 5 contested offers"
           f"{' (asked again when sold out)' if args.repeat_sold_out else ''}")
     print(f"committed {committed}, refused (sold out / lost race) {refused}, errors {errors}")

@@ -232,3 +232,15 @@ def test_cached_pages_follow_the_language_and_skip_signed_in_users(client, db):
     fr = client.get("/catalog", headers={"Accept-Language": "fr"}).text
     ar = client.get("/catalog", headers={"Accept-Language": "ar"}).text
     assert 'lang="fr"' in fr and 'lang="ar"' in ar
+
+
+def test_a_stock_version_counter_deleted_by_hand_is_recreated_at_the_next_change(db):
+    from shop.models import StockVersion
+    from shop.services import catalog
+
+    db.session.execute(sa.delete(StockVersion))
+    db.session.commit()
+    for _ in range(3):
+        catalog.stock_changed()
+        db.session.commit()
+    assert catalog.stock_version() >= 1

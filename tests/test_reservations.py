@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from shop.models import (
-    Beneficiary, Category, CodeState, Device, DeviceEvent, DeviceStatus, EligibilityCode, Payment, PaymentChannel,
+    AuditEntry, Beneficiary, Category, CodeState, Device, DeviceEvent, DeviceStatus, EligibilityCode, Payment, PaymentChannel,
     PaymentMethod, Reservation, ReservationStatus, Role,
 )
 from shop.models.types import utcnow
@@ -292,13 +292,11 @@ def test_ten_people_on_an_offer_with_three_units_give_three_reservations(app, db
     assert db.session.scalar(sa.select(sa.func.count(Device.id)).where(Device.status == DeviceStatus.RESERVED)) == 3
 
 
-def _reserve_counting(db, count_queries, code_id, key):
-    from shop.models.stock import STOCK_VERSION_SHARDS, StockVersion
-    from shop.services import codes
+def _reserve_counting(db, count_queries, code_id, key, *, category_known=False):
+    from shop.services import catalog, codes
 
-    for shard in range(1, STOCK_VERSION_SHARDS + 1):  # as in a live database (tests start empty)
-        if db.session.get(StockVersion, shard) is None:
-            db.session.add(StockVersion(id=shard, version=1))
+    if not category_known:  # a process remembers the category of the offer keys it has seen
+        catalog._category_of_key.clear()
     db.session.commit()
     db.session.expunge_all()  # as in a request: nothing loaded yet
     with count_queries() as counter:
@@ -311,7 +309,8 @@ def _reserve_counting(db, count_queries, code_id, key):
 def test_a_reservation_costs_a_fixed_small_number_of_statements(db, count_queries):
     """Code+holder, offer category, the code's and the person's reservations, take the unit (one
     statement on PostgreSQL, read then update elsewhere), its history event, the reservation,
-    the person's activity, the audit entry, the stock version. SAVEPOINTs are not counted."""
+    the person's activity, the audit entry, the stock version. No SAVEPOINT either: nothing
+    had been written before (see tests/test_tx.py)."""
     device = factories.device()
     code, _ = factories.code()
     db.session.execute(sa.update(Beneficiary).where(Beneficiary.id == code.beneficiary_id)
@@ -330,3 +329,64 @@ def test_a_person_active_recently_is_not_written_again(db, count_queries):
     assert counter.count == 7 + take, "\n".join(counter.statements)
     assert not any(s.lstrip().upper().startswith("UPDATE BENEFICIARIES") for s in counter.statements)
     assert reservation.status == R.CONFIRMED
+
+
+def test_the_category_of_an_offer_is_looked_up_once_per_process(db, count_queries):
+    point = factories.pickup_point()
+    first, second = factories.device(point=point), factories.device(point=point)
+    key = first.offer_key
+    assert key == second.offer_key
+    codes_ = [factories.code()[0].id for _ in range(2)]
+    _, counter = _reserve_counting(db, count_queries, codes_[0], key)
+    assert any("SELECT devices.category" in s for s in counter.statements)
+    _, counter = _reserve_counting(db, count_queries, codes_[1], key, category_known=True)
+    assert not any("SELECT devices.category" in s for s in counter.statements), "\n".join(counter.statements)
+
+
+@pytest.mark.parametrize("column", ["pickup_code", "number"])
+def test_a_clash_on_a_drawn_number_or_pickup_code_draws_again(db, monkeypatch, column):
+    """Six digits can clash with another running reservation's pickup code: new ones are drawn,
+    and nothing of the first try remains (one unit taken, one history event, one audit entry)."""
+    point = factories.pickup_point()
+    first_unit, second_unit = factories.device(point=point), factories.device(point=point, model="Other")
+    first = reservations.reserve(factories.code()[0], first_unit.offer_key, method=PaymentMethod.COUNTER)
+    db.session.commit()
+    taken = getattr(first, column)
+    alphabet = "0123456789" if column == "pickup_code" else reservations.NUMBER_ALPHABET
+    draws = []
+    real = reservations._random
+
+    def clash_once(chars, length):
+        if chars == alphabet and not draws:
+            draws.append(taken)
+            return taken
+        return real(chars, length)
+
+    monkeypatch.setattr(reservations, "_random", clash_once)
+    code, _ = factories.code()
+    db.session.commit()
+    second = reservations.reserve(code, second_unit.offer_key, method=PaymentMethod.COUNTER)
+    db.session.commit()
+    assert draws == [taken] and getattr(second, column) != taken
+    assert db.session.scalar(sa.select(sa.func.count(Reservation.id))) == 2
+    events = db.session.scalars(sa.select(DeviceEvent.device_id).where(DeviceEvent.to_status == DeviceStatus.RESERVED)).all()
+    assert sorted(events) == sorted([first_unit.id, second_unit.id])
+    assert db.session.scalar(sa.select(sa.func.count(AuditEntry.id)).where(AuditEntry.action == "reservation.create")) == 2
+
+
+def test_endless_clashes_end_in_a_plain_message(db, monkeypatch):
+    point = factories.pickup_point()
+    first_unit, second_unit = factories.device(point=point), factories.device(point=point, model="Other")
+    first = reservations.reserve(factories.code()[0], first_unit.offer_key, method=PaymentMethod.COUNTER)
+    db.session.commit()
+    real = reservations._random
+    monkeypatch.setattr(reservations, "_random",
+                        lambda chars, length: first.pickup_code if chars == "0123456789" else real(chars, length))
+    code, _ = factories.code()
+    db.session.commit()
+    with pytest.raises(Conflict) as refused:
+        reservations.reserve(code, second_unit.offer_key, method=PaymentMethod.COUNTER)
+    assert "try again" in str(refused.value.message)
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count(Reservation.id))) == 1
+    assert db.session.get(Device, second_unit.id).status == DeviceStatus.LISTED

@@ -241,9 +241,22 @@ def get_offer(offer_key: str, *, now=None) -> Offer | None:
 _OFFER_CATEGORY = sa.select(Device.category).where(Device.offer_key == sa.bindparam("key")).limit(1)
 
 
+# An offer key is a digest of the offer's attributes, its category among them, so the category of
+# a key never changes: each process remembers the keys it has seen (reserving asks on every attempt).
+_category_of_key: dict[str, Category] = {}
+_CATEGORY_OF_KEY_MAX = 20_000
+
+
 def offer_category(offer_key: str) -> Category | None:
     """The category of an offer key that exists (on sale or not), else None."""
-    return db.session.scalar(_OFFER_CATEGORY, {"key": offer_key})
+    category = _category_of_key.get(offer_key)
+    if category is None:
+        category = db.session.scalar(_OFFER_CATEGORY, {"key": offer_key})
+        if category is not None:
+            if len(_category_of_key) >= _CATEGORY_OF_KEY_MAX:
+                _category_of_key.clear()
+            _category_of_key[offer_key] = category
+    return category
 
 
 def offer_existed(offer_key: str) -> Category | None:

@@ -5,6 +5,7 @@ change is a conditional UPDATE on the expected state, so a replay or a race chan
 Holds end by timestamp (`held_until`): an expired hold never blocks anyone, job or not.
 """
 
+import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -178,14 +179,41 @@ def _reservations_that_count(code: EligibilityCode, since: datetime) -> tuple[li
     return mine, others
 
 
-@atomic
+class _DrawAgain(Exception):
+    """The random number or pickup code clashed with another reservation's: try again."""
+
+
+# The unique indexes on the randomly drawn columns, as PostgreSQL and SQLite name a clash on them.
+_DRAWN = re.compile(r"uq_reservations_active_pickup_code|uq_reservations_number|"
+                    r"reservations\.pickup_code|reservations\.number")
+DRAWS = 5
+
+
+def _clash_on_drawn_column(error: sa.exc.IntegrityError) -> bool:
+    diag = getattr(error.orig, "diag", None)  # psycopg names the constraint
+    return bool(_DRAWN.search(getattr(diag, "constraint_name", None) or str(error.orig)))
+
+
 def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now: datetime | None = None,
             actor: User | None = None) -> Reservation:
     """Hold one unit of an offer for the code's holder, and bind the code to it.
 
     One conditional UPDATE takes the unit; the code binding is guarded by a partial unique index,
     so the same code on two devices at once gives one reservation. Limits are checked again here.
+    The pickup code is short (six digits, read aloud at the counter), so it can clash with another
+    running reservation's: then everything is undone and tried again with new draws.
     """
+    for _ in range(DRAWS):
+        try:
+            return _reserve(code, offer_key, method=method, now=now, actor=actor)
+        except _DrawAgain:
+            pass
+    raise Conflict(_l("Many people are reserving right now. Please try again."))
+
+
+@atomic
+def _reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now: datetime | None,
+             actor: User | None) -> Reservation:
     now = now or utcnow()
     method = PaymentMethod(method)
     check_usable(code, now)
@@ -208,18 +236,20 @@ def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now
     if device.was_held:  # the unit comes from someone's run-out hold: end that reservation first
         _expire_rows([Reservation.device_id == device.id], now, "hold expired; unit taken by another reservation")
     values = dict(
-        number=_random(NUMBER_ALPHABET, 6), device_id=device.id, code_id=code.id,
+        number=_random(NUMBER_ALPHABET, 6), pickup_code=_random("0123456789", 6),
+        device_id=device.id, code_id=code.id,
         beneficiary_id=code.beneficiary_id, organisation_id=code.organisation_id,
         pickup_point_id=device.pickup_point_id, payment_method=method, amount_cents=device.price_cents,
         status=R.PENDING_PAYMENT if method == PaymentMethod.CARD_ONLINE else R.CONFIRMED,
         confirmed_at=None if method == PaymentMethod.CARD_ONLINE else now,
-        pickup_code=_random("0123456789", 6), held_until=held_until, created_at=now,
-        created_by_id=actor.id if actor else None,
+        held_until=held_until, created_at=now, created_by_id=actor.id if actor else None,
     )
     try:
         reservation = db.session.scalars(_ADD_RESERVATION, [values]).one()
-    except sa.exc.IntegrityError:
-        # Lost a race: the code (or, very rarely, the pickup code) was bound a moment ago.
+    except sa.exc.IntegrityError as error:
+        if _clash_on_drawn_column(error):
+            raise _DrawAgain() from None
+        # Lost a race: the code was bound a moment ago.
         raise Conflict(_l("This code already has a reservation. Cancel it first if you want another device.")) from None
     _touch(code.beneficiary, now)
     audit.record(actor, "reservation.create", reservation, organisation_id=code.organisation_id,
@@ -229,8 +259,8 @@ def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now
 
 # One INSERT ... RETURNING that hands back the ORM object, without a unit-of-work flush.
 _ADD_RESERVATION = sa.insert(Reservation).returning(Reservation)
-_TOUCH = (sa.update(Beneficiary).where(Beneficiary.id == sa.bindparam("person"))
-          .values(last_activity_at=sa.bindparam("now")).execution_options(synchronize_session=False))
+_people = Beneficiary.__table__
+_TOUCH = sa.update(_people).where(_people.c.id == sa.bindparam("person")).values(last_activity_at=sa.bindparam("now"))
 
 
 def _touch(person: Beneficiary, now: datetime) -> None:
