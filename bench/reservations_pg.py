@@ -3,8 +3,10 @@
 Each client is a thread with its own database session (2 processes x 25 threads, so both
 cores work), reserving devices with its own eligibility codes through the real service
 (`shop.services.reservations.reserve`: conditional UPDATE, partial unique indexes, audit), one
-transaction per reservation. Half of the clients fight over the same few offers, so lost races
-are part of the measure. Counts reservations committed, sold-out refusals and errors. See
+transaction per reservation. The clients share a few database connections (4 by default, as the
+4 gunicorn workers of docs/DEPLOY.md would; `--connections 50` gives each its own). Half of the
+clients fight over the same few offers during the measured seconds, so lost races and sold-out
+answers are part of the measure. Counts reservations committed, refusals and errors. See
 bench/README.md.
 
     .venv/bin/python bench/reservations_pg.py --url postgresql://shop:shop@127.0.0.1:5432/shop_test
@@ -27,11 +29,13 @@ sys.path.insert(0, str(ROOT))
 GOAL = 200.0
 
 
-def _app(url: str):
+def _app(url: str, connections: int = 5):
     from shop import create_app
 
+    # A fixed pool: a client thread waits for a free connection as a request waits for a worker.
     return create_app({"SQLALCHEMY_DATABASE_URI": url,
-                       "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 30, "max_overflow": 10, "pool_pre_ping": False}})
+                       "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": connections, "max_overflow": 0, "pool_timeout": 60,
+                                                     "pool_pre_ping": False}})
 
 
 def _schema_url(base: str, schema: str) -> str:
@@ -95,8 +99,8 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def worker(url: str, threads: int, code_ids: list[int], keys: list[str], warmup: float, duration: float, queue,
-           repeat_sold_out: bool = False) -> None:
+def worker(url: str, threads: int, connections: int, code_ids: list[int], keys: list[str], warmup: float,
+           duration: float, queue, repeat_sold_out: bool = False) -> None:
     import sqlalchemy as sa
 
     from shop.extensions import db
@@ -105,7 +109,7 @@ def worker(url: str, threads: int, code_ids: list[int], keys: list[str], warmup:
     from shop.services.errors import DomainError
     from shop.services.reservations import SoldOut
 
-    app = _app(url)
+    app = _app(url, connections)
     backends: set[int] = set()  # PostgreSQL server processes serving this worker (CPU read from /proc)
     with app.app_context():
         sa.event.listen(db.engine, "connect", lambda dbapi, record: backends.add(dbapi.info.backend_pid))
@@ -178,6 +182,9 @@ def main() -> int:
     parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL", "postgresql://shop:shop@127.0.0.1:5432/shop_test"))
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=4,
+                        help="database connections, shared by all clients (split over the processes); 4 as the "
+                             "4 gunicorn workers of docs/DEPLOY.md; --connections 50 gives each client its own")
     parser.add_argument("--warmup", type=float, default=3.0,
                         help="seconds of reservations before the measure, not counted (connections, plans, caches)")
     parser.add_argument("--duration", type=float, default=10.0)
@@ -203,7 +210,8 @@ def main() -> int:
         share = len(code_ids) // args.processes
         queue = multiprocessing.get_context("spawn").Queue()
         procs = [multiprocessing.get_context("spawn").Process(
-            target=worker, args=(url, threads, code_ids[i * share:(i + 1) * share], keys, args.warmup, args.duration, queue,
+            target=worker, args=(url, threads, max(1, args.connections // args.processes), code_ids[i * share:(i + 1) * share], keys,
+                  args.warmup, args.duration, queue,
                                 args.repeat_sold_out))
             for i in range(args.processes)]
         for p in procs:
@@ -223,8 +231,9 @@ def main() -> int:
     done = max(committed + refused, 1)
     client_ms = 1000 * sum(r["client_cpu"] for r in results) / done
     server_ms = 1000 * sum(r["server_cpu"] for r in results) / done
-    print(f"{args.clients} clients ({args.processes} processes x {threads} threads), {args.warmup:.0f} s of warm-up "
-          f"then {seconds:.1f} s measured, "
+    print(f"{args.clients} clients ({args.processes} processes x {threads} threads) sharing "
+          f"{max(1, args.connections // args.processes) * args.processes} database connections, "
+          f"{args.warmup:.0f} s of warm-up then {seconds:.1f} s measured, "
           f"{args.offers} offers x {args.units} units, half of the clients on 5 contested offers"
           f"{' (asked again when sold out)' if args.repeat_sold_out else ''}")
     print(f"committed {committed}, refused (sold out / lost race) {refused}, errors {errors}")

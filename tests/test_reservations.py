@@ -390,3 +390,23 @@ def test_endless_clashes_end_in_a_plain_message(db, monkeypatch):
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count(Reservation.id))) == 1
     assert db.session.get(Device, second_unit.id).status == DeviceStatus.LISTED
+
+
+def test_alternatives_are_the_cheapest_offers_of_the_kind_at_a_cost_that_does_not_grow(db, count_queries):
+    point = factories.pickup_point()
+    gone = factories.device(point=point, model="Gone", price_cents=5000)
+    for n in range(12):
+        factories.device(point=point, model=f"Model {n}", price_cents=20000 - 1000 * n)
+    factories.device(point=point, category=Category.SMARTPHONE, model="Phone", price_cents=1000)
+    gone = gone.offer_key
+    db.session.commit()
+    with count_queries() as few:
+        first = reservations.alternatives(Category.LAPTOP, exclude=gone)
+    assert [o.model for o in first] == ["Model 11", "Model 10", "Model 9"]
+    for n in range(12, 40):
+        factories.device(point=point, model=f"Model {n}", price_cents=30000 + n)
+    db.session.commit()
+    with count_queries() as more:
+        again = reservations.alternatives(Category.LAPTOP, exclude=gone)
+    assert [o.model for o in again] == ["Model 11", "Model 10", "Model 9"]
+    assert few.count == more.count == 3, "\n".join(more.statements)

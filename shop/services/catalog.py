@@ -81,6 +81,7 @@ class OfferFilters:
     max_price_cents: int | None = None
     min_ram_gb: int | None = None
     min_storage_gb: int | None = None
+    offer_keys: tuple[str, ...] | None = None
     sort: str = "price_asc"
 
 
@@ -162,6 +163,8 @@ def _where(filters: OfferFilters) -> list:
         where.append(Device.category == filters.category)
     if filters.categories is not None:
         where.append(Device.category.in_(filters.categories))
+    if filters.offer_keys is not None:
+        where.append(Device.offer_key.in_(filters.offer_keys))
     if filters.pickup_point_id is not None:
         where.append(Device.pickup_point_id == filters.pickup_point_id)
     if filters.max_price_cents is not None:
