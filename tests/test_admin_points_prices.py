@@ -5,7 +5,11 @@ from datetime import time
 import pytest
 import sqlalchemy as sa
 
-from shop.models import AuditEntry, Category, Device, Grade, GridPrice, OpeningHours, PickupPoint, Role
+from shop.models import (
+    AuditEntry, Category, Device, DeviceStatus, Grade, GridPrice, OpeningHours, PaymentMethod, PickupPoint, Reservation,
+    Role,
+)
+from shop.services import devices as device_service
 from shop.services import pickup_points
 from shop.services.errors import DomainError
 from tests import factories
@@ -63,19 +67,17 @@ def test_bad_pickup_points_are_refused_and_nothing_is_stored(client, db, admin, 
 
 def test_closing_a_point_hides_it_and_refuses_new_devices_but_keeps_history(client, db, admin):
     point = factories.pickup_point(name="Woippy relais")
-    sold = factories.device(point=point, model="Kept")
+    kept = factories.device(point=point, model="Kept", status=DeviceStatus.SOLD)
     staff = factories.user(Role.STAFF, pickup_point_id=point.id)
     db.session.commit()
     sign_in(client, admin)
-    page = client.get(f"/admin/pickup-points/{point.id}", headers=EN).text
-    assert "1 device is on sale or reserved here" in page
     data = {**POINT, "name": "Woippy relais"}
     del data["active"]  # an unticked box is not sent
     assert client.post(f"/admin/pickup-points/{point.id}", data=data).status_code == 303
     assert "Closed" in client.get("/admin/pickup-points", headers=EN).text
     db.session.expire_all()
     assert db.session.get(PickupPoint, point.id).active is False
-    assert db.session.get(Device, sold.id) is not None  # the history stays
+    assert db.session.get(Device, kept.id) is not None  # the history stays
     assert db.session.scalar(sa.select(AuditEntry.action).where(AuditEntry.action == "pickup_point.deactivate"))
     assert "Woippy relais" not in client.get("/pickup-points", headers=EN).text
     with pytest.raises(DomainError):
@@ -85,6 +87,40 @@ def test_closing_a_point_hides_it_and_refuses_new_devices_but_keeps_history(clie
     sign_in(client, staff)
     assert client.get(f"/staff/stock?point={point.id}").status_code == 200
     assert client.get("/staff/stock/import").status_code == 404
+
+
+def test_a_point_with_devices_on_sale_or_waiting_reservations_is_not_closed(client, db, admin):
+    """Else its devices would stay reservable, to be picked up where nobody is any more."""
+    from shop.services import reservations
+
+    point = factories.pickup_point(name="Woippy relais")
+    on_sale = factories.device(point=point, model="On sale")
+    waiting = factories.device(point=point, model="Waiting")
+    reservation = reservations.reserve(factories.code()[0], waiting.offer_key, method=PaymentMethod.COUNTER)
+    db.session.commit()
+    sign_in(client, admin)
+    page = client.get(f"/admin/pickup-points/{point.id}", headers=EN).text
+    assert "devices on sale here: 1; reservations waiting for pickup here: 1" in page
+    data = {**POINT, "name": "Woippy relais", "address": "2 place Neuve"}
+    del data["active"]
+    refused = client.post(f"/admin/pickup-points/{point.id}", data=data, headers=EN)
+    assert refused.status_code == 422
+    assert "This point cannot be closed yet. Devices on sale here: 1. Reservations waiting for pickup here: 1." in refused.text
+    assert 'value="2 place Neuve"' in refused.text  # what was typed is kept
+    db.session.expire_all()
+    assert db.session.get(PickupPoint, point.id).active is True
+    assert db.session.get(PickupPoint, point.id).address != "2 place Neuve"  # nothing of it was saved
+    assert not db.session.scalar(sa.select(AuditEntry.id).where(AuditEntry.action == "pickup_point.deactivate"))
+    # Once the reservation is cancelled (its device is back on sale) and the devices are moved,
+    # the point closes.
+    reservations.cancel(db.session.get(Reservation, reservation.id), reason="point closing")
+    other = factories.pickup_point(name="Metz centre")
+    for device_id in (on_sale.id, waiting.id):
+        device_service.edit_device(db.session.get(Device, device_id), {"pickup_point_id": other.id}, actor=admin)
+    db.session.commit()
+    assert client.post(f"/admin/pickup-points/{point.id}", data=data).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(PickupPoint, point.id).active is False
 
 
 def test_overlapping_slots_are_refused_by_the_service(db):

@@ -123,5 +123,5 @@ def edit_pickup_point(point_id: int):
             flash(_("The pickup point %(name)s is saved.", name=point.name), "success")
             return redirect(url_for("admin.pickup_points_page"), code=303)
     return render_template("admin/pickup_point_form.html", form=form, point=point,
-                           on_sale=pickup_points.stock_on_sale(point.id)), 422 if form.errors else 200
+                           still_here=pickup_points.still_here(point.id)), 422 if form.errors else 200
 

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from shop.extensions import db
-from shop.models import Device, DeviceStatus, OpeningHours, PickupPoint
+from shop.models import ACTIVE_STATUSES, Device, OpeningHours, PickupPoint, Reservation
+from shop.models.types import utcnow
 from shop.services import audit, catalog
 from shop.services.errors import DomainError
 from shop.services.tx import atomic
@@ -75,8 +76,19 @@ def create_point(data: PointData, *, actor) -> PickupPoint:
 
 @atomic
 def update_point(point: PickupPoint, data: PointData, *, actor) -> None:
-    """Change a point. Closing it hides it from the public and from new devices; its history stays."""
+    """Change a point. Closing it hides it from the public and from new devices; its history stays.
+
+    A point is closed only once nothing waits there: no device on sale (people could still reserve
+    it, to be picked up where nobody is) and no reservation waiting for pickup.
+    """
     was_active = point.active
+    if was_active and not data.active:
+        on_sale, waiting = still_here(point.id)
+        if on_sale or waiting:
+            raise DomainError(_l("This point cannot be closed yet. Devices on sale here: %(on_sale)d. "
+                                 "Reservations waiting for pickup here: %(waiting)d. Move the devices to "
+                                 "another point, and hand over or cancel the reservations, then close it.",
+                                 on_sale=on_sale, waiting=waiting))
     _apply(point, data)
     db.session.flush()
     audit.record(actor, "pickup_point.update", point, active=point.active)
@@ -85,7 +97,12 @@ def update_point(point: PickupPoint, data: PointData, *, actor) -> None:
     catalog.stock_changed()
 
 
-def stock_on_sale(point_id: int) -> int:
-    """Devices on sale or reserved at this point (shown before closing it)."""
-    return db.session.scalar(sa.select(sa.func.count(Device.id)).where(
-        Device.pickup_point_id == point_id, Device.status.in_([DeviceStatus.LISTED, DeviceStatus.RESERVED]))) or 0
+def still_here(point_id: int, now=None) -> tuple[int, int]:
+    """What keeps a point open: its devices on sale, and its reservations waiting for pickup."""
+    now = now or utcnow()
+    on_sale = db.session.scalar(sa.select(sa.func.count(Device.id)).where(
+        Device.pickup_point_id == point_id, Device.available(now))) or 0
+    waiting = db.session.scalar(sa.select(sa.func.count(Reservation.id)).where(
+        Reservation.pickup_point_id == point_id, Reservation.status.in_(ACTIVE_STATUSES),
+        Reservation.held_until > now)) or 0
+    return on_sale, waiting
