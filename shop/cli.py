@@ -43,7 +43,7 @@ def register_cli(app: Flask) -> None:
         import sqlalchemy as sa
 
         from shop.models import Organisation, PickupPoint
-        from shop.services import accounts
+        from shop.services import accounts, twofactor
         from shop.services.errors import DomainError
 
         org = None
@@ -61,8 +61,14 @@ def register_cli(app: Flask) -> None:
                                         organisation=org, pickup_point_id=point_id)
         except DomainError as error:
             raise click.ClickException(str(error)) from None
+        # Created by the operator on the server: the account may set up its second factor at
+        # its first sign-in (with the password alone) for a few days.
+        twofactor.allow_enrolment_at_sign_in(user)
         db.session.commit()
         click.echo(f"Created {user.role.value} account {user.email}.")
+        if twofactor.required_for(user):
+            click.echo(f"Two-step sign-in is required: set it up at the first sign-in, within "
+                       f"{twofactor.ENROL_WINDOW.days} days.")
 
     @app.cli.command("totp-code")
     @click.argument("email")

@@ -12,7 +12,7 @@ from shop.models import (
     OrganisationStatus, PickupPoint, Role, User,
 )
 from shop.models.types import utcnow
-from shop.services import accounts, codes, partners
+from shop.services import accounts, codes, partners, twofactor
 from shop.services import devices as device_service
 
 ACTOR = "seed-demo"
@@ -120,6 +120,7 @@ def _batches() -> list[DonationBatch]:
 
 
 DEMO_PASSWORD = "solidarity-demo"
+DEMO_ENROL_WINDOW = timedelta(days=365)
 
 ORGANISATIONS = [
     ("CCAS de Metz", OrganisationKind.CCAS, "Metz", "ccas@example.org", 40),
@@ -172,6 +173,8 @@ def _accounts(organisations: dict[str, Organisation]) -> dict[str, User]:
                 email=email, name=name, role=role, password=DEMO_PASSWORD, pickup_point_id=point_id,
                 organisation=organisations[where] if role.is_partner else None, check_policy=False,
             )
+        if not user.has_two_factor:  # the demo accounts set up their second factor at their first sign-in
+            twofactor.allow_enrolment_at_sign_in(user, window=DEMO_ENROL_WINDOW)
         users[email] = user
     return users
 

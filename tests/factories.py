@@ -98,9 +98,11 @@ def organisation(**overrides):
 PASSWORD = "correct horse battery staple"
 
 
-def user(role=None, *, org=None, password: str = PASSWORD, two_factor: bool | None = None, **overrides):
+def user(role=None, *, org=None, password: str = PASSWORD, two_factor: bool | None = None, enrol_window: bool = True,
+         **overrides):
     """An account; staff and admins come with two-step sign-in set up (it is required for them),
-    unless two_factor=False."""
+    unless two_factor=False: then, as an account made with `flask create-user`, it may set it up
+    at its first sign-in (enrol_window=False: only through a link sent to it)."""
     from shop.models import Role
     from shop.services import accounts, twofactor
 
@@ -112,6 +114,8 @@ def user(role=None, *, org=None, password: str = PASSWORD, two_factor: bool | No
                                 role=role, password=password, organisation=org, check_policy=False, **overrides)
     if two_factor or (two_factor is None and twofactor.required_for(item)):
         enrol_two_factor(item)
+    elif enrol_window:
+        twofactor.allow_enrolment_at_sign_in(item)
     return item
 
 

@@ -338,3 +338,88 @@ def test_the_same_code_typed_at_once_on_several_devices_is_accepted_once(app, db
     for t in threads:
         t.join()
     assert sorted(results) == sorted(["refused"] * 4 + [kind])
+
+
+# --- Who may set it up: a link to the mailbox, or a window granted by someone trusted -------------
+
+NEW_PASSWORD = "a long and new passphrase 2026"
+
+
+def test_the_password_alone_cannot_set_up_the_second_factor_of_an_account_without_a_window(client, db):
+    """Else whoever learnt the password could put the account on their own phone."""
+    staff = factories.user(Role.STAFF, two_factor=False, enrol_window=False)
+    response = post_password(client, staff)
+    assert response.status_code == 200
+    assert "Two-step sign-in is not set up for this account yet" in response.text
+    assert "Forgot your password?" in response.text
+    setup = client.get("/account/two-factor/setup")
+    assert setup.status_code == 302 and setup.headers["Location"].startswith("/login")
+    assert client.post("/account/two-factor/setup", data={"code": "123456"}).status_code == 302
+    staff = reload(db, staff)
+    assert staff.totp_secret is None and staff.last_login_at is None
+    assert "user.sign_in" not in actions(db)
+
+
+def test_a_window_that_ran_out_no_longer_lets_the_password_set_it_up(client, db):
+    from datetime import timedelta
+
+    from shop.models.types import utcnow
+
+    staff = factories.user(Role.STAFF, two_factor=False)
+    staff.enrol_until = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    assert "Two-step sign-in is not set up for this account yet" in post_password(client, staff).text
+
+
+@pytest.mark.parametrize("role", [Role.STAFF, Role.ADMIN])
+def test_an_invitation_leads_straight_to_setting_it_up_then_in(app, client, db, role):
+    from shop.services import accounts
+
+    user, token = accounts.invite(email="new.colleague@example.org", name="New colleague", role=role,
+                                  inviter=factories.user(Role.ADMIN), organisation=None)
+    db.session.commit()
+    response = client.post(f"/invitation/{token}", data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.status_code == 303 and response.headers["Location"] == "/account/two-factor/setup"
+    page = client.get("/account/two-factor/setup")
+    assert page.status_code == 200 and "Now set up two-step sign-in" in page.text
+    secret = enrolment_secret(page.text)
+    done = client.post("/account/two-factor/setup", data={"code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 200 and len(re.findall(r"<li>([a-z0-9]{5}-[a-z0-9]{5})</li>", done.text)) == 10
+    user = reload(db, user)
+    assert user.has_two_factor and user.enrol_until is None
+    assert client.get("/staff/" if role == Role.STAFF else "/admin/").status_code == 200
+
+
+def test_a_password_reset_link_also_leads_to_setting_it_up(client, db):
+    from shop.services import accounts
+
+    staff = factories.user(Role.STAFF, two_factor=False, enrol_window=False)
+    _, token = accounts.request_password_reset(staff.email)
+    db.session.commit()
+    response = client.post(f"/password/reset/{token}", data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.headers["Location"] == "/account/two-factor/setup"
+    assert client.get("/account/two-factor/setup").status_code == 200
+
+
+def test_a_social_worker_invited_signs_in_as_before(client, db):
+    from shop.services import accounts
+
+    _, token = accounts.invite(email="worker@example.org", name="Worker", role=Role.SOCIAL_WORKER,
+                               inviter=None, organisation=factories.organisation())
+    db.session.commit()
+    response = client.post(f"/invitation/{token}", data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.headers["Location"] == "/login"
+
+
+def test_create_user_and_an_admin_reset_grant_a_window_to_set_it_up_at_sign_in(app, db):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["create-user", "--email", "first.admin@example.org", "--name", "First",
+                                 "--role", "admin", "--password", NEW_PASSWORD], input=None)
+    assert result.exit_code == 0, result.output
+    assert "set it up at the first sign-in, within 3 days" in result.output
+    first = db.session.scalar(sa.select(User).where(User.email == "first.admin@example.org"))
+    assert twofactor.may_enrol_at_sign_in(first)
+    staff = factories.user(Role.STAFF)
+    assert staff.enrol_until is None
+    twofactor.reset(staff, actor=factories.user(Role.ADMIN))
+    assert twofactor.may_enrol_at_sign_in(staff)

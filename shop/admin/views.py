@@ -162,7 +162,7 @@ def set_account_active(user_id: int, change: str):
 @bp.post("/accounts/<int:user_id>/two-factor/reset")
 @admin_only
 def reset_two_factor(user_id: int):
-    """A lost phone: the person sets two-step sign-in up again at their next sign-in."""
+    """A lost phone: the person sets two-step sign-in up again at their next sign-in, within a few days."""
     from shop.services import twofactor
 
     user = db.session.get(User, user_id) or abort(404)
@@ -174,6 +174,6 @@ def reset_two_factor(user_id: int):
         db.session.rollback()
         flash(str(error.message), "error")
     else:
-        flash(_("Two-step sign-in is reset for %(email)s. They set it up again at their next sign-in.",
-                email=user.email), "success")
+        flash(_("Two-step sign-in is reset for %(email)s. They set it up again at their next sign-in, "
+                "within %(days)d days.", email=user.email, days=twofactor.ENROL_WINDOW.days), "success")
     return redirect(url_for("admin.accounts_page"), code=303)

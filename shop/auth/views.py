@@ -40,17 +40,22 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
-        if user is not None:
+        if user is None:
+            form.password.errors.append(_("The e-mail address or the password is not right."))
+        elif not _may_go_on(user):
+            db.session.rollback()  # no sign-in happened: not recorded as one
+            form.password.errors.append(_(
+                "Two-step sign-in is not set up for this account yet. To set it up, open the link in "
+                "your invitation e-mail, or ask for a new link with \"Forgot your password?\"."))
+        else:
             session.clear()
             if user.has_two_factor or twofactor.required_for(user):
                 # The password is right, but nobody is signed in yet: the second factor (or, for
                 # staff and admins without one, its set-up) comes first.
-                session[PENDING] = {"uid": user.id, "token": user.session_token, "at": int(time.time()),
-                                    "remember": bool(form.remember.data), "next": request.args.get("next")}
+                _start_second_step(user, remember=bool(form.remember.data), next_url=request.args.get("next"))
                 return redirect(url_for("auth.second_factor" if user.has_two_factor else "auth.enrol"), code=303)
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next"), url_for(home_for(user))), code=303)
-        form.password.errors.append(_("The e-mail address or the password is not right."))
     return render_template("auth/login.html", form=form)
 
 
@@ -71,10 +76,16 @@ def _set_password(raw_token: str, purpose: TokenPurpose, template: str):
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            accounts.use_token(raw_token, purpose, form.password.data)
+            user = accounts.use_token(raw_token, purpose, form.password.data)
         except DomainError as error:
             form.password.errors.append(error.message)
         else:
+            if twofactor.required_for(user) and not user.has_two_factor:
+                # The link proved the mailbox: set up the second factor now, without signing in again.
+                session.clear()
+                _start_second_step(user, mailbox=True)
+                flash(_("Your password is set. Now set up two-step sign-in."), "success")
+                return redirect(url_for("auth.enrol"), code=303)
             flash(_("Your password is set. You can now sign in."), "success")
             return redirect(url_for("auth.login"), code=303)
     return render_template(template, form=form, user=user)
@@ -131,12 +142,16 @@ def change_password():
 
 PENDING = "second_factor_pending"
 PENDING_SECONDS = 10 * 60
+MAILBOX_PENDING_SECONDS = 60 * 60
 
 
 def pending_user() -> User | None:
     """The account whose password was right a moment ago and whose second step is still to come."""
     state = session.get(PENDING)
-    if not isinstance(state, dict) or time.time() - state.get("at", 0) > PENDING_SECONDS:
+    if not isinstance(state, dict):
+        return None
+    # After a link, the person may first have to install an authenticator app: more time.
+    if time.time() - state.get("at", 0) > (MAILBOX_PENDING_SECONDS if state.get("mailbox") else PENDING_SECONDS):
         return None
     user = db.session.get(User, state.get("uid"))
     # The session token ties the pending step to the account's current sessions: a sign-out
@@ -144,6 +159,20 @@ def pending_user() -> User | None:
     if user is None or not user.is_active or user.session_token != state.get("token"):
         return None
     return user
+
+
+def _start_second_step(user: User, *, remember: bool = False, next_url: str | None = None, mailbox: bool = False):
+    """The password is right (or was just set through a link): the second step comes next."""
+    session[PENDING] = {"uid": user.id, "token": user.session_token, "at": int(time.time()),
+                        "remember": remember, "next": next_url, "mailbox": mailbox}
+
+
+def _may_go_on(user: User) -> bool:
+    """Whether the password alone may lead on: to the second step, to its set-up where the
+    account may still do that at sign-in (twofactor.ENROL_WINDOW), or straight in."""
+    if user.has_two_factor or not twofactor.required_for(user):
+        return True
+    return twofactor.may_enrol_at_sign_in(user)
 
 
 def _finish_sign_in(user: User):
@@ -216,7 +245,8 @@ def _enrolling_user() -> tuple[User | None, bool]:
     if current_user.is_authenticated:
         return current_user._get_current_object(), False
     user = pending_user()
-    if user is not None and not user.has_two_factor:
+    if user is not None and not user.has_two_factor and (
+            session[PENDING].get("mailbox") or twofactor.may_enrol_at_sign_in(user)):
         return user, True
     return None, False
 

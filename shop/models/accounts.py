@@ -55,6 +55,10 @@ class User(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(sa.String(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # Until when the account may set up its second factor right after signing in with its
+    # password alone (granted by whoever created it on the server, or by an admin's reset).
+    # Otherwise set-up follows a link sent to the person's mailbox (invitation, password reset).
+    enrol_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organisation: Mapped[Organisation | None] = relationship()
 

@@ -14,7 +14,7 @@ import hmac
 import re
 import secrets
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyotp
 import sqlalchemy as sa
@@ -90,6 +90,22 @@ def current_code(user: User, now: float | None = None) -> str:
 
 # --- Enrolment ------------------------------------------------------------------------------------
 
+# Setting up the second factor is proof of nothing by itself: whoever knows the password could set
+# up their own app. So it follows a link sent to the person's mailbox (invitation, password
+# reset), or happens at sign-in within a window granted by someone trusted: the operator who
+# created the account on the server, or an admin who reset it.
+ENROL_WINDOW = timedelta(days=3)
+
+
+def allow_enrolment_at_sign_in(user: User, *, window: timedelta = ENROL_WINDOW, now: datetime | None = None) -> None:
+    user.enrol_until = (now or utcnow()) + window
+    db.session.flush()
+
+
+def may_enrol_at_sign_in(user: User, now: datetime | None = None) -> bool:
+    return user.enrol_until is not None and user.enrol_until > (now or utcnow())
+
+
 def start_enrolment(user: User) -> str:
     """The secret to show for enrolment: a new one, or the one shown before if not yet confirmed
     (a page reload must not change a secret already typed into an app)."""
@@ -117,6 +133,7 @@ def confirm_enrolment(user: User, code: str, now: datetime | None = None) -> lis
         raise DomainError(_l("Start again: open the set-up page."))
     _check_totp(user, code, now)
     user.totp_enabled_at = now
+    user.enrol_until = None
     db.session.flush()
     codes = _new_recovery_codes(user, now)
     audit.record(user, "user.two_factor_enable", user, organisation_id=user.organisation_id)
@@ -250,12 +267,12 @@ def disable(user: User, code: str, now: datetime | None = None) -> None:
 
 def reset(user: User, *, actor: User) -> None:
     """An admin removes someone's second factor (lost phone): they are signed out everywhere and
-    set it up again at their next sign-in (required roles) or when they wish."""
+    set it up again at their next sign-in within ENROL_WINDOW (required roles) or when they wish."""
     if user.id == actor.id:
         raise DomainError(_l("You cannot reset your own two-step sign-in. Ask another admin."))
     if user.totp_secret is None:
         raise DomainError(_l("Two-step sign-in is not set up for this account."))
     _clear(user)
     user.session_token = new_session_token()
-    db.session.flush()
+    allow_enrolment_at_sign_in(user)
     audit.record(actor, "user.two_factor_reset", user, organisation_id=user.organisation_id)
