@@ -39,7 +39,9 @@ def _never_enrolled(live_app, email: str) -> None:
     from shop.services import twofactor
 
     with live_app.app_context():
-        twofactor._clear(db.session.scalar(sa.select(User).where(User.email == email)))
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+        twofactor._clear(user)
+        twofactor.allow_enrolment_at_sign_in(user)  # as the demo data, or an admin's reset, grants
         db.session.commit()
     SECRETS.pop(email, None)
 
