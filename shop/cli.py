@@ -93,16 +93,17 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("purge")
     def purge_command() -> None:
-        """Anonymise people quiet for the retention period; drop audit entries over a year old."""
-        from shop.services import retention
-
-        from shop.services import stock_import
+        """Anonymise people quiet for the retention period; drop audit entries over a year old,
+        device files never confirmed, and photo files that no photo names any more."""
+        from shop.services import photos, retention, stock_import
 
         counts = retention.purge()
         stale_imports = stock_import.forget_expired()
         db.session.commit()
+        orphans = photos.sweep_orphans()
         click.echo(f"Anonymised {counts['anonymised']} people; deleted {counts['audit_entries_deleted']} old audit entries.")
         click.echo(f"Deleted {stale_imports} device files left unconfirmed.")
+        click.echo(f"Deleted {orphans} photo files that no photo names.")
 
     @app.cli.command("backup")
     @click.argument("target", type=click.Path(dir_okay=False))

@@ -297,3 +297,27 @@ def test_files_follow_the_transaction(db, shop):
     photos.delete_photo(device, photo.id, actor=shop["staff"])
     db.session.commit()
     assert list(folder.iterdir()) == []
+
+
+def test_purge_deletes_photo_files_that_no_photo_names_once_they_are_an_hour_old(app, client, db, shop):
+    """Left by a process killed between writing a photo's files and its commit."""
+    sign_in(client, shop["staff"])
+    upload(client, shop["device"].id, smooth_jpeg())
+    kept = db.session.scalar(sa.select(DevicePhoto.token))
+    folder = shop["uploads"]
+    orphan = folder / "Zq3-orphanTokenAbc_12x-320.webp"
+    young = folder / "youngOrphanToken1234567-800.webp"
+    other = folder / "notes.txt"
+    for path in (orphan, young, other):
+        path.write_bytes(b"x")
+    two_hours_ago = time.time() - 2 * 3600
+    for path in [orphan, other, *folder.glob(f"{kept}-*.webp")]:
+        os.utime(path, (two_hours_ago, two_hours_ago))
+
+    result = app.test_cli_runner().invoke(args=["purge"])
+
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 photo files that no photo names." in result.output
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"{kept}-320.webp", f"{kept}-800.webp", young.name, other.name])
+    assert photos.sweep_orphans() == 0  # safe to run twice

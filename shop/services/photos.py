@@ -6,6 +6,7 @@ import re
 import secrets
 import warnings
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shop.extensions import db
 from shop.models import Device, DevicePhoto
+from shop.models.types import utcnow
 from shop.services import audit, catalog
 from shop.services.errors import DomainError, NotFound
 
@@ -154,6 +156,32 @@ def delete_photo(device: Device, photo_id: int, *, actor) -> None:
     audit.record(actor, "device.photo_deleted", device, photo=photo_id)
     catalog.stock_changed()
     _when_transaction_ends(committed=lambda: _remove_files(token))  # a deletion undone keeps its files
+
+
+_FILE = re.compile(r"^(?P<token>[A-Za-z0-9_-]{8,64})-(?P<width>\d+)\.webp$")
+ORPHAN_AGE = timedelta(hours=1)
+
+
+def sweep_orphans(now: datetime | None = None) -> int:
+    """Delete photo files that no photo row names: left by a process killed between writing a
+    photo's files and its commit. Files younger than ORPHAN_AGE are left alone (their upload may
+    still be committing). Returns how many files were deleted; safe to run twice."""
+    cutoff = ((now or utcnow()) - ORPHAN_AGE).timestamp()
+    candidates = {}
+    for path in folder().iterdir():
+        found = _FILE.match(path.name)
+        if found and path.is_file() and path.stat().st_mtime < cutoff:
+            candidates.setdefault(found["token"], []).append(path)
+    if not candidates:
+        return 0
+    known = set(db.session.scalars(sa.select(DevicePhoto.token)))  # a few thousand short strings at most
+    removed = 0
+    for token, paths in candidates.items():
+        if token not in known:
+            for path in paths:
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def _remove_files(token: str) -> None:
