@@ -10,12 +10,12 @@ number of SQL statements of the import. See bench/README.md.
 import argparse
 import os
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scratch import scratch_database  # noqa: E402 (bench/ is on the path when run as a script)
 
 ERASURE = "methode_effacement;outil_effacement;version_outil;date_effacement;operateur;certificat"
 
@@ -42,7 +42,12 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=5000)
     args = parser.parse_args()
     os.environ.setdefault("SHOP_ENV", "development")
+    with scratch_database(args.url) as url:
+        run(url, args.rows)
+    return 0
 
+
+def run(url: str, rows: int) -> None:
     import flask_migrate
     import sqlalchemy as sa
     from datetime import date
@@ -52,20 +57,6 @@ def main() -> int:
     from shop.models import DonationBatch, Donor, DonorKind, PickupPoint
     from shop.services import catalog, stock_import
 
-    schema = None
-    tmp = None
-    url = args.url
-    if url and url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    if url is None:
-        tmp = tempfile.TemporaryDirectory()
-        url = f"sqlite:///{tmp.name}/bench.sqlite3"
-    elif url.startswith("postgresql"):
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(url)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
     try:
         with app.app_context(), app.test_request_context():
@@ -74,7 +65,7 @@ def main() -> int:
             db.session.add_all([point, DonationBatch(donor=Donor(name="Bench donor", kind=DonorKind.PUBLIC_BODY),
                                                      reference="BENCH-LOT", received_on=date(2026, 3, 1))])
             db.session.commit()
-            content = generate(args.rows)
+            content = generate(rows)
             statements = []
             sa.event.listen(db.engine, "before_cursor_execute",
                             lambda *a: statements.append(a[2]) if not a[2].startswith(("SAVEPOINT", "RELEASE")) else None)
@@ -91,7 +82,7 @@ def main() -> int:
             import_queries = len(statements)
             offers = catalog.list_offers(catalog.OfferFilters(), per_page=10)
             count = db.session.scalar(sa.text("SELECT count(*) FROM devices"))
-            print(f"database: {db.engine.dialect.name}; file: {len(content) / 1024:.0f} KB, {args.rows} rows")
+            print(f"database: {db.engine.dialect.name}; file: {len(content) / 1024:.0f} KB, {rows} rows")
             print(f"check (preview): {check_s:.2f} s, {check_queries} statements")
             print(f"check + import + commit: {import_s:.2f} s, {import_queries} statements")
             print(f"devices in the stock: {count}; offers on sale (none listed yet): {offers.total}")
@@ -99,13 +90,6 @@ def main() -> int:
     finally:
         with app.app_context():
             db.engine.dispose()
-        if schema:
-            with admin.begin() as conn:
-                conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
-        if tmp:
-            tmp.cleanup()
-    return 0
 
 
 if __name__ == "__main__":

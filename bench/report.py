@@ -15,7 +15,6 @@ import argparse
 import json
 import random
 import sys
-import tempfile
 import time
 import uuid
 from contextlib import contextmanager
@@ -25,13 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scratch import scratch_database  # noqa: E402 (bench/ is on the path when run as a script)
+
 GOAL_SECONDS = 1.0
 PASSWORD = "bench-password-not-secret"
-
-
-def _pg_schema_url(base: str, schema: str) -> str:
-    base = base.replace("postgresql://", "postgresql+psycopg://", 1) if base.startswith("postgresql://") else base
-    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
 
 
 def _app(url: str):
@@ -44,6 +40,7 @@ def _app(url: str):
 def seed(app, *, devices: int, reservations: int, seed: int = 6) -> int:
     """Bulk-insert the data set; returns the id of the donor whose report is timed."""
     import flask_migrate
+    import pyotp
     import sqlalchemy as sa
 
     from shop.extensions import db
@@ -53,7 +50,7 @@ def seed(app, *, devices: int, reservations: int, seed: int = 6) -> int:
         OrganisationKind, OrganisationStatus, PaymentMethod, PickupPoint, Reservation, ReservationStatus, Role,
     )
     from shop.models.types import utcnow
-    from shop.services import accounts
+    from shop.services import accounts, twofactor
 
     S, R = DeviceStatus, ReservationStatus
     rng = random.Random(seed)
@@ -73,8 +70,9 @@ def seed(app, *, devices: int, reservations: int, seed: int = 6) -> int:
                                  received_on=date(2026, 1, 1) + timedelta(days=20 * i), declared_count=devices // 10)
                    for i in range(10)]
         session.add_all(batches)
-        accounts.create_user(email="admin@bench.example", name="Bench admin", role=Role.ADMIN, password=PASSWORD,
-                             check_policy=False)
+        admin = accounts.create_user(email="admin@bench.example", name="Bench admin", role=Role.ADMIN,
+                                     password=PASSWORD, check_policy=False)
+        twofactor.confirm_enrolment(admin, pyotp.TOTP(twofactor.start_enrolment(admin)).now())  # required for admins
         session.flush()
 
         categories = list(Category)
@@ -159,12 +157,19 @@ def counting(engine):
 
 def measure(app, donor_id: int, repeat: int) -> dict:
     from shop.extensions import db
-    from shop.models import Donor
+    import sqlalchemy as sa
+
+    from shop.models import Donor, User
     from shop.models.types import utcnow
-    from shop.services import impact
+    from shop.services import impact, twofactor
 
     client = app.test_client()
     assert client.post("/login", data={"email": "admin@bench.example", "password": PASSWORD}).status_code == 303
+    with app.app_context():
+        admin = db.session.scalar(sa.select(User).where(User.email == "admin@bench.example"))
+        code = twofactor.current_code(admin, time.time() + 30)  # the next step: enrolment used this one
+        db.session.remove()
+    assert client.post("/login/code", data={"code": code}).status_code == 303
     today = utcnow().date()
     period = impact.date_range(today - timedelta(days=365), today)
 
@@ -224,20 +229,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    import sqlalchemy as sa
-
-    tmp, schema = None, None
-    url = args.url
-    if not url:
-        tmp = tempfile.TemporaryDirectory()
-        url = f"sqlite:///{Path(tmp.name) / 'bench.sqlite3'}"
-    elif url.startswith("postgresql"):
-        schema = f"bench_report_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(_pg_schema_url(url, "public"))
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        url = _pg_schema_url(url, schema)
-    try:
+    with scratch_database(args.url, prefix="bench_report") as url:
         app = _app(url)
         started = time.perf_counter()
         donor_id = seed(app, devices=args.devices, reservations=args.reservations)
@@ -248,13 +240,6 @@ def main() -> int:
 
             backend = db.engine.dialect.name
             db.engine.dispose()
-    finally:
-        if schema:
-            with admin.begin() as conn:
-                conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
-        if tmp:
-            tmp.cleanup()
     print(f"{backend}: {args.devices} devices, {args.reservations} reservations, seeded in {seeded:.1f} s; "
           f"timed donor has {results.pop('_donor_devices')} devices, {results.pop('_certificates')} certificates")
     slow = []

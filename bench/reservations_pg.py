@@ -19,12 +19,13 @@ import random
 import sys
 import threading
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch_database  # noqa: E402 (bench/ is on the path when run as a script)
 
 GOAL = 200.0
 
@@ -36,11 +37,6 @@ def _app(url: str, connections: int = 5):
     return create_app({"SQLALCHEMY_DATABASE_URI": url,
                        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": connections, "max_overflow": 0, "pool_timeout": 60,
                                                      "pool_pre_ping": False}})
-
-
-def _schema_url(base: str, schema: str) -> str:
-    base = base.replace("postgresql://", "postgresql+psycopg://", 1) if base.startswith("postgresql://") else base
-    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
 
 
 def seed(url: str, *, offers: int, units: int, codes: int) -> list[str]:
@@ -196,33 +192,21 @@ def main() -> int:
     parser.add_argument("--strict", action="store_true", help=f"exit 1 below {GOAL:.0f} reservations/s or on any error")
     args = parser.parse_args()
 
-    import sqlalchemy as sa
-
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(args.url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    url = _schema_url(args.url, schema)
-    try:
-        codes_needed = args.offers * args.units * 2
-        keys, code_ids = seed(url, offers=args.offers, units=args.units, codes=codes_needed)
+    with scratch_database(args.url) as url:
+        keys, code_ids = seed(url, offers=args.offers, units=args.units, codes=args.offers * args.units * 2)
         threads = args.clients // args.processes
+        connections = max(1, args.connections // args.processes)
         share = len(code_ids) // args.processes
-        queue = multiprocessing.get_context("spawn").Queue()
-        procs = [multiprocessing.get_context("spawn").Process(
-            target=worker, args=(url, threads, max(1, args.connections // args.processes), code_ids[i * share:(i + 1) * share], keys,
-                  args.warmup, args.duration, queue,
-                                args.repeat_sold_out))
-            for i in range(args.processes)]
+        spawn = multiprocessing.get_context("spawn")
+        queue = spawn.Queue()
+        procs = [spawn.Process(target=worker, args=(url, threads, connections, code_ids[i * share:(i + 1) * share], keys,
+                                                    args.warmup, args.duration, queue, args.repeat_sold_out))
+                 for i in range(args.processes)]
         for p in procs:
             p.start()
         results = [queue.get() for _ in procs]
         for p in procs:
             p.join()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
     committed = sum(r["committed"] for r in results)
     refused = sum(r["refused"] for r in results)
     errors = sum(r["errors"] for r in results)
@@ -232,7 +216,7 @@ def main() -> int:
     client_ms = 1000 * sum(r["client_cpu"] for r in results) / done
     server_ms = 1000 * sum(r["server_cpu"] for r in results) / done
     print(f"{args.clients} clients ({args.processes} processes x {threads} threads) sharing "
-          f"{max(1, args.connections // args.processes) * args.processes} database connections, "
+          f"{connections * args.processes} database connections, "
           f"{args.warmup:.0f} s of warm-up then {seconds:.1f} s measured, "
           f"{args.offers} offers x {args.units} units, half of the clients on 5 contested offers"
           f"{' (asked again when sold out)' if args.repeat_sold_out else ''}")
