@@ -42,7 +42,7 @@ def login():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is None:
             form.password.errors.append(_("The e-mail address or the password is not right."))
-        elif not _may_go_on(user):
+        elif not twofactor.password_leads_on(user):
             db.session.rollback()  # no sign-in happened: not recorded as one
             form.password.errors.append(_(
                 "Two-step sign-in is not set up for this account yet. To set it up, open the link in "
@@ -80,7 +80,7 @@ def _set_password(raw_token: str, purpose: TokenPurpose, template: str):
         except DomainError as error:
             form.password.errors.append(error.message)
         else:
-            if twofactor.required_for(user) and not user.has_two_factor:
+            if twofactor.must_enrol(user):
                 # The link proved the mailbox: set up the second factor now, without signing in again.
                 session.clear()
                 _start_second_step(user, mailbox=True)
@@ -165,14 +165,6 @@ def _start_second_step(user: User, *, remember: bool = False, next_url: str | No
     """The password is right (or was just set through a link): the second step comes next."""
     session[PENDING] = {"uid": user.id, "token": user.session_token, "at": int(time.time()),
                         "remember": remember, "next": next_url, "mailbox": mailbox}
-
-
-def _may_go_on(user: User) -> bool:
-    """Whether the password alone may lead on: to the second step, to its set-up where the
-    account may still do that at sign-in (twofactor.ENROL_WINDOW), or straight in."""
-    if user.has_two_factor or not twofactor.required_for(user):
-        return True
-    return twofactor.may_enrol_at_sign_in(user)
 
 
 def _finish_sign_in(user: User):
@@ -335,6 +327,6 @@ def require_second_factor():
     reach nothing but its set-up."""
     if "_user_id" not in session or request.endpoint in _BEFORE_ENROLMENT:
         return None
-    if current_user.is_authenticated and not current_user.has_two_factor and twofactor.required_for(current_user):
+    if current_user.is_authenticated and twofactor.must_enrol(current_user):
         return redirect(url_for("auth.enrol"))
     return None

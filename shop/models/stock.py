@@ -190,11 +190,13 @@ class Device(db.Model):
         return self.status not in (DeviceStatus.RESERVED, DeviceStatus.SOLD)
 
     @classmethod
-    def available(cls, now: datetime):
-        """SQL condition: on sale, or held by a reservation whose hold has run out."""
+    def available(cls, now: datetime, columns=None):
+        """SQL condition: on sale, or held by a reservation whose hold has run out. `columns`: the
+        table's columns (`Device.__table__.c`) for a Core statement, else the mapped attributes."""
+        status, held_until = (columns.status, columns.held_until) if columns is not None else (cls.status, cls.held_until)
         return sa.or_(
-            cls.status == DeviceStatus.LISTED,
-            sa.and_(cls.status == DeviceStatus.RESERVED, cls.held_until <= now),
+            status == DeviceStatus.LISTED,
+            sa.and_(status == DeviceStatus.RESERVED, held_until <= now),
         )
 
 

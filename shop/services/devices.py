@@ -234,11 +234,6 @@ _devices = Device.__table__
 _unit = _devices.alias("unit")  # its own name, so the CTE below is not correlated to the UPDATE's table
 
 
-def _available(table, now):
-    """`Device.available` on a Core table: on sale, or held by a hold that has run out."""
-    return sa.or_(table.c.status == S.LISTED, sa.and_(table.c.status == S.RESERVED, table.c.held_until <= now))
-
-
 _FREE_UNIT = (
     select(_unit.c.id, _unit.c.status)
     # `available` with the key inside each branch, so that both use the (status, offer_key) index
@@ -271,7 +266,7 @@ _TAKE_NOT_LOCKED = (
 )
 _TAKE_THIS_ONE = (
     update(_devices)
-    .where(_devices.c.id == bindparam("device_id"), _available(_devices, bindparam("now")))
+    .where(_devices.c.id == bindparam("device_id"), Device.available(bindparam("now"), _devices.c))
     .values(status=S.RESERVED, held_until=bindparam("hold_end"), updated_at=bindparam("now"))
     .returning(_devices.c.pickup_point_id, _devices.c.price_cents)
 )

@@ -4,6 +4,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import time
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -97,7 +98,13 @@ def update_point(point: PickupPoint, data: PointData, *, actor) -> None:
     catalog.stock_changed()
 
 
-def still_here(point_id: int, now=None) -> tuple[int, int]:
+class StillHere(NamedTuple):
+    """What keeps a point open."""
+    on_sale: int  # devices
+    waiting: int  # reservations waiting for pickup
+
+
+def still_here(point_id: int, now=None) -> StillHere:
     """What keeps a point open: its devices on sale, and its reservations waiting for pickup."""
     now = now or utcnow()
     on_sale = db.session.scalar(sa.select(sa.func.count(Device.id)).where(
@@ -105,4 +112,4 @@ def still_here(point_id: int, now=None) -> tuple[int, int]:
     waiting = db.session.scalar(sa.select(sa.func.count(Reservation.id)).where(
         Reservation.pickup_point_id == point_id, Reservation.status.in_(ACTIVE_STATUSES),
         Reservation.held_until > now)) or 0
-    return on_sale, waiting
+    return StillHere(on_sale, waiting)

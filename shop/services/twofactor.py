@@ -106,6 +106,17 @@ def may_enrol_at_sign_in(user: User, now: datetime | None = None) -> bool:
     return user.enrol_until is not None and user.enrol_until > (now or utcnow())
 
 
+def must_enrol(user: User) -> bool:
+    """Whether the account cannot work before setting up its second factor."""
+    return required_for(user) and not user.has_two_factor
+
+
+def password_leads_on(user: User, now: datetime | None = None) -> bool:
+    """Whether a right password leads on: straight in, to the second step, or to its set-up while
+    the account may still do that at sign-in. Otherwise the set-up follows a link (see above)."""
+    return not must_enrol(user) or may_enrol_at_sign_in(user, now)
+
+
 def start_enrolment(user: User) -> str:
     """The secret to show for enrolment: a new one, or the one shown before if not yet confirmed
     (a page reload must not change a secret already typed into an app)."""
