@@ -4,7 +4,7 @@ from flask import current_app, has_request_context, request
 from flask_babel import get_locale
 
 LANG_COOKIE = "lang"
-RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
+RTL_LANGUAGES = {"ar", "fa", "he", "ps", "ur"}
 
 
 def select_locale() -> str:
