@@ -23,7 +23,7 @@ from shop import config as config_module
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, sqlite_begin_mode
 from shop.models.types import render_item
 from shop.pagecache import PageCache
-from shop.i18n import current_language, select_locale, text_direction
+from shop.i18n import current_language, language_list, select_locale, text_direction
 from shop.security import set_security_headers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,7 +208,8 @@ def _register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals.update(
         home_for=home_for,
-        weekday_name=weekday_name, time=lambda t: format_time(t, "short"), static_url=static_url
+        weekday_name=weekday_name, time=lambda t: format_time(t, "short"), static_url=static_url,
+        language_list=language_list,
     )
 
     @app.context_processor

@@ -7,7 +7,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG_LANGUAGES = ("fr", "ar", "uk")
+CATALOG_LANGUAGES = ("fr", "ar", "uk", "fa", "ps")
 
 
 def test_french_is_the_default(client):
@@ -47,7 +47,8 @@ def test_unknown_language_code_is_a_404_in_the_current_language(client):
 
 def test_picker_shows_each_language_in_its_own_name(client):
     page = client.get("/").text
-    for code, name in (("fr", "Français"), ("en", "English"), ("ar", "العربية"), ("uk", "Українська")):
+    for code, name in (("fr", "Français"), ("en", "English"), ("ar", "العربية"), ("uk", "Українська"),
+                       ("fa", "دری"), ("ps", "پښتو")):
         assert re.search(rf'lang="{code}" hreflang="{code}"[^>]*>{name}</a>', page)
 
 
@@ -98,3 +99,37 @@ def test_catalog_is_complete_and_not_fuzzy(extracted, language):
     missing = extracted - ids
     problems += [f"missing from catalog: {m!r}" for m in sorted(missing)]
     assert not problems, "\n".join(problems)
+
+
+PLURAL_SAMPLES = [*range(0, 1200), 1_000_000, 1_000_001, 2_000_000]
+CLDR_ORDER = ("zero", "one", "two", "few", "many", "other")
+
+
+@pytest.mark.parametrize("language", CATALOG_LANGUAGES)
+def test_plural_forms_header_agrees_with_cldr(language):
+    """The catalog's gettext rule picks, for every whole number, the form of the CLDR category
+    (Babel's locale data) it belongs to, forms numbered in CLDR's order."""
+    import gettext
+    from babel import Locale
+
+    with (ROOT / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        catalog = read_po(f)
+    rule = Locale.parse(language).plural_form
+    categories = [rule(n) for n in PLURAL_SAMPLES]
+    used = [tag for tag in CLDR_ORDER if tag in set(categories)]
+    assert catalog.num_plurals == len(used)
+    choose = gettext.c2py(catalog.plural_expr)
+    assert [choose(n) for n in PLURAL_SAMPLES] == [used.index(c) for c in categories]
+
+
+@pytest.mark.parametrize("language", ["fa", "ps"])
+def test_right_to_left_languages_get_rtl_pages(client, language):
+    page = client.get("/", headers={"Accept-Language": language}).text
+    assert f'<html lang="{language}" dir="rtl">' in page
+
+
+def test_accessibility_statement_lists_every_language_in_its_own_name(client, app):
+    page = client.get("/accessibility", headers={"Accept-Language": "ps"}).text
+    for code, name in app.config["LANGUAGES"].items():
+        assert f'<bdi lang="{code}">{name}</bdi>' in page
+    assert "Ukrainian" not in page

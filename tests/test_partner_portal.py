@@ -312,6 +312,23 @@ def test_slip_is_in_the_persons_language_whatever_the_workers(client, db, world)
     assert '<html lang="fr" dir="ltr">' in client.get("/partner/").text
 
 
+@pytest.mark.parametrize("language", ["fa", "ps"])
+def test_slip_renders_in_the_right_to_left_languages(client, db, world, language):
+    person = person_of(world.worker_a, "Zarghuna", language=language)
+    sign_in(client, world.worker_a, lang="fr")
+    response = client.post(f"/partner/beneficiaries/{person.id}/codes/new",
+                           data={"categories": "computer", "validity_days": "90"})
+    page = client.get(response.headers["Location"]).text
+
+    assert f'lang="{language}" dir="rtl"' in page
+    with force_locale(language):
+        title = gettext("Your code for the Solidarity Shop")
+        keep = gettext("Keep this slip safe: the code can be used only once.")
+    assert title != "Your code for the Solidarity Shop" and str(escape(title)) in page
+    assert str(escape(keep)) in page
+    assert slip_code(page) is not None and "Zarghuna" in page
+
+
 def test_slip_lists_the_pickup_points_and_what_the_code_allows(client, db, world):
     factories.pickup_point(name="Emmaüs Connect Test", address="12 rue Mazelle")
     person = person_of(world.worker_a, language="en")

@@ -6,7 +6,8 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-LANGUAGES = ("fr", "en", "ar", "uk")
+LANGUAGES = ("fr", "en", "ar", "uk", "fa", "ps")
+RIGHT_TO_LEFT = {"ar", "fa", "ps"}
 
 OFFER = "<offer>"  # replaced by the path of a real offer from the seeded data
 PUBLIC_PAGES = {
@@ -142,7 +143,7 @@ def test_public_page_has_no_wcag_violation(language_page, axe, offer_path, lang,
     response = page.goto(offer_path if path == OFFER else path)
     assert response.status == status
     expect(page.locator("html")).to_have_attribute("lang", lang)
-    expect(page.locator("html")).to_have_attribute("dir", "rtl" if lang == "ar" else "ltr")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl" if lang in RIGHT_TO_LEFT else "ltr")
     if name == "catalog-invalid-filter":
         expect(page.locator("#max_price")).to_have_attribute("aria-invalid", "true")
 
@@ -151,7 +152,7 @@ def test_public_page_has_no_wcag_violation(language_page, axe, offer_path, lang,
     assert violations == [], f"axe-core on {name} ({lang}):\n{describe_violations(violations)}"
 
 
-@pytest.mark.parametrize("lang", ["fr", "ar"])
+@pytest.mark.parametrize("lang", ["fr", "ar", "ps"])
 @pytest.mark.parametrize(
     "path",
     [
