@@ -36,7 +36,8 @@ def load() -> dict:
         "BABEL_DEFAULT_LOCALE": "fr",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
         "BABEL_TRANSLATION_DIRECTORIES": "../translations",
-        "LANGUAGES": {"fr": "Français", "en": "English", "ar": "العربية", "uk": "Українська"},
+        "LANGUAGES": {"fr": "Français", "en": "English", "ar": "العربية", "uk": "Українська",
+                      "tr": "Türkçe"},
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         # If Redis cannot be reached, each worker counts on its own meanwhile instead of failing.
