@@ -7,7 +7,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG_LANGUAGES = ("fr", "ar", "uk", "tr")
+CATALOG_LANGUAGES = ("fr", "ar", "uk", "tr", "ro")
 
 
 def test_french_is_the_default(client):
@@ -48,7 +48,7 @@ def test_unknown_language_code_is_a_404_in_the_current_language(client):
 def test_picker_shows_each_language_in_its_own_name(client):
     page = client.get("/").text
     for code, name in (("fr", "Français"), ("en", "English"), ("ar", "العربية"), ("uk", "Українська"),
-                       ("tr", "Türkçe")):
+                       ("tr", "Türkçe"), ("ro", "Română")):
         assert re.search(rf'lang="{code}" hreflang="{code}"[^>]*>{name}</a>', page)
 
 
