@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-LANGUAGES = ("fr", "en", "ar", "uk")
+LANGUAGES = ("fr", "en", "ar", "uk", "tr", "ro", "ru")
 
 OFFER = "<offer>"  # replaced by the path of a real offer from the seeded data
 PUBLIC_PAGES = {
