@@ -37,7 +37,7 @@ def load() -> dict:
         "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
         "BABEL_TRANSLATION_DIRECTORIES": "../translations",
         "LANGUAGES": {"fr": "Français", "en": "English", "ar": "العربية", "uk": "Українська",
-                      "fa": "دری", "ps": "پښتو"},
+                      "fa": "دری", "ps": "پښتو", "tr": "Türkçe", "ro": "Română", "ru": "Русский"},
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         # If Redis cannot be reached, each worker counts on its own meanwhile instead of failing.

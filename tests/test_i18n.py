@@ -7,7 +7,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG_LANGUAGES = ("fr", "ar", "uk", "fa", "ps")
+CATALOG_LANGUAGES = ("fr", "ar", "uk", "fa", "ps", "tr", "ro", "ru")
 
 
 def test_french_is_the_default(client):
@@ -48,8 +48,15 @@ def test_unknown_language_code_is_a_404_in_the_current_language(client):
 def test_picker_shows_each_language_in_its_own_name(client):
     page = client.get("/").text
     for code, name in (("fr", "Français"), ("en", "English"), ("ar", "العربية"), ("uk", "Українська"),
-                       ("fa", "دری"), ("ps", "پښتو")):
+                       ("fa", "دری"), ("ps", "پښتو"),
+                       ("tr", "Türkçe"), ("ro", "Română"), ("ru", "Русский")):
         assert re.search(rf'lang="{code}" hreflang="{code}"[^>]*>{name}</a>', page)
+
+
+def test_accessibility_statement_lists_every_language_in_its_own_name(app, client):
+    page = client.get("/accessibility", headers={"Accept-Language": "en"}).text
+    for code, name in app.config["LANGUAGES"].items():
+        assert f'<li lang="{code}" dir="auto">{name}</li>' in page
 
 
 @pytest.mark.parametrize("language", CATALOG_LANGUAGES)

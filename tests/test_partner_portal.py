@@ -329,6 +329,22 @@ def test_slip_renders_in_the_right_to_left_languages(client, db, world, language
     assert slip_code(page) is not None and "Zarghuna" in page
 
 
+def test_slip_renders_in_every_language_a_person_can_choose(app, client, db, world):
+    sign_in(client, world.worker_a, lang="en")
+    for language in app.config["LANGUAGES"]:
+        person = person_of(world.worker_a, f"Person {language}", language=language)
+        response = client.post(f"/partner/beneficiaries/{person.id}/codes/new",
+                               data={"categories": "computer", "validity_days": "90"})
+        page = client.get(response.headers["Location"]).text
+
+        direction = "rtl" if language in {"ar", "fa", "ps"} else "ltr"
+        assert f'<html lang="{language}" dir="{direction}">' in page
+        assert slip_code(page) is not None
+        keep_safe = "Keep this slip safe: the code can be used only once."
+        assert str(escape(translated(app, language, keep_safe))) in page
+        assert language == "en" or keep_safe not in page
+
+
 def test_slip_lists_the_pickup_points_and_what_the_code_allows(client, db, world):
     factories.pickup_point(name="Emmaüs Connect Test", address="12 rue Mazelle")
     person = person_of(world.worker_a, language="en")

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-LANGUAGES = ("fr", "en", "ar", "uk", "fa", "ps")
+LANGUAGES = ("fr", "en", "ar", "uk", "fa", "ps", "tr", "ro", "ru")
 RIGHT_TO_LEFT = {"ar", "fa", "ps"}
 
 OFFER = "<offer>"  # replaced by the path of a real offer from the seeded data
