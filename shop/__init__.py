@@ -7,14 +7,14 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from flask import Flask, Request, abort, flash, make_response, render_template, request, session, url_for
-from flask_login import logout_user
+from flask import Flask, Request, abort, flash, g, make_response, render_template, request, session, url_for
+from flask_login import current_user, logout_user
 from babel.dates import get_day_names
 from flask_babel import lazy_gettext as _l
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, format_time, get_locale
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.utils import cached_property
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -135,7 +135,7 @@ def _register_request_hooks(app: Flask) -> None:
         if response.status_code < 400:
             db.session.commit()
         else:
-            db.session.rollback()
+            _rollback_quietly()
         set_security_headers(response, secure=request.is_secure)
         return _gzip(response)
 
@@ -229,25 +229,55 @@ def weekday_name(weekday: int) -> str:
 def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return render_template("errors/error.html", code=400, kind="csrf"), 400
+        return _error_page(400, "csrf")
 
     @app.errorhandler(HTTPException)
     def http_error(error):
         code = error.code or 500
         kind = code if code in (400, 403, 404, 405, 410, 413, 429) else "other"
-        return render_template("errors/error.html", code=code, kind=kind), code
+        return _error_page(code, kind)
 
     @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
     def database_unavailable(error):
         """The database hiccupped (connection lost, lock timeout…): nothing was kept; try again."""
         log.exception("Database error on %s", request.path)
-        db.session.rollback()
-        response = make_response(render_template("errors/error.html", code=503, kind=503), 503)
-        response.headers["Retry-After"] = "30"
-        return response
+        return _error_page(503, 503)
 
     @app.errorhandler(Exception)
     def server_error(error):
         log.exception("Unhandled error on %s", request.path)
+        return _error_page(500, 500)
+
+
+def _error_page(code: int, kind):
+    """An error page that needs no database: it is also what people see while the database is down.
+
+    Loading the signed-in person for the menu asks the database; if that fails, the page is shown
+    as to a visitor instead of failing in turn (a bare "Internal Server Error" in no language).
+    """
+    _rollback_quietly()
+    if "_login_user" not in g:
+        try:
+            current_user._get_current_object()
+        except SQLAlchemyError:
+            _rollback_quietly()
+            g._login_user = login_manager.anonymous_user()
+    try:
+        body = render_template("errors/error.html", code=code, kind=kind)
+    except SQLAlchemyError:  # anything else the page would ask the database: show it as to a visitor
+        _rollback_quietly()
+        g._login_user = login_manager.anonymous_user()
+        body = render_template("errors/error.html", code=code, kind=kind)
+    response = make_response(body, code)
+    if code == 503:
+        response.headers["Retry-After"] = "30"
+    return response
+
+
+def _rollback_quietly() -> None:
+    """End the request's transaction; with the database gone the rollback itself may fail."""
+    try:
         db.session.rollback()
-        return render_template("errors/error.html", code=500, kind=500), 500
+    except SQLAlchemyError:
+        log.warning("Rollback failed (database unreachable)", exc_info=True)
