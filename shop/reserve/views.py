@@ -42,7 +42,10 @@ def _require_code():
     code = current_code()
     if code is None:
         flash(_("Please enter your code first."), "info")
-        return None, redirect(url_for("reserve.enter_code", offer=request.view_args.get("offer_key")), code=303)
+        offer = (request.view_args or {}).get("offer_key")
+        # Only something shaped like an offer key goes back into the address.
+        offer = offer if isinstance(offer, str) and len(offer) == 16 and offer.isalnum() else None
+        return None, redirect(url_for("reserve.enter_code", offer=offer), code=303)
     return code, None
 
 
