@@ -7,7 +7,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from flask import Flask, Request, abort, flash, g, make_response, render_template, request, session, url_for
+from flask import Flask, Request, abort, current_app, flash, g, make_response, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 from babel.dates import get_day_names
 from flask_babel import lazy_gettext as _l
@@ -15,7 +15,7 @@ from flask_babel import format_currency, format_date, format_datetime, format_de
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -151,6 +151,18 @@ class ShopRequest(Request):
 
     def _load_form_data(self) -> None:
         loaded = "form" in self.__dict__
+        if not loaded and self.mimetype == "application/x-www-form-urlencoded":
+            # Werkzeug caps multipart text fields (MAX_FORM_MEMORY_SIZE) but not URL-encoded bodies:
+            # those are capped to what the largest form can hold, so a megabyte never reaches a
+            # validator (a 413 page instead; reading stops at the cap, chunked bodies too).
+            cap = current_app.config["MAX_URLENCODED_BYTES"]
+            if self.content_length is not None:
+                if self.max_content_length is None or self.max_content_length > cap:
+                    self.max_content_length = cap  # Werkzeug answers 413 before reading
+            else:  # chunked: the stream would stop quietly at the cap and pass a cut value on
+                self.max_content_length = cap + 1
+                if len(self.get_data(cache=True)) > cap:
+                    raise RequestEntityTooLarge()
         super()._load_form_data()
         if not loaded:
             self.__dict__["form"] = _without_nul(self.__dict__["form"])

@@ -76,6 +76,9 @@ def load() -> dict:
         # The largest request body accepted (bytes): bigger ones get a friendly 413 page. Keep the
         # front server's own limit (nginx client_max_body_size) the same.
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
+        # A URL-encoded form body (every form without a file): the largest form, 2,000 characters
+        # of notes in any script, fully percent-encoded, is about 24 KB; a bigger body gets a 413.
+        "MAX_URLENCODED_BYTES": 64 * 1024,
         # Device photos: where their WebP variants are kept, and the largest photo accepted.
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads")),
         "PHOTO_MAX_BYTES": int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024))),
