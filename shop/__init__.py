@@ -70,6 +70,7 @@ def create_app(config: dict | None = None) -> Flask:
     import shop.staff.import_views  # noqa: F401 (adds the import routes to the staff blueprint)
     import shop.admin.pickup_points  # noqa: F401 (adds routes to the admin blueprint)
     import shop.admin.prices  # noqa: F401
+    import shop.admin.payment_issues  # noqa: F401
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(pages_bp)
@@ -209,8 +210,12 @@ def _register_template_helpers(app: Flask) -> None:
     def price(cents: int) -> str:
         return format_currency(Decimal(cents) / 100, "EUR")
 
+    def money(cents: int, currency: str | None) -> str:
+        """An amount in any currency (what a payment provider reported), in the page's language."""
+        return format_currency(Decimal(cents) / 100, (currency or "EUR").upper())
+
     app.jinja_env.filters.update(
-        price=price, date=format_date, datetime=format_datetime, number=format_decimal
+        price=price, money=money, date=format_date, datetime=format_datetime, number=format_decimal
     )
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.trim_blocks = True
