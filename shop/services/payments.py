@@ -35,11 +35,14 @@ def enabled() -> bool:
 
 
 def client() -> stripe.StripeClient:
-    """A Stripe client; tests pass a fake HTTP client through app.extensions["stripe_http_client"]."""
+    """A Stripe client; tests pass a fake HTTP client through app.extensions["stripe_http_client"],
+    or a local fake Stripe server through STRIPE_API_BASE (development and tests only)."""
+    base = current_app.config.get("STRIPE_API_BASE")
     return stripe.StripeClient(
         current_app.config["STRIPE_SECRET_KEY"],
         http_client=current_app.extensions.get("stripe_http_client"),
         max_network_retries=2,
+        **({"base_addresses": {"api": base.rstrip("/")}} if base else {}),
     )
 
 
