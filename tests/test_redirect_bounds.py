@@ -79,3 +79,9 @@ def test_an_offer_address_that_is_no_offer_key_is_not_carried_to_the_code_page(c
     assert response.status_code == 303 and response.headers["Location"] == "/reserve"
     key = "0123456789abcdef"
     assert client.get(f"/reserve/offer/{key}").headers["Location"] == f"/reserve?offer={key}"
+
+
+def test_the_sign_in_link_of_a_protected_page_never_carries_an_overlong_address(client):
+    assert client.get("/partner/").headers["Location"] == "/login?next=%2Fpartner%2F"
+    response = client.get("/partner/", query_string={"q": LONG})
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
