@@ -96,13 +96,15 @@ def test_the_documented_gunicorn_line_serves_production_behind_the_proxy_only(ap
     try:
         def answer():
             connection = _UnixConnection(str(sock))
-            # As nginx sends it (section 6): the scheme and the client address of the visitor.
-            connection.request("GET", "/healthz", headers={"X-Forwarded-Proto": "https",
-                                                           "X-Forwarded-For": "203.0.113.7", "Host": "shop.example.org"})
-            response = connection.getresponse()
-            response.read()
-            connection.close()
-            return response
+            try:
+                # As nginx sends it (section 6): the scheme and the client address of the visitor.
+                connection.request("GET", "/healthz", headers={"X-Forwarded-Proto": "https", "Host": "shop.example.org",
+                                                               "X-Forwarded-For": "203.0.113.7"})
+                response = connection.getresponse()
+                response.read()
+                return response
+            finally:
+                connection.close()  # also when gunicorn is not listening yet
 
         _wait_for(lambda: sock.exists() and answer().status == 200, "gunicorn", process, log)
         response = answer()
