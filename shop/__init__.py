@@ -7,15 +7,15 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from flask import Flask, Request, abort, flash, make_response, render_template, request, session, url_for
-from flask_login import logout_user
+from flask import Flask, Request, abort, current_app, flash, g, make_response, render_template, request, session, url_for
+from flask_login import current_user, logout_user
 from babel.dates import get_day_names
 from flask_babel import lazy_gettext as _l
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, format_time, get_locale
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -70,6 +70,7 @@ def create_app(config: dict | None = None) -> Flask:
     import shop.staff.import_views  # noqa: F401 (adds the import routes to the staff blueprint)
     import shop.admin.pickup_points  # noqa: F401 (adds routes to the admin blueprint)
     import shop.admin.prices  # noqa: F401
+    import shop.admin.payment_issues  # noqa: F401
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(pages_bp)
@@ -135,7 +136,7 @@ def _register_request_hooks(app: Flask) -> None:
         if response.status_code < 400:
             db.session.commit()
         else:
-            db.session.rollback()
+            _rollback_quietly()
         set_security_headers(response, secure=request.is_secure)
         return _gzip(response)
 
@@ -151,6 +152,18 @@ class ShopRequest(Request):
 
     def _load_form_data(self) -> None:
         loaded = "form" in self.__dict__
+        if not loaded and self.mimetype == "application/x-www-form-urlencoded":
+            # Werkzeug caps multipart text fields (MAX_FORM_MEMORY_SIZE) but not URL-encoded bodies:
+            # those are capped to what the largest form can hold, so a megabyte never reaches a
+            # validator (a 413 page instead; reading stops at the cap, chunked bodies too).
+            cap = current_app.config["MAX_URLENCODED_BYTES"]
+            if self.content_length is not None:
+                if self.max_content_length is None or self.max_content_length > cap:
+                    self.max_content_length = cap  # Werkzeug answers 413 before reading
+            else:  # chunked: the stream would stop quietly at the cap and pass a cut value on
+                self.max_content_length = cap + 1
+                if len(self.get_data(cache=True)) > cap:
+                    raise RequestEntityTooLarge()
         super()._load_form_data()
         if not loaded:
             self.__dict__["form"] = _without_nul(self.__dict__["form"])
@@ -197,8 +210,12 @@ def _register_template_helpers(app: Flask) -> None:
     def price(cents: int) -> str:
         return format_currency(Decimal(cents) / 100, "EUR")
 
+    def money(cents: int, currency: str | None) -> str:
+        """An amount in any currency (what a payment provider reported), in the page's language."""
+        return format_currency(Decimal(cents) / 100, (currency or "EUR").upper())
+
     app.jinja_env.filters.update(
-        price=price, date=format_date, datetime=format_datetime, number=format_decimal
+        price=price, money=money, date=format_date, datetime=format_datetime, number=format_decimal
     )
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.trim_blocks = True
@@ -230,25 +247,55 @@ def weekday_name(weekday: int) -> str:
 def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return render_template("errors/error.html", code=400, kind="csrf"), 400
+        return _error_page(400, "csrf")
 
     @app.errorhandler(HTTPException)
     def http_error(error):
         code = error.code or 500
         kind = code if code in (400, 403, 404, 405, 410, 413, 429) else "other"
-        return render_template("errors/error.html", code=code, kind=kind), code
+        return _error_page(code, kind)
 
     @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
     def database_unavailable(error):
         """The database hiccupped (connection lost, lock timeout…): nothing was kept; try again."""
         log.exception("Database error on %s", request.path)
-        db.session.rollback()
-        response = make_response(render_template("errors/error.html", code=503, kind=503), 503)
-        response.headers["Retry-After"] = "30"
-        return response
+        return _error_page(503, 503)
 
     @app.errorhandler(Exception)
     def server_error(error):
         log.exception("Unhandled error on %s", request.path)
+        return _error_page(500, 500)
+
+
+def _error_page(code: int, kind):
+    """An error page that needs no database: it is also what people see while the database is down.
+
+    Loading the signed-in person for the menu asks the database; if that fails, the page is shown
+    as to a visitor instead of failing in turn (a bare "Internal Server Error" in no language).
+    """
+    _rollback_quietly()
+    if "_login_user" not in g:
+        try:
+            current_user._get_current_object()
+        except SQLAlchemyError:
+            _rollback_quietly()
+            g._login_user = login_manager.anonymous_user()
+    try:
+        body = render_template("errors/error.html", code=code, kind=kind)
+    except SQLAlchemyError:  # anything else the page would ask the database: show it as to a visitor
+        _rollback_quietly()
+        g._login_user = login_manager.anonymous_user()
+        body = render_template("errors/error.html", code=code, kind=kind)
+    response = make_response(body, code)
+    if code == 503:
+        response.headers["Retry-After"] = "30"
+    return response
+
+
+def _rollback_quietly() -> None:
+    """End the request's transaction; with the database gone the rollback itself may fail."""
+    try:
         db.session.rollback()
-        return render_template("errors/error.html", code=500, kind=500), 500
+    except SQLAlchemyError:
+        log.warning("Rollback failed (database unreachable)", exc_info=True)

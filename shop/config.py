@@ -1,6 +1,9 @@
 """Settings read from environment variables, with safe development defaults."""
 
+import ipaddress
 import os
+import shlex
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -44,6 +47,9 @@ def load() -> dict:
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        # Development and tests only (refused in production): send Stripe API calls to a local
+        # server (stripe-mock, or a fake) instead of Stripe, e.g. http://127.0.0.1:12111.
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", "587")),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
@@ -77,6 +83,9 @@ def load() -> dict:
         # The largest request body accepted (bytes): bigger ones get a friendly 413 page. Keep the
         # front server's own limit (nginx client_max_body_size) the same.
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
+        # A URL-encoded form body (every form without a file): the largest form, 2,000 characters
+        # of notes in any script, fully percent-encoded, is about 24 KB; a bigger body gets a 413.
+        "MAX_URLENCODED_BYTES": 64 * 1024,
         # Device photos: where their WebP variants are kept, and the largest photo accepted.
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads")),
         "PHOTO_MAX_BYTES": int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024))),
@@ -95,3 +104,84 @@ def check(config) -> None:
         raise ConfigError("Debug mode must be off in production.")
     if not {"staff", "admin"} <= set(config.get("TWO_FACTOR_REQUIRED_ROLES") or ()):
         raise ConfigError("Two-step sign-in must be required for staff and admins in production.")
+    if config.get("STRIPE_API_BASE"):
+        raise ConfigError("STRIPE_API_BASE is for development and tests only: production talks to Stripe itself.")
+    server = server_options()
+    if str(config.get("RATELIMIT_STORAGE_URI", "memory://")).startswith("memory://") and server.workers != 1:
+        raise ConfigError(
+            f"RATELIMIT_STORAGE_URI is memory:// but {server.workers_said}: each worker would count on its own "
+            "(10 attempts allowed become 10 per worker). Set RATELIMIT_STORAGE_URI=redis://… shared by every "
+            "worker, or run one worker and say so with WEB_CONCURRENCY=1.")
+    if config.get("PROXY_FIX") and server.public_bind:
+        raise ConfigError(
+            f"PROXY_FIX is on but gunicorn listens on {server.public_bind}: anyone reaching it directly could "
+            "choose their own address (X-Forwarded-For) and escape the rate limits. Bind it to a local socket "
+            "(--bind unix:/run/shop/gunicorn.sock) or to 127.0.0.1 behind the proxy.")
+
+
+class ServerOptions:
+    """What this process was started with, as far as it can tell: the number of gunicorn workers
+    and any address gunicorn listens on that is not on this machine.
+
+    The worker count comes from WEB_CONCURRENCY (gunicorn's own default for --workers), else from
+    --workers/-w on gunicorn's command line or in GUNICORN_CMD_ARGS; gunicorn's default is 1. A
+    gunicorn config file (-c) may set workers where this cannot see them: then the count is
+    unknown, and production with memory:// counters refuses to start unless WEB_CONCURRENCY says.
+    """
+
+    def __init__(self, argv: list[str], environ) -> None:
+        program = Path(argv[0] if argv else "")
+        # The gunicorn script, or `python -m gunicorn` (argv[0] is then gunicorn/__main__.py).
+        under_gunicorn = program.name.startswith("gunicorn") or program.parent.name == "gunicorn"
+        args = shlex.split(environ.get("GUNICORN_CMD_ARGS", "")) + (argv[1:] if under_gunicorn else [])
+        self.workers: int | None = 1
+        self.workers_said = "one worker"
+        said = _option(args, "-w", "--workers")
+        if environ.get("WEB_CONCURRENCY", "").strip():
+            said, where = environ["WEB_CONCURRENCY"].strip(), "WEB_CONCURRENCY"
+        else:
+            where = "gunicorn --workers"
+        if said is not None:
+            self.workers = int(said) if said.isdigit() else None
+            self.workers_said = f"{where} is {said}"
+        elif under_gunicorn and (_option(args, "-c", "--config") is not None or Path("gunicorn.conf.py").exists()):
+            self.workers, self.workers_said = None, "the number of workers is in a gunicorn config file"
+        binds = _options(args, "-b", "--bind")
+        if under_gunicorn and not binds and environ.get("PORT"):  # gunicorn then listens on 0.0.0.0:$PORT
+            binds = [f"0.0.0.0:{environ['PORT']}"]
+        self.public_bind = next((b for b in binds if not _local_bind(b)), None)
+
+
+def _options(args: list[str], short: str, long: str) -> list[str]:
+    found = []
+    for i, arg in enumerate(args):
+        if arg in (short, long) and i + 1 < len(args):
+            found.append(args[i + 1])
+        elif arg.startswith(long + "="):
+            found.append(arg.split("=", 1)[1])
+        elif arg.startswith(short) and len(arg) > len(short) and not arg.startswith("--"):
+            found.append(arg[len(short):])
+    return found
+
+
+def _option(args: list[str], short: str, long: str) -> str | None:
+    found = _options(args, short, long)
+    return found[-1] if found else None
+
+
+def _local_bind(bind: str) -> bool:
+    """A unix socket, a file descriptor handed over by systemd, or an address on the loopback."""
+    if bind.startswith(("unix:", "fd://")):
+        return True
+    host = bind.rsplit(":", 1)[0] if bind.count(":") == 1 or bind.startswith("[") else bind
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def server_options() -> ServerOptions:
+    return ServerOptions(sys.argv, os.environ)

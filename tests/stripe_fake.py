@@ -58,9 +58,11 @@ def event(event_id: str, event_type: str, obj: dict) -> bytes:
                        "created": int(time.time()), "data": {"object": obj}}).encode()
 
 
-def completed_session(session_id: str, reservation_id: int, amount: int, payment_intent: str = "pi_test_1") -> dict:
+def completed_session(session_id: str, reservation_id: int, amount: int, payment_intent: str = "pi_test_1",
+                      currency: str = "eur") -> dict:
     return {"id": session_id, "object": "checkout.session", "payment_status": "paid", "status": "complete",
-            "amount_total": amount, "payment_intent": payment_intent, "metadata": {"reservation_id": str(reservation_id)}}
+            "amount_total": amount, "currency": currency, "payment_intent": payment_intent,
+            "metadata": {"reservation_id": str(reservation_id)}}
 
 
 def expired_session(session_id: str, reservation_id: int) -> dict:

@@ -197,3 +197,41 @@ def test_limits_still_apply_without_a_500_when_redis_is_down(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     # "5 per 15 minutes" on the reset form, counted in memory while Redis is away.
     assert done.stdout.split() == ["303"] * 5 + ["429"] * 2, done.stdout + done.stderr[-2000:]
+
+
+
+PARALLEL_GUESSES = r"""
+import sys, threading
+import flask_migrate
+from shop import create_app
+from shop.services import codes
+
+app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": sys.argv[1], "RATELIMIT_STORAGE_URI": sys.argv[2],
+                  "WTF_CSRF_ENABLED": False, "PROPAGATE_EXCEPTIONS": False})
+with app.app_context():
+    flask_migrate.upgrade()
+gate, statuses = threading.Barrier(40, timeout=60), []
+
+def guess():
+    client = app.test_client()
+    gate.wait()
+    statuses.append(client.post("/reserve", data={"code": codes.generate()}).status_code)
+
+threads = [threading.Thread(target=guess) for _ in range(40)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(statuses.count(422), statuses.count(429))
+"""
+
+
+def test_parallel_code_guesses_counted_in_redis_get_exactly_the_limit_through(tmp_path, redis_url):
+    """40 guesses at once, counted in a shared Redis: exactly the limit (10) is looked up.
+    (In a process of its own: the limiter extension is shared by every app of a process.)"""
+    done = subprocess.run(
+        [sys.executable, "-c", PARALLEL_GUESSES, f"sqlite:///{tmp_path / 'guesses.sqlite3'}", redis_url],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-2:] == ["10", "30"], done.stdout + done.stderr[-2000:]

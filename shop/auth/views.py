@@ -16,7 +16,7 @@ from shop.auth.forms import (
 from shop.extensions import db, limiter, login_manager
 from shop.forms import refuse
 from shop.models import TokenPurpose, User
-from shop.pages.views import safe_next
+from shop.pages.views import NEXT_MAX_LENGTH, safe_next
 from shop.services import accounts, audit, mail, qr, twofactor
 from shop.services.errors import DomainError
 
@@ -196,7 +196,10 @@ def unauthorized():
     if pending is not None:
         return redirect(url_for("auth.second_factor" if pending.has_two_factor else "auth.enrol"))
     flash(login_manager.login_message, login_manager.login_message_category)
-    return redirect(login_url(login_manager.login_view, next_url=request.url))
+    # Back to the page asked for after signing in, unless its address is longer than any link of
+    # the shop (safe_next would drop it anyway): the sign-in link never carries a megabyte.
+    back = request.url if len(request.full_path) <= NEXT_MAX_LENGTH else None
+    return redirect(login_url(login_manager.login_view, next_url=back))
 
 
 def _no_store(response):

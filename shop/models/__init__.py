@@ -19,6 +19,8 @@ from shop.models.reservations import (
     ACTIVE_STATUSES,
     Payment,
     PaymentChannel,
+    PaymentIssue,
+    PaymentIssueReason,
     PaymentKind,
     PaymentMethod,
     PaymentStatus,
@@ -45,7 +47,7 @@ from shop.models.stock import (
 from shop.models.prices import GridPrice
 
 __all__ = [
-    "ACTIVE_STATUSES", "Payment", "PaymentChannel", "PaymentKind", "PaymentMethod", "PaymentStatus",
+    "ACTIVE_STATUSES", "Payment", "PaymentChannel", "PaymentIssue", "PaymentIssueReason", "PaymentKind", "PaymentMethod", "PaymentStatus",
     "Reservation", "ReservationStatus", "StripeEvent",
     "AuditEntry", "Beneficiary", "CodeCategory", "CodeState", "EligibilityCode", "EligibilityGround", "OneTimeToken",
     "Organisation", "OrganisationKind", "OrganisationStatus", "QuotaUsage", "RecoveryCode", "Role", "TokenPurpose", "User",

@@ -154,3 +154,32 @@ class StripeEvent(db.Model):
     type: Mapped[str] = mapped_column(sa.String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     outcome: Mapped[str | None] = mapped_column(sa.String(60))
+
+
+class PaymentIssueReason(LabelledEnum):
+    UNKNOWN_SESSION = "unknown_session", _l("Not a checkout the shop opened")
+    WRONG_AMOUNT = "wrong_amount", _l("Not the amount asked")
+    WRONG_CURRENCY = "wrong_currency", _l("Not in euros")
+
+
+class PaymentIssue(db.Model):
+    """A card payment Stripe reported that is not the one the shop asked for (another checkout
+    session, another amount or currency). It confirms nothing; money taken goes back to the card
+    (refund_status: done, or pending to retry; none when nothing was taken); admins see the list."""
+
+    __tablename__ = "payment_issues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_event_id: Mapped[str] = mapped_column(sa.String(255))
+    session_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # The Stripe payment (PaymentIntent): one issue per payment, however many events name it.
+    payment_reference: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    reservation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("reservations.id"), index=True)
+    reason: Mapped[PaymentIssueReason] = mapped_column(enum_column(PaymentIssueReason, "payment_issue_reason"))
+    amount_cents: Mapped[int | None]
+    currency: Mapped[str | None] = mapped_column(sa.String(3))
+    refund_status: Mapped[PaymentStatus | None] = mapped_column(enum_column(PaymentStatus, "payment_issue_refund_status"))
+    refund_reference: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    reservation: Mapped[Reservation | None] = relationship()

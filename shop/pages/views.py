@@ -3,6 +3,8 @@
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
 from shop.i18n import LANG_COOKIE
 from shop.services import catalog, partners, pricing
@@ -10,12 +12,23 @@ from shop.services import catalog, partners, pricing
 bp = Blueprint("pages", __name__)
 
 
+# Longer than any link of the shop (a filtered catalog page is under 300 characters).
+NEXT_MAX_LENGTH = 1000
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
-    """Only a path on this site: never another host (no open redirect)."""
-    if not target:
+    """Only a page of this site: never another host (no open redirect), never an address the shop
+    does not serve, nothing longer than its own links (a redirect never echoes a megabyte)."""
+    if not target or len(target) > NEXT_MAX_LENGTH:
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    if any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return default
+    try:
+        current_app.url_map.bind("localhost").match(parts.path, method="GET")
+    except (NotFound, MethodNotAllowed, RequestRedirect):
         return default
     return target
 

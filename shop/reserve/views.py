@@ -4,9 +4,11 @@ import secrets
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from sqlalchemy.exc import OperationalError
 
-from shop.extensions import db, limiter
+from shop import ratelimits
+from shop.extensions import db
 from shop.i18n import current_language
 from shop.models import EligibilityCode, PaymentMethod
 from shop.reserve.forms import CancelForm, CodeForm, ReserveForm
@@ -26,10 +28,6 @@ def _session_key() -> str:
     return "session:" + session["rl"]
 
 
-def _failed_attempt(response) -> bool:
-    return response.status_code == 422
-
-
 def current_code() -> EligibilityCode | None:
     code_id = session.get(CODE_SESSION_KEY)
     code = codes.get(code_id) if isinstance(code_id, int) else None
@@ -42,25 +40,33 @@ def _require_code():
     code = current_code()
     if code is None:
         flash(_("Please enter your code first."), "info")
-        return None, redirect(url_for("reserve.enter_code", offer=request.view_args.get("offer_key")), code=303)
+        offer = (request.view_args or {}).get("offer_key")
+        # Only something shaped like an offer key goes back into the address.
+        offer = offer if isinstance(offer, str) and len(offer) == 16 and offer.isalnum() else None
+        return None, redirect(url_for("reserve.enter_code", offer=offer), code=303)
     return code, None
 
 
 @bp.route("", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config.get("CODE_RATE_LIMIT", "10 per 15 minutes"), methods=["POST"],
-               deduct_when=_failed_attempt)
-@limiter.limit(lambda: current_app.config.get("CODE_RATE_LIMIT", "10 per 15 minutes"), methods=["POST"],
-               key_func=_session_key, deduct_when=_failed_attempt)
 def enter_code():
     form = CodeForm(data={"code": request.args.get("code", "")[:64], "offer": request.args.get("offer", "")[:16]}
                     if request.method == "GET" else None)
     status = 200
+    limit = current_app.config.get("CODE_RATE_LIMIT", "10 per 15 minutes")
+    counted_by = ("address:" + get_remote_address(), _session_key()) if request.method == "POST" else ()
+    if counted_by and ratelimits.exhausted(limit, "code-entry", *counted_by):
+        abort(429)
     if form.validate_on_submit():
         try:
+            codes.parse(form.code.data)  # a typo caught by the check symbol is not an attempt
+            # Every well-formed code typed counts, per address and per browser session, before it
+            # is looked up: guesses sent in parallel get no more tries than guesses one by one.
+            if not ratelimits.take(limit, "code-entry", *counted_by):
+                abort(429)
             code = reservations.open_code(form.code.data)
         except UnknownCode as error:
             form.code.errors.append(error.message)
-            status = 422  # a failed attempt: counted by the rate limits
+            status = 422
         except DomainError as error:
             form.code.errors.append(error.message)
         else:

@@ -8,13 +8,14 @@ import logging
 
 import sqlalchemy as sa
 import stripe
+from sqlalchemy.orm import joinedload
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from shop.extensions import db
 from shop.models import (
-    EligibilityCode, Payment, PaymentChannel, PaymentKind, PaymentMethod, PaymentStatus, Reservation, StripeEvent,
-    User,
+    EligibilityCode, Payment, PaymentChannel, PaymentIssue, PaymentIssueReason, PaymentKind, PaymentMethod,
+    PaymentStatus, Reservation, StripeEvent, User,
 )
 from shop.models.types import utcnow
 from shop.services import audit, notifications, reservations
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # Stripe Checkout's own languages; others get Stripe's automatic choice.
 STRIPE_LOCALES = {"fr": "fr", "en": "en"}
+# Every price is in euros: a payment in another currency is not the one asked for.
+CURRENCY = "eur"
 
 
 def enabled() -> bool:
@@ -32,11 +35,14 @@ def enabled() -> bool:
 
 
 def client() -> stripe.StripeClient:
-    """A Stripe client; tests pass a fake HTTP client through app.extensions["stripe_http_client"]."""
+    """A Stripe client; tests pass a fake HTTP client through app.extensions["stripe_http_client"],
+    or a local fake Stripe server through STRIPE_API_BASE (development and tests only)."""
+    base = current_app.config.get("STRIPE_API_BASE")
     return stripe.StripeClient(
         current_app.config["STRIPE_SECRET_KEY"],
         http_client=current_app.extensions.get("stripe_http_client"),
         max_network_retries=2,
+        **({"base_addresses": {"api": base.rstrip("/")}} if base else {}),
     )
 
 
@@ -58,7 +64,7 @@ def reserve_and_checkout(code: EligibilityCode, offer_key: str, *, language: str
                 "line_items": [{
                     "quantity": 1,
                     "price_data": {
-                        "currency": "eur",
+                        "currency": CURRENCY,
                         "unit_amount": reservation.amount_cents,
                         "product_data": {"name": f"{device.brand} {device.model}"},
                     },
@@ -134,35 +140,79 @@ class BadWebhook(Exception):
 
 
 def _reservation_for(session) -> Reservation | None:
-    found = db.session.scalar(sa.select(Reservation).where(Reservation.stripe_session_id == session.get("id")))
-    if found is None:
-        reservation_id = (session.get("metadata") or {}).get("reservation_id")
-        if reservation_id and str(reservation_id).isdigit():
-            found = db.session.get(Reservation, int(reservation_id))
-    return found
+    """The reservation whose checkout this is: only the session id the shop stored for it counts.
+    What else the event says (metadata, client_reference_id) is not trusted to name a reservation."""
+    session_id = session.get("id")
+    if not isinstance(session_id, str) or not session_id:
+        return None
+    return db.session.scalar(sa.select(Reservation).where(Reservation.stripe_session_id == session_id))
 
 
-def _on_completed(session) -> str:
+def _on_completed(session, event_id: str) -> str:
     reservation = _reservation_for(session)
-    if reservation is None:
-        return "unknown reservation"
     if session.get("payment_status") != "paid":
-        return "not paid yet"
+        return "unknown reservation" if reservation is None else "not paid yet"
+    amount, currency = session.get("amount_total"), session.get("currency")
+    if reservation is None:
+        return _payment_issue(session, event_id, None, PaymentIssueReason.UNKNOWN_SESSION)
+    if not isinstance(currency, str) or currency.lower() != CURRENCY:
+        return _payment_issue(session, event_id, reservation, PaymentIssueReason.WRONG_CURRENCY)
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount != reservation.amount_cents:
+        return _payment_issue(session, event_id, reservation, PaymentIssueReason.WRONG_AMOUNT)
     reference = session.get("payment_intent") or session.get("id")
-    outcome = reservations.record_online_payment(reservation, amount_cents=int(session.get("amount_total") or 0),
-                                                 reference=reference)
+    outcome = reservations.record_online_payment(reservation, amount_cents=amount, reference=reference)
     if outcome == "refund_due":
-        refund(reservation, int(session.get("amount_total") or 0))
+        refund(reservation, amount)
     elif outcome == "confirmed":
         notifications.reservation_confirmed(reservation)
     return outcome
 
 
-def _on_expired(session) -> str:
+def _payment_issue(session, event_id: str, reservation: Reservation | None, reason: PaymentIssueReason) -> str:
+    """A paid checkout that is not the one asked for: record it for admins, confirm nothing, and
+    give any money taken back in full. Once per Stripe payment, whichever events report it."""
+    reference = session.get("payment_intent")
+    reference = reference if isinstance(reference, str) and 0 < len(reference) <= 255 else None
+    if reference is not None and db.session.scalar(
+            sa.select(PaymentIssue.id).where(PaymentIssue.payment_reference == reference)) is not None:
+        return "duplicate"
+    amount, currency, session_id = session.get("amount_total"), session.get("currency"), session.get("id")
+    issue = PaymentIssue(
+        stripe_event_id=event_id, reservation_id=getattr(reservation, "id", None), reason=reason,
+        session_id=session_id[:255] if isinstance(session_id, str) else None, payment_reference=reference,
+        amount_cents=amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
+        currency=currency.lower()[:3] if isinstance(currency, str) and currency.isalpha() else None,
+    )
+    db.session.add(issue)
+    db.session.flush()  # the unique payment reference: a concurrent event for it stops here
+    if reference is not None:
+        try:
+            result = client().v1.refunds.create(params={"payment_intent": reference},
+                                                options={"idempotency_key": f"payment-issue-refund-{reference}"})
+        except stripe.StripeError:
+            log.exception("Stripe refund failed for payment issue %s", issue.id)
+            issue.refund_status = PaymentStatus.PENDING
+        else:
+            issue.refund_status, issue.refund_reference = PaymentStatus.DONE, result.id
+        db.session.flush()
+    log.warning("Payment issue %s (%s) for Stripe session %s", issue.id, reason.value, issue.session_id)
+    audit.record(None, "payment.issue", issue, organisation_id=getattr(reservation, "organisation_id", None),
+                 reason=reason.value, refund=getattr(issue.refund_status, "value", None))
+    return f"payment issue: {reason.value}"
+
+
+def _on_expired(session, event_id: str) -> str:
     reservation = _reservation_for(session)
     if reservation is None:
         return "unknown reservation"
     return "released" if reservations.end_unpaid_checkout(reservation) else "nothing to do"
+
+
+def payment_issues(limit: int = 200) -> list[PaymentIssue]:
+    """The newest payment issues, for admins."""
+    return list(db.session.scalars(
+        sa.select(PaymentIssue).options(joinedload(PaymentIssue.reservation))
+        .order_by(PaymentIssue.created_at.desc(), PaymentIssue.id.desc()).limit(limit)))
 
 
 HANDLERS = {
@@ -192,7 +242,13 @@ def handle_webhook(payload: bytes, signature: str | None) -> str:
     except sa.exc.IntegrityError:
         return "duplicate"
     handler = HANDLERS.get(event_type)
-    outcome = handler(obj) if handler else "ignored"
+    try:
+        with db.session.begin_nested():
+            outcome = handler(obj, event_id) if handler else "ignored"
+    except sa.exc.IntegrityError:
+        # Another event for the same payment (a second "completed", "async_payment_succeeded")
+        # was processed at the same instant and recorded it first: this one is a duplicate.
+        outcome = "duplicate"
     stored = db.session.get(StripeEvent, event_id)
     stored.outcome = outcome[:60]
     db.session.flush()

@@ -145,6 +145,11 @@ def _points_or_404(scope):
     return points
 
 
+def _known_status(value: str | None) -> str | None:
+    """A stock status filter sent back by a form: a status name, or no filter (never the raw text)."""
+    return value if value in {s.value for s in DeviceStatus} else None
+
+
 def _stock_page(scope, point_id: int | None, status_value: str | None, *, bulk=None, selected=(), code=200):
     points = _points_or_404(scope)
     point_id = point_id or points[0].id
@@ -189,6 +194,9 @@ def bulk():
         refuse(form, error, field="device")
         return _stock_page(scope, point_id, status, bulk=form, selected=[d.id for d in selection], code=422)
     target = DeviceStatus(form.action.data)
+    # Only known values go back into the address: a point of this person's, a status name.
+    point_id = point_id if point_id in {p.id for p in scope.points()} else None
+    status = _known_status(status)
     flash(ngettext("%(num)d device moved to “%(status)s”.", "%(num)d devices moved to “%(status)s”.",
                    len(selection), status=target.label), "success")
     return redirect(url_for(".stock", point=point_id, status=status), code=303)
@@ -344,5 +352,5 @@ def move_device(device_id: int, to_status: str):
         flash(str(error.message), "error")
     else:
         flash(_("%(serial)s: %(status)s.", serial=device.serial_number, status=target.label), "success")
-    return redirect(url_for(".stock", point=device.pickup_point_id, status=request.form.get("back_status") or None),
+    return redirect(url_for(".stock", point=device.pickup_point_id, status=_known_status(request.form.get("back_status"))),
                     code=303)

@@ -122,3 +122,31 @@ def test_worker_opens_a_persons_data_and_the_erasure_confirmation(new_axe_contex
     expect(page.locator("#confirm-error")).to_be_visible()
     assert_accessible(axe, page, "erasure confirmation with an error")
     assert refused == []
+
+
+def test_admin_sees_payment_issues_in_arabic_on_a_phone(new_axe_context, axe, live_app):
+    from shop.extensions import db
+    from shop.models import PaymentIssue, PaymentIssueReason, PaymentStatus
+
+    with live_app.app_context():
+        db.session.add_all([
+            PaymentIssue(stripe_event_id="evt_browser_1", session_id="cs_browser_unknown", payment_reference="pi_browser_1",
+                         reason=PaymentIssueReason.UNKNOWN_SESSION, amount_cents=12000, currency="eur",
+                         refund_status=PaymentStatus.DONE, refund_reference="re_browser_1"),
+            PaymentIssue(stripe_event_id="evt_browser_2", session_id="cs_browser_usd", payment_reference="pi_browser_2",
+                         reason=PaymentIssueReason.WRONG_CURRENCY, amount_cents=36000, currency="usd",
+                         refund_status=PaymentStatus.PENDING),
+        ])
+        db.session.commit()
+    _never_enrolled(live_app, ADMIN)
+    page = new_axe_context(locale="ar", viewport=PHONE).new_page()
+    refused = watch_csp(page)
+    enter_password(page, ADMIN)
+    enrol(page, ADMIN)
+    page.goto("/admin/payment-issues")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(page.locator("main table tbody tr")).to_have_count(2)
+    expect(page.locator("main table")).to_contain_text("pi_browser_2")
+    assert_accessible(axe, page, "payment issues (ar)")
+    assert_fits(page, "the payment issues page (ar)")
+    assert refused == []

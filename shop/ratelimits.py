@@ -1,0 +1,52 @@
+"""Limits that count an attempt before it is checked, in one atomic step.
+
+Flask-Limiter's `deduct_when` counts after the view has run: 40 guesses sent at the same instant
+are all checked against a count of 0 before any is added, and more than the limit get through.
+Here the attempt is counted first (an INCR in Redis, shared by every worker), and only an attempt
+that was within the limit is then checked.
+"""
+
+import logging
+import threading
+
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
+
+from shop.extensions import limiter
+
+log = logging.getLogger(__name__)
+
+# The in-memory storage adds and reads back in two steps: one thread of a worker at a time, so
+# that its count is exact too (Redis increments and answers in one step anyway).
+_lock = threading.Lock()
+# Where this worker counts while the shared storage cannot be reached (as Flask-Limiter does).
+_fallback = FixedWindowRateLimiter(MemoryStorage())
+
+
+def take(limit: str, scope: str, *keys: str) -> bool:
+    """Count one attempt for every key; False when any of them is over `limit` ("10 per 15 minutes")."""
+    item = parse(limit)
+    allowed = True
+    with _lock:
+        for key in keys:
+            try:
+                within = limiter.limiter.hit(item, scope, key)
+            except Exception:  # noqa: BLE001 (Redis down, in any client library's words)
+                log.warning("Rate-limit storage unreachable: counting %s in this worker's memory", scope)
+                within = _fallback.hit(item, scope, key)
+            allowed = allowed and within
+    return allowed
+
+
+def exhausted(limit: str, scope: str, *keys: str) -> bool:
+    """Whether any key has no attempt left (a read only: `take` is what counts)."""
+    item = parse(limit)
+    for key in keys:
+        try:
+            left = limiter.limiter.test(item, scope, key)
+        except Exception:  # noqa: BLE001
+            left = _fallback.test(item, scope, key)
+        if not left:
+            return True
+    return False
