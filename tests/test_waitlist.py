@@ -271,7 +271,7 @@ def test_simulation_200_people_60_units_in_5_batches(db):
                 waitlist.leave(entry, now=now + HOUR)
                 left += 1
             db.session.commit()
-            check_order(now + HOUR)
+        check_order(now + HOUR)  # units left by people who left went to the next in line
         now += waitlist.hold_window() + HOUR
         ran_out += waitlist.sweep(now)["turns_ended"]
         db.session.commit()

@@ -333,7 +333,10 @@ def offer_units(*, device_ids=None, category: Category | None = None, now: datet
     if category is not None:
         anyone = anyone.where(WaitlistEntry.category == Category(category))
     if not db.session.scalar(sa.select(sa.exists(anyone))):
-        return []  # the usual case: nobody waits, so no lock and nothing more to read
+        return []
+    if device_ids is None and category is not None and not db.session.scalar(sa.select(sa.exists(
+            sa.select(Device.id).where(Device.status == S.LISTED, Device.category == Category(category))))):
+        return []  # someone joined a queue whose kind is sold out: nothing to offer  # the usual case: nobody waits, so no lock and nothing more to read
     _serialise_offering()
     waiting = list(db.session.scalars(waiting_query))  # read under the lock: the previous run's turns are seen
     if not waiting:
