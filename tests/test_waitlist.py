@@ -131,6 +131,7 @@ def test_a_turn_that_ran_out_goes_to_the_next_in_line_and_tells_the_first(app, d
     point = factories.pickup_point()
     first, second = _people(2)
     first.beneficiary.email = "first@example.org"
+    first.beneficiary.language = "uk"  # told in their own language
     start = utcnow()
     e1 = waitlist.join(first, "laptop", point.id, now=start)
     e2 = waitlist.join(second, "laptop", point.id, now=start + HOUR)
@@ -151,7 +152,7 @@ def test_a_turn_that_ran_out_goes_to_the_next_in_line_and_tells_the_first(app, d
     with pytest.raises(DomainError, match="ended"):
         reservations.reserve(first, unit.offer_key, method=PaymentMethod.COUNTER, turn=e1, now=later)
     subjects = [m["Subject"] for m in app.extensions["mail_outbox"]]
-    assert subjects == ["Your turn has ended"]
+    assert subjects == ["Ваша черга закінчилася"]
 
 
 def test_places_leave_by_themselves_when_the_code_ends(db):
@@ -203,7 +204,8 @@ def test_a_message_written_in_a_transaction_that_rolls_back_is_never_sent(app, d
     assert app.extensions["mail_outbox"] == []  # not before the commit
     db.session.commit()
     (message,) = app.extensions["mail_outbox"]
-    assert message["Subject"] == "Vous êtes dans la file d'attente" or "queue" in message["Subject"]
+    assert message["Subject"] == "Vous êtes dans la file d'attente"  # the person speaks French
+    assert "numéro 1" in message.get_content()
 
 
 def _fits(entry, unit, towns):
