@@ -4,7 +4,7 @@ portal on the person's behalf, and the staff's queue figures."""
 import pytest
 import sqlalchemy as sa
 
-from shop.models import Category, DeviceStatus, Reservation, Role, WaitlistEntry, WaitlistStatus
+from shop.models import DeviceStatus, Reservation, Role, WaitlistEntry, WaitlistStatus
 from shop.services import devices, waitlist
 from tests import factories
 

@@ -13,12 +13,12 @@ code and kind of device, and at most one turn on a unit at a time.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from statistics import median
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale, format_datetime
-from flask_babel import gettext as _
+from flask_babel import force_locale, format_currency, format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, selectinload
 
@@ -103,7 +103,7 @@ def _render(key: str, values: dict) -> tuple[str, str]:
     if "hold_until" in values:
         shown["hold_until"] = format_datetime(datetime.fromisoformat(values["hold_until"]), "short")
     if "price_cents" in values:
-        shown["price"] = f"{values['price_cents'] / 100:.2f} €"
+        shown["price"] = format_currency(Decimal(values["price_cents"]) / 100, "EUR")
     return str(subject), str(body) % shown
 
 
