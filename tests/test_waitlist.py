@@ -394,3 +394,20 @@ def test_reserving_while_the_turn_runs_out_gives_the_unit_or_a_refusal_never_bot
         assert first_entry.status == W.EXPIRED
         assert second_entry.status == W.OFFERED and second_entry.device_id == unit_id
     assert outcomes["sweep"] == "won"
+
+
+def test_the_turn_message_names_the_place_the_deadline_the_price_and_the_link(app, db):
+    point = factories.pickup_point(name="Espace Borny", town="Metz")
+    (code,) = _people(1)
+    code.beneficiary.email = "amina@example.org"
+    code.beneficiary.language = "ar"
+    entry = waitlist.join(code, "laptop", point.id)
+    unit = _listed(point, price_cents=9000)
+    db.session.commit()
+    app.extensions["mail_outbox"] = []
+    waitlist.offer_units(device_ids=[unit.id])
+    db.session.commit()
+    (message,) = app.extensions["mail_outbox"]
+    body = message.get_content()
+    assert message["Subject"] == "جهاز محجوز لك"
+    assert "Espace Borny" in body and "90" in body and f"/reserve/turn/{entry.token}" in body
