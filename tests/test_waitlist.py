@@ -411,3 +411,22 @@ def test_the_turn_message_names_the_place_the_deadline_the_price_and_the_link(ap
     body = message.get_content()
     assert message["Subject"] == "جهاز محجوز لك"
     assert "Espace Borny" in body and "90" in body and f"/reserve/turn/{entry.token}" in body
+
+
+def test_erasing_a_person_ends_their_places_and_passes_a_held_unit_on(db):
+    from shop.services import privacy
+
+    point = factories.pickup_point()
+    gone, next_one = _people(2)
+    worker = factories.user(org=gone.beneficiary.organisation)
+    start = utcnow() - HOUR
+    first = waitlist.join(gone, "laptop", point.id, now=start)
+    second = waitlist.join(next_one, "laptop", point.id, now=start + timedelta(minutes=1))
+    unit = _listed(point)
+    waitlist.offer_units(device_ids=[unit.id])
+    exported = privacy.everything_about(gone.beneficiary, actor=worker)
+    assert [e["state"] for e in exported["waitlist"]] == ["offered"]
+    privacy.erase(gone.beneficiary, actor=worker)
+    db.session.refresh(first)
+    db.session.refresh(second)
+    assert first.status == W.LEFT and second.status == W.OFFERED and second.device_id == unit.id

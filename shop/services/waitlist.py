@@ -532,6 +532,15 @@ def for_code(code_id: int) -> list[WaitlistEntry]:
     ))
 
 
+def in_line_for(beneficiary_id: int) -> list[WaitlistEntry]:
+    """A person's places in line over all their codes."""
+    return list(db.session.scalars(
+        sa.select(WaitlistEntry).where(WaitlistEntry.beneficiary_id == beneficiary_id,
+                                       WaitlistEntry.status.in_(IN_LINE))
+        .order_by(WaitlistEntry.joined_at, WaitlistEntry.id)
+    ))
+
+
 def for_organisation(organisation_id: int) -> list[WaitlistEntry]:
     """A structure's people in line, for its social workers' dashboard."""
     return list(db.session.scalars(
