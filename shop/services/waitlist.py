@@ -130,6 +130,8 @@ def _tell(person, key: str, values: dict, *, about, dedupe_key: str) -> None:
 def _send_after_commit(session) -> None:
     from shop.services import mail
 
+    if session.get_nested_transaction() is not None:
+        return  # a SAVEPOINT released (this event fires for those too): the transaction goes on
     for _key, _transaction, address, subject, body in session.info.pop("waitlist_mail", []):
         mail.send(address, subject, body)
 
