@@ -22,14 +22,19 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("expire-holds")
     def expire_holds_command() -> None:
-        """Release units whose hold ran out and send due reminders (safe to run twice; for cron)."""
-        from shop.services import notifications, reservations
+        """Release units whose hold ran out, pass waitlist turns that ran out to the next in line,
+        and send due reminders (safe to run twice; for cron)."""
+        from shop.services import notifications, reservations, waitlist
 
         released = reservations.expire_holds()
+        db.session.commit()
+        turns = waitlist.sweep()
         db.session.commit()
         sent = notifications.send_due_reminders()
         db.session.commit()
         click.echo(f"Released {released} expired holds; sent {sent} reminders.")
+        click.echo(f"Waitlist: {turns['turns_ended']} turns ran out, {turns['left']} places ended, "
+                   f"{turns['offered']} units held for the next in line.")
 
     @app.cli.command("create-user")
     @click.option("--email", required=True)

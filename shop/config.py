@@ -62,6 +62,8 @@ def load() -> dict:
         # Where the shop is reached from outside, for links in e-mails sent by commands.
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
         "PICKUP_DAYS": int(os.environ.get("PICKUP_DAYS", "14")),
+        # How long a unit back on sale is held for the first person in line (shop.services.waitlist).
+        "WAITLIST_HOLD_HOURS": int(os.environ.get("WAITLIST_HOLD_HOURS", "48")),
         "RETENTION_MONTHS": int(os.environ.get("RETENTION_MONTHS", "24")),
         "CODE_HASH_KEY": os.environ.get("CODE_HASH_KEY", ""),
         # Roles that cannot sign in without a second factor (TOTP). Not read from the environment:

@@ -26,6 +26,9 @@ RULES = {
     "reserve.enter_code": "public", "reserve.forget": "public", "reserve.me": "code",
     "reserve.confirm": "code", "reserve.confirmation": "code", "reserve.payment_return": "code",
     "reserve.cancel": "code",
+    "reserve.join_waitlist": "code", "reserve.leave_waitlist": "code", "reserve.turn": "public",
+    "partner.join_waitlist": "partner", "partner.leave_waitlist": "partner", "partner.reserve_turn": "partner",
+    "staff.waitlist_figures": "staff",
     "payments.stripe_webhook": "webhook",
     "partner.dashboard": "partner", "partner.new_beneficiary": "partner", "partner.beneficiary": "partner",
     "partner.edit_beneficiary": "partner", "partner.issue_code": "partner", "partner.slip": "partner",
@@ -112,7 +115,7 @@ def world(db):
         "code": "fr", "token": "not-a-real-token", "filename": "style.css", "device_id": free.id,
         "to_status": "withdrawn", "point_id": point.id,
         "to_status": "withdrawn", "donor_id": batch.donor_id, "batch_id": batch.id,
-        "to_status": "withdrawn", "photo_id": 1, "name": "../style.css",
+        "to_status": "withdrawn", "photo_id": 1, "name": "../style.css", "entry_id": 1,
     }
     return {"people": people, "clear": clear, "args": args, "reservation_id": reservation.id}
 

@@ -32,8 +32,8 @@ from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from shop.extensions import db, limiter
-from shop.models import Role
-from shop.services import accounts, twofactor
+from shop.models import Category, PickupPoint, Role
+from shop.services import accounts, twofactor, waitlist
 from tests import factories
 from tests.stripe_fake import WEBHOOK_SECRET, sign
 from tests.test_access_matrix import PASSWORD, RULES
@@ -156,11 +156,16 @@ def fuzz_world(app, db, client, world):  # noqa: F811  (client: each request in 
     _, invitation = accounts.invite(email="invited@example.org", name="Invited", role=Role.SOCIAL_WORKER,
                                     inviter=people["admin"], organisation=people["worker_a"].organisation)
     _, reset = accounts.request_password_reset(people["worker_b"].email)
+    # The free code's holder has a smartphone held for their turn in line (its forms: reserve, leave).
+    factories.device(point=db.session.get(PickupPoint, world["args"]["point_id"]), category=Category.SMARTPHONE,
+                     model="Held", cpu=None)
+    turn = waitlist.join(free_code, "smartphone", world["args"]["point_id"])
     db.session.commit()
     with app.test_request_context():
         world["extra_pages"] = {
             "anonymous": [url_for("auth.accept_invitation", token=invitation),
-                          url_for("auth.reset_password", token=reset)],
+                          url_for("auth.reset_password", token=reset),
+                          url_for("reserve.turn", token=turn.token)],
             "worker_a": [url_for("partner.reserve_for", code_id=free_code.id),
                          url_for("partner.beneficiary", beneficiary_id=person.id),
                          url_for("partner.issue_code", beneficiary_id=person.id)],

@@ -15,10 +15,10 @@ from markupsafe import escape
 from shop.models import (
     AuditEntry, Beneficiary, CodeCategory, CodeState, EligibilityCode, EligibilityGround, Organisation,
     OrganisationKind, OrganisationStatus, Role, User,
-    PaymentMethod, Reservation, ReservationStatus,
+    PaymentMethod, Reservation, ReservationStatus, WaitlistEntry, WaitlistStatus,
 )
 from shop.models.types import utcnow
-from shop.services import codes, partners, qr, reservations
+from shop.services import codes, partners, qr, reservations, waitlist
 from tests import factories
 
 PASSWORD = "correct horse battery staple"
@@ -541,9 +541,11 @@ def _records_of_a(db, world) -> dict[str, int]:
     booked = factories.device(point=point, model="Booked")
     free = factories.device(point=point, model="Free")
     reservation = reservations.reserve(code, booked.offer_key, method=PaymentMethod.COUNTER)
+    phone_code, _ = issued(person, world.worker_a, categories=("smartphone",))
+    entry = waitlist.join(phone_code, "smartphone", point.id)
     db.session.commit()
     return {"beneficiary_id": person.id, "code_id": code.id, "user_id": world.worker_a.id,
-            "number": reservation.number, "offer_key": free.offer_key}
+            "number": reservation.number, "offer_key": free.offer_key, "entry_id": entry.id}
 
 
 def _partner_urls(app, ids: dict[str, int]):
@@ -571,7 +573,8 @@ def _plausible_form(ids: dict[str, int]) -> dict:
 
 def _a_is_untouched(db, world, ids):
     code = db.session.get(EligibilityCode, ids["code_id"])
-    assert code.status == CodeState.ACTIVE and count(db, EligibilityCode) == 1
+    assert code.status == CodeState.ACTIVE and count(db, EligibilityCode) == 2  # + the one waiting for a phone
+    assert db.session.get(WaitlistEntry, ids["entry_id"]).status == WaitlistStatus.WAITING
     assert db.session.get(Beneficiary, ids["beneficiary_id"]).display_name == "Amina"
     assert db.session.get(User, ids["user_id"]).active is True
     assert not actions(db, organisation_id=world.a.id, action="beneficiary.view")

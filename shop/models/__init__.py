@@ -45,6 +45,7 @@ from shop.models.stock import (
     StockVersion,
 )
 from shop.models.prices import GridPrice
+from shop.models.waitlist import WaitlistEntry, WaitlistStatus
 
 __all__ = [
     "ACTIVE_STATUSES", "Payment", "PaymentChannel", "PaymentIssue", "PaymentIssueReason", "PaymentKind", "PaymentMethod", "PaymentStatus",
@@ -54,5 +55,5 @@ __all__ = [
     "Category", "Device", "DeviceEvent", "DevicePhoto", "DeviceStatus", "DonationBatch", "Donor", "DonorKind",
     "DonorShareLink", "ErasureMethod", "ErasureRecord", "ErasureResult",
     "Grade", "KeyboardLayout", "StockVersion", "OpeningHours", "PickupPoint",
-    "GridPrice", "PendingImport",
+    "GridPrice", "PendingImport", "WaitlistEntry", "WaitlistStatus",
 ]

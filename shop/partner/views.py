@@ -20,7 +20,11 @@ from shop.models.types import utcnow
 from shop.partner.forms import (
     CODE_ACTIONS, BeneficiaryForm, DashboardFilterForm, InviteForm, IssueCodeForm, code_form,
 )
-from shop.services import accounts, audit, catalog, csvfile, codes, notifications, partners, payments, qr, reservations
+from shop.models import WaitlistEntry
+from shop.reserve.views import waitlist_form
+from shop.services import (
+    accounts, audit, catalog, csvfile, codes, notifications, partners, payments, qr, reservations, waitlist,
+)
 from shop.services.errors import DomainError, NotFound
 from shop.services.partners import PartnerScope
 
@@ -65,6 +69,7 @@ def dashboard():
     people = db.paginate(scope.beneficiaries(search=search, status=status), page=page, per_page=PAGE_SIZE,
                          error_out=False, count=True)
     organisation = scope.organisation()
+    in_line = waitlist.for_organisation(organisation.id)
     args = {k: v for k, v in (("q", search), ("status", status)) if v}
     return _no_store(render_template(
         "partner/dashboard.html",
@@ -73,6 +78,9 @@ def dashboard():
         filtered=bool(args),
         page_url=lambda n: url_for(".dashboard", **args, page=n),
         expiring=scope.expiring_codes(),
+        in_line=in_line,
+        places=waitlist.places(in_line),
+        now=utcnow(),
         organisation=organisation,
         quota_used=codes.quota_used(organisation.id) if partners.can_manage_team(current_user) else None,
     ))
@@ -106,14 +114,17 @@ def beneficiary(beneficiary_id: int):
     return _beneficiary_page(_found(_scope().beneficiary, beneficiary_id))
 
 
-def _beneficiary_page(person, bound=None):
-    """The person's page; `bound` is (code id, action, form) to show a refused action's form again."""
+def _beneficiary_page(person, bound=None, status=200):
+    """The person's page; `bound` is (code id, action, form) to show a refused action's form again
+    (action "waitlist": the form to join a queue on the person's behalf)."""
     audit.record(current_user, "beneficiary.view", person, organisation_id=person.organisation_id)
     forms = {
         code.id: {action: code_form(action, code.id, formdata=None) for action in CODE_ACTIONS}
         for code in person.codes
         if code.status == CodeState.ACTIVE
     }
+    for code_id, code_forms in forms.items():
+        code_forms["waitlist"] = waitlist_form(next(c for c in person.codes if c.id == code_id))
     if bound is not None:
         code_id, action, form = bound
         if code_id in forms:
@@ -121,15 +132,19 @@ def _beneficiary_page(person, bound=None):
         else:  # the code is no longer active (changed in another tab, a double click): say why on top
             for message in (m for messages in form.errors.values() for m in messages):
                 flash(str(message), "error")
-    return _no_store(render_template(
+    in_line = [entry for code in person.codes for entry in waitlist.for_code(code.id)]
+    return _no_store((render_template(
         "partner/beneficiary.html",
         person=person,
         forms=forms,
         open_form=bound[:2] if bound else None,
         replaced={code.replaces_id for code in person.codes if code.replaces_id},
         reservations_by_code=_scope().reservations_by_code(person),
+        in_line=in_line,
+        places=waitlist.places(in_line),
+        action_form=ActionForm(),
         now=utcnow(),
-    ))
+    ), status))
 
 
 @bp.route("/beneficiaries/<int:beneficiary_id>/edit", methods=["GET", "POST"])
@@ -393,3 +408,69 @@ def cancel_reservation(number: str):
     else:
         flash(_("The reservation is cancelled. The code can be used again."), "success")
     return redirect(url_for(".beneficiary", beneficiary_id=found.beneficiary_id), code=303)
+
+
+# --- The waitlist, on the person's behalf -------------------------------------------------------
+
+@bp.post("/codes/<int:code_id>/waitlist")
+@partner_only
+def join_waitlist(code_id: int):
+    code = _found(_scope().code, code_id)
+    person = _found(_scope().beneficiary, code.beneficiary_id)
+    form = waitlist_form(code, request.form)
+    if form.validate_on_submit():
+        try:
+            entry = waitlist.join(code, **form.service_arguments(), actor=current_user)
+        except DomainError as error:
+            refuse(form, error)
+        else:
+            if entry.status.value == "offered":
+                flash(_("A device was on sale: it is held for %(name)s now.", name=person.display_name), "success")
+            else:
+                flash(_("%(name)s is in the queue.", name=person.display_name), "success")
+            return redirect(url_for(".beneficiary", beneficiary_id=person.id, _anchor="queues"), code=303)
+    return _beneficiary_page(person, bound=(code.id, "waitlist", form), status=422)
+
+
+def _scoped_entry(entry_id: int) -> WaitlistEntry:
+    entry = db.session.get(WaitlistEntry, entry_id)
+    if entry is None or entry.organisation_id != _scope().organisation().id:
+        abort(404)
+    _found(_scope().beneficiary, entry.beneficiary_id)  # not a person whose data was erased
+    return entry
+
+
+@bp.post("/waitlist/<int:entry_id>/leave")
+@partner_only
+def leave_waitlist(entry_id: int):
+    entry = _scoped_entry(entry_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        waitlist.leave(entry, actor=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    else:
+        flash(_("The place in the queue is given up."), "success")
+    return redirect(url_for(".beneficiary", beneficiary_id=entry.beneficiary_id, _anchor="queues"), code=303)
+
+
+@bp.post("/waitlist/<int:entry_id>/reserve")
+@partner_only
+def reserve_turn(entry_id: int):
+    """Reserve the unit held for the person's turn, with them present or on the phone."""
+    entry = _scoped_entry(entry_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    person_id = entry.beneficiary_id
+    try:
+        reservation = reservations.reserve(entry.code, entry.device.offer_key if entry.device else "",
+                                           method=PaymentMethod.COUNTER, actor=current_user, turn=entry)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(url_for(".beneficiary", beneficiary_id=person_id, _anchor="queues"), code=303)
+    notifications.reservation_confirmed(reservation)
+    flash(_("The device is reserved for %(name)s.", name=reservation.beneficiary.display_name), "success")
+    return redirect(url_for(".reservation", number=reservation.number), code=303)

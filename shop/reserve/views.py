@@ -10,10 +10,12 @@ from sqlalchemy.exc import OperationalError
 from shop import ratelimits
 from shop.extensions import db
 from shop.i18n import current_language
-from shop.models import EligibilityCode, PaymentMethod
-from shop.reserve.forms import CancelForm, CodeForm, ReserveForm
-from shop.services import catalog, codes, notifications, payments, qr, reservations
+from shop.forms import refuse
+from shop.models import Category, EligibilityCode, PaymentMethod, WaitlistStatus
+from shop.reserve.forms import CancelForm, CodeForm, ReserveForm, TurnForm, WaitlistForm
+from shop.services import catalog, codes, notifications, payments, qr, reservations, waitlist
 from shop.services.errors import DomainError, NotFound
+from shop.models.types import utcnow
 from shop.services.reservations import SoldOut, UnknownCode
 
 bp = Blueprint("reserve", __name__, url_prefix="/reserve")
@@ -49,7 +51,8 @@ def _require_code():
 
 @bp.route("", methods=["GET", "POST"])
 def enter_code():
-    form = CodeForm(data={"code": request.args.get("code", "")[:64], "offer": request.args.get("offer", "")[:16]}
+    form = CodeForm(data={"code": request.args.get("code", "")[:64], "offer": request.args.get("offer", "")[:16],
+                          "then": request.args.get("then", "")[:200]}
                     if request.method == "GET" else None)
     status = 200
     limit = current_app.config.get("CODE_RATE_LIMIT", "10 per 15 minutes")
@@ -74,6 +77,9 @@ def enter_code():
             offer = form.offer.data
             if offer and catalog.get_offer(offer) is not None:
                 return redirect(url_for("reserve.confirm", offer_key=offer), code=303)
+            then = form.then.data or ""
+            if then.startswith(url_for("reserve.join_waitlist")) and "//" not in then and "\\" not in then:
+                return redirect(then, code=303)  # only back to our own waitlist form
             return redirect(url_for("reserve.me"), code=303)
     elif request.method == "POST":
         status = 400 if not form.code.errors else 200
@@ -86,7 +92,9 @@ def me():
     if redirect_response:
         return redirect_response
     reservation = reservations.latest_reservation(code.id)
-    return render_template("reserve/me.html", code=code, reservation=reservation, cancel_form=CancelForm())
+    entries = waitlist.for_code(code.id)
+    return render_template("reserve/me.html", code=code, reservation=reservation, cancel_form=CancelForm(),
+                           entries=entries, places=waitlist.places(entries), now=utcnow())
 
 
 @bp.post("/forget")
@@ -183,3 +191,121 @@ def cancel(number: str):
         else:
             flash(_("Your reservation is cancelled. You can use your code for another device."), "success")
     return redirect(url_for("reserve.me"), code=303)
+
+
+# --- The waitlist: "Tell me when one is back" ---------------------------------------------------
+
+def waitlist_form(code, formdata=None, **data) -> WaitlistForm:
+    """The form to join a queue, offering the kinds of device the code allows and the open points."""
+    categories = [c for allowed in code.category_list for c in allowed.device_categories]
+    return WaitlistForm(formdata=formdata, categories=categories, points=catalog.active_pickup_points(), data=data)
+
+
+@bp.route("/waitlist/join", methods=["GET", "POST"])
+def join_waitlist():
+    code = current_code()
+    if code is None:
+        flash(_("Please enter your code first."), "info")
+        return redirect(url_for("reserve.enter_code", then=request.full_path.rstrip("?")), code=303)
+    if request.method == "POST":
+        form = waitlist_form(code, request.form)
+    else:
+        category = request.args.get("category", "")
+        point = request.args.get("point", "")
+        form = waitlist_form(code, None, category=category if category in {c.value for c in Category} else "",
+                             pickup_point=point if point.isdigit() else "")
+    status = 200
+    if form.validate_on_submit():
+        try:
+            entry = waitlist.join(code, **form.service_arguments())
+        except DomainError as error:
+            refuse(form, error)
+            status = 422
+        else:
+            if entry.status == WaitlistStatus.OFFERED:
+                flash(_("Good news: one is on sale now and is held for you. Reserve it below."), "success")
+            else:
+                flash(_("You are in the queue. We will tell you when a device is held for you."), "success")
+            return redirect(url_for("reserve.me"), code=303)
+    elif request.method == "POST":
+        status = 422
+    return render_template("reserve/waitlist_join.html", form=form, code=code), status
+
+
+def _own_entry(entry_id: int):
+    code = current_code()
+    entry = db.session.get(waitlist.WaitlistEntry, entry_id)
+    if code is None or entry is None or entry.code_id != code.id:
+        abort(404)
+    return entry
+
+
+@bp.post("/waitlist/<int:entry_id>/leave")
+def leave_waitlist(entry_id: int):
+    entry = _own_entry(entry_id)
+    if CancelForm().validate_on_submit():
+        try:
+            waitlist.leave(entry)
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("You have left the queue."), "success")
+    return redirect(url_for("reserve.me"), code=303)
+
+
+@bp.route("/turn/<token>", methods=["GET", "POST"])
+def turn(token: str):
+    """The link sent with a turn: the held unit, reserved in one step with the code."""
+    entry = waitlist.by_token(token)
+    if entry is None:
+        abort(404)
+    known = current_code()
+    known = known if known is not None and known.id == entry.code_id else None
+    form = TurnForm()
+    status = 200
+    if form.validate_on_submit():
+        code = known
+        if code is None:
+            # The same limit as code entry, counted before the code is looked up (see enter_code).
+            limit = current_app.config.get("CODE_RATE_LIMIT", "10 per 15 minutes")
+            counted_by = ("address:" + get_remote_address(), _session_key())
+            if ratelimits.exhausted(limit, "code-entry", *counted_by):
+                abort(429)
+            try:
+                codes.parse(form.code.data or "")
+                if not ratelimits.take(limit, "code-entry", *counted_by):
+                    abort(429)
+                code = reservations.open_code(form.code.data or "")
+            except UnknownCode as error:
+                form.code.errors.append(error.message)
+                status = 422  # a failed attempt: counted by the rate limits
+            except DomainError as error:
+                form.code.errors.append(error.message)
+                status = 400
+            else:
+                if code.id != entry.code_id:
+                    form.code.errors.append(_("This device is held for someone else's code. Check the code on your slip."))
+                    code, status = None, 422
+        if code is not None:
+            session[CODE_SESSION_KEY] = code.id
+            try:
+                reservation = reservations.reserve(code, entry.device.offer_key, method=PaymentMethod.COUNTER,
+                                                   turn=entry)
+                notifications.reservation_confirmed(reservation)
+            except NotFound:
+                abort(404)
+            except DomainError as error:
+                db.session.rollback()
+                flash(error.message, "error")
+                return redirect(url_for("reserve.me"), code=303)
+            except OperationalError:
+                db.session.rollback()
+                flash(_("Many people are reserving right now. Please try again."), "error")
+                status = 503
+            else:
+                return redirect(url_for("reserve.confirmation", number=reservation.number), code=303)
+    elif request.method == "POST":
+        status = 400
+    entry = waitlist.by_token(token)
+    return render_template("reserve/turn.html", entry=entry, form=form, known=known, now=utcnow(),
+                           point=catalog.get_pickup_point(entry.device.pickup_point_id) if entry.device else None), status

@@ -50,6 +50,15 @@ def move_by_hand(device: Device, to_status: DeviceStatus, *, actor: str) -> None
                **{"from": device.status.label, "to": DeviceStatus(to_status).label})
         )
     transition(device.id, device.status, to_status, actor=actor)
+    if DeviceStatus(to_status) == S.LISTED:
+        offer_to_waitlist([device.id])
+
+
+def offer_to_waitlist(device_ids: list[int]) -> None:
+    """Units just put on sale go to the first people in line for them (shop.services.waitlist)."""
+    from shop.services import waitlist  # it builds on this module
+
+    waitlist.offer_units(device_ids=device_ids)
 
 
 def _check_description(values: dict, *, batch: DonationBatch | None = None, device_id: int | None = None) -> None:
@@ -161,6 +170,8 @@ def move_many(selection: list[Device], to_status: DeviceStatus, *, actor: str) -
                           serials=[d.serial_number for d in selection if to_status not in manual_moves(d.status)])
     for device in selection:
         transition(device.id, device.status, to_status, actor=actor)
+    if to_status == S.LISTED:
+        offer_to_waitlist([device.id for device in selection])
 
 
 def transition(

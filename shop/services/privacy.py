@@ -7,9 +7,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
-from shop.models import Beneficiary, CodeState, Reservation, ReservationStatus, User
+from shop.models import Beneficiary, CodeState, Reservation, ReservationStatus, User, WaitlistEntry
 from shop.models.types import utcnow
-from shop.services import audit, codes, payments, retention
+from shop.services import audit, codes, payments, retention, waitlist
 from shop.services.errors import DomainError
 from shop.services.tx import atomic
 
@@ -78,6 +78,20 @@ def everything_about(person: Beneficiary, *, actor: User) -> dict:
             }
             for found in held_reservations(person)
         ],
+        "waitlist": [
+            {
+                "category": entry.category.value,
+                "pickup_point": entry.pickup_point.name,
+                "any_point_in_town": entry.any_point_in_town,
+                "max_price_cents": entry.max_price_cents,
+                "state": entry.status.value,
+                "joined_at": _when(entry.joined_at),
+                "offered_at": _when(entry.offered_at),
+                "ended_at": _when(entry.ended_at),
+            }
+            for entry in db.session.scalars(sa.select(WaitlistEntry).where(WaitlistEntry.beneficiary_id == person.id)
+                                            .order_by(WaitlistEntry.id))
+        ],
     }
 
 
@@ -103,6 +117,8 @@ def erase(person: Beneficiary, *, actor: User, now: datetime | None = None) -> d
     preview = erasure_preview(person, now)
     for found in preview["running"]:
         payments.cancel_and_refund(found, reason=ERASURE_REASON, actor=actor, now=now)
+    for entry in waitlist.in_line_for(person.id):  # a unit held for the person goes to the next in line
+        waitlist.leave(entry, actor=actor, now=now)
     db.session.refresh(person, ["codes"])
     revoked = 0
     for code in person.codes:

@@ -220,17 +220,20 @@ def _clash_on_drawn_column(error: sa.exc.IntegrityError) -> bool:
 
 
 def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now: datetime | None = None,
-            actor: User | None = None) -> Reservation:
+            actor: User | None = None, turn=None) -> Reservation:
     """Hold one unit of an offer for the code's holder, and bind the code to it.
 
     One conditional UPDATE takes the unit; the code binding is guarded by a partial unique index,
     so the same code on two devices at once gives one reservation. Limits are checked again here.
     The pickup code is short (six digits, read aloud at the counter), so it can clash with another
     running reservation's: then everything is undone and tried again with new draws.
+
+    `turn`: a waitlist entry whose turn holds a unit for this code: that very unit is reserved
+    (see waitlist.claim_turn), with the same rules; refused once the turn has ended.
     """
     for _ in range(DRAWS):
         try:
-            return _reserve(code, offer_key, method=method, now=now, actor=actor)
+            return _reserve(code, offer_key, method=method, now=now, actor=actor, turn=turn)
         except _DrawAgain:
             pass
     raise Conflict(_l("Many people are reserving right now. Please try again."))
@@ -238,7 +241,7 @@ def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now
 
 @atomic
 def _reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now: datetime | None,
-             actor: User | None) -> Reservation:
+             actor: User | None, turn=None) -> Reservation:
     now = now or utcnow()
     method = PaymentMethod(method)
     check_usable(code, now)
@@ -254,7 +257,13 @@ def _reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, no
     if limited & _limited_bought(others, now):
         raise DomainError(_l("You already have a device of this kind from the last 12 months. The limit is one per year."))
     held_until = now + (HOLD_FOR_PAYMENT if method == PaymentMethod.CARD_ONLINE else pickup_window())
-    device = device_service.take_unit(offer_key, held_until=held_until, now=now, actor=actor.email if actor else "beneficiary")
+    if turn is not None:
+        from shop.services import waitlist
+
+        device = waitlist.claim_turn(turn, code, held_until=held_until, now=now)
+    else:
+        device = device_service.take_unit(offer_key, held_until=held_until, now=now,
+                                          actor=actor.email if actor else "beneficiary")
     if device is None:
         raise SoldOut(_l("Sorry, someone else has just reserved the last one."),
                       alternatives=alternatives(category, exclude=offer_key, now=now))
@@ -348,6 +357,7 @@ def end_unpaid_checkout(reservation: Reservation, now: datetime | None = None) -
     now = now or utcnow()
     if _move(reservation, (R.PENDING_PAYMENT,), R.EXPIRED, ended_at=now, end_reason="checkout expired"):
         device_service.release(reservation.device_id, actor="stripe", note="checkout expired", now=now)
+        _offer_to_waitlist([reservation.device_id], now)
         return True
     return False
 
@@ -363,18 +373,28 @@ def cancel(reservation: Reservation, *, reason: str, actor: User | None = None, 
                  ended_at=now, end_reason=(reason or "")[:200]):
         raise Conflict(_l("This reservation changed in the meantime. Please reload the page."))
     device_service.release(reservation.device_id, actor=actor.email if actor else "beneficiary", note="cancelled", now=now)
+    _offer_to_waitlist([reservation.device_id], now)
     audit.record(actor, "reservation.cancel", reservation, organisation_id=reservation.organisation_id,
                  reason=(reason or "")[:200], refund_cents=paid)
     return paid
 
 
 def expire_holds(now: datetime | None = None) -> int:
-    """Release every unit whose hold ran out (the site already ignores them). Safe to run twice."""
+    """Release every unit whose hold ran out (the site already ignores them), for the people in
+    line first. Safe to run twice."""
     now = now or utcnow()
     ended = _expire_rows([Reservation.held_until <= now], now, "hold expired")
     for _, device_id in ended:
         device_service.release(device_id, actor="expire-holds", note="hold expired", now=now)
+    _offer_to_waitlist([device_id for _, device_id in ended], now)
     return len(ended)
+
+
+def _offer_to_waitlist(device_ids: list[int], now: datetime) -> None:
+    """Units back on sale go to the first people in line for them (see waitlist.offer_units)."""
+    from shop.services import waitlist
+
+    waitlist.offer_units(device_ids=device_ids, now=now)
 
 
 def due_reminders(now: datetime | None = None) -> tuple[list[Reservation], list[EligibilityCode]]:

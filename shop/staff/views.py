@@ -354,3 +354,12 @@ def move_device(device_id: int, to_status: str):
         flash(_("%(serial)s: %(status)s.", serial=device.serial_number, status=target.label), "success")
     return redirect(url_for(".stock", point=device.pickup_point_id, status=_known_status(request.form.get("back_status"))),
                     code=303)
+
+
+@bp.get("/waitlist")
+@staff_only
+def waitlist_figures():
+    """Each queue's length per pickup point and kind of device, and how long people wait."""
+    from shop.services import waitlist
+
+    return render_template("staff/waitlist.html", figures=waitlist.queue_figures())
