@@ -8,7 +8,7 @@ reason makes the coverage test fail, so a new page is checked from the day it is
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import pytest
@@ -90,8 +90,6 @@ class Page:
 @dataclass
 class Audience:
     pages: list[Page]
-    sign_in: Callable | None = None
-    endpoints: set[str] = field(default_factory=set)
 
 
 def _first(statement):
@@ -219,7 +217,7 @@ def audiences(s) -> dict[str, Audience]:
             Page("team", "/partner/team", endpoint="partner.team"),
             Page("my account", "/account/two-factor", endpoint="auth.two_factor"),
             Page("change password", "/account/password", endpoint="auth.change_password"),
-        ], sign_in=lambda p: sign_in(p, "partner-admin@example.org", r"/partner/$")),
+        ]),
         "staff": Audience([
             Page("board", "/staff/", endpoint="staff.board"),
             Page("counter", "/staff/counter", endpoint="staff.counter"),
@@ -233,7 +231,7 @@ def audiences(s) -> dict[str, Audience]:
             Page("labels", "/staff/stock/labels", endpoint="staff.labels"),
             Page("erasures", "/staff/erasures", endpoint="impact.erasures"),
             Page("erasure import", "/staff/erasures/import", endpoint="impact.import_erasures"),
-        ], sign_in=lambda p: sign_in(p, "staff@example.org", r"/staff/$")),
+        ]),
         "admin": Audience([
             Page("structures", "/admin/", endpoint="admin.index"),
             Page("structure", f"/admin/organisations/{s['organisation']}", endpoint="admin.organisation"),
@@ -246,15 +244,40 @@ def audiences(s) -> dict[str, Audience]:
             Page("donors", "/admin/donors", endpoint="impact.donors"),
             Page("donor", f"/admin/donors/{donor}", endpoint="impact.donor"),
             Page("donor report", f"/admin/donors/{donor}/report", endpoint="impact.donor_report"),
+            Page("donor report to print", f"/admin/donors/{donor}/report?format=print"),
             Page("batch", f"/admin/batches/{s['batch']}", endpoint="impact.batch"),
             Page("impact dashboard", "/admin/impact", endpoint="impact.dashboard"),
             Page("person's data", f"/admin/beneficiaries/{person}/data", endpoint="admin.beneficiary_data"),
             Page("erase a person", f"/admin/beneficiaries/{person}/erase", endpoint="admin.erase_beneficiary"),
-        ], sign_in=lambda p: sign_in(p, "admin@example.org", r"/admin/$")),
+        ]),
     }
 
 
 CHECKED: dict[str, int] = {}
+SIGN_IN = {
+    "partner": lambda p: sign_in(p, "partner-admin@example.org", r"/partner/$"),
+    "staff": lambda p: sign_in(p, "staff@example.org", r"/staff/$"),
+    "admin": lambda p: sign_in(p, "admin@example.org", r"/admin/$"),
+}
+
+
+@pytest.fixture(scope="module")
+def page_as(new_axe_context, base_url):
+    """`page_as(role, lang)`: the one page of that audience (signed in once per module), at 360
+    px, in that language."""
+    pages = {}
+
+    def get(role: str, lang: str = "fr", *, viewport=PHONE):
+        if role not in pages:
+            pages[role] = new_axe_context(locale="fr-FR", viewport=PHONE).new_page()
+            if role in SIGN_IN:
+                SIGN_IN[role](pages[role])
+        page = pages[role]
+        page.set_viewport_size(viewport)
+        page.context.add_cookies([{"name": LANG_COOKIE, "value": lang, "url": base_url}])
+        return page
+
+    return get
 
 
 def test_every_page_the_shop_serves_is_checked(live_app, scene):
@@ -265,14 +288,11 @@ def test_every_page_the_shop_serves_is_checked(live_app, scene):
 
 
 @pytest.mark.parametrize("role", ["public", "beneficiary", "partner", "staff", "admin"])
-def test_every_page_fits_a_phone_in_every_language(live_app, scene, new_axe_context, axe, base_url, role):
+def test_every_page_fits_a_phone_in_every_language(live_app, scene, page_as, axe, role):
     audience = audiences(scene)[role]
-    page = new_axe_context(locale="fr-FR", viewport=PHONE).new_page()
-    if audience.sign_in:
-        audience.sign_in(page)
     problems = []
     for lang in live_app.config["LANGUAGES"]:
-        page.context.add_cookies([{"name": LANG_COOKIE, "value": lang, "url": base_url}])
+        page = page_as(role, lang)
         for shown in audience.pages:
             where = f"{role} {shown.name} ({lang})"
             if shown.before:
@@ -296,3 +316,174 @@ def test_every_page_fits_a_phone_in_every_language(live_app, scene, new_axe_cont
     print(f"\n{role}: {CHECKED[role]} page views checked "
           f"({len(audience.pages)} pages × {len(live_app.config['LANGUAGES'])} languages)")
     assert not problems, "\n".join(problems)
+
+
+# --- Focused checks, one per fix ---------------------------------------------------------------
+
+WIDE = {"width": 1280, "height": 900}
+
+# Every word of the texts under `selector` that the layout cut over two lines.
+BROKEN_WORDS = """selector => {
+  const broken = [];
+  for (const root of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      if (node.parentElement.closest('.visually-hidden')) continue;
+      // A break after a hyphen ("MFC-/L2710DW") is ordinary typography; inside a word it is not.
+      for (const match of node.textContent.matchAll(/[^\\s-]+-?/g)) {
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+        if (lines.size > 1) broken.push(match[0]);
+      }
+    }
+  }
+  return broken;
+}"""
+
+# How many lines each element matching `selector` takes (its text, measured on its line boxes).
+LINES = """selector => [...document.querySelectorAll(selector)].map(el => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  return [el.textContent.trim(), new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top))).size];
+})"""
+
+
+def broken_words(page, selector: str) -> list[str]:
+    return page.evaluate(BROKEN_WORDS, selector)
+
+
+def wrapped(page, selector: str) -> list[str]:
+    found = page.evaluate(LINES, selector)
+    assert found, f"nothing matches {selector} on {page.url}"
+    return [text for text, lines in found if lines > 1]
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_staff_reservation_facts_get_a_readable_column_on_a_phone(scene, page_as, lang):
+    page = page_as("staff", lang)
+    page.goto(f"/staff/reservations/{scene['waiting']}")
+    widths = page.eval_on_selector_all("main .facts dd", "els => els.map(el => el.getBoundingClientRect().width)")
+    assert len(widths) >= 4
+    assert min(widths) >= 0.75 * PHONE["width"], f"facts values squeezed into {widths} px"
+    assert broken_words(page, "main .facts") == []
+
+
+@pytest.mark.parametrize("viewport", [PHONE, WIDE], ids=["360px", "1280px"])
+def test_staff_tables_never_cut_a_word(scene, page_as, viewport):
+    page = page_as("staff", "fr", viewport=viewport)
+    for path in ("/staff/", "/staff/stock"):
+        page.goto(path)
+        expect(page.locator("main .table tbody tr").first).to_be_visible()
+        assert broken_words(page, "main .table") == [], f"{path} at {viewport['width']}px"
+    page = page_as("admin", "fr", viewport=viewport)
+    for path in ("/admin/prices", "/admin/accounts"):
+        page.goto(path)
+        assert broken_words(page, "main .table") == [], f"{path} at {viewport['width']}px"
+
+
+def test_prices_dates_and_statuses_stay_on_one_line_and_statuses_are_tags(page_as):
+    page = page_as("staff", "uk")
+    page.goto("/staff/stock")
+    rows = page.locator("main .table tbody tr")
+    expect(rows.first).to_be_visible()
+    assert page.locator("main .table tbody tr .tag").count() == rows.count()
+    assert wrapped(page, "main .table .tag") == []
+    assert wrapped(page, "main .table td.nowrap") == []
+    page.goto("/staff/")
+    assert wrapped(page, "main .table td.nowrap") == []
+
+
+def test_table_regions_are_labelled_and_reachable_by_keyboard(page_as, axe):
+    page = page_as("staff", "fr")
+    for path in ("/staff/stock/import", "/staff/", "/staff/stock"):
+        page.goto(path)
+        regions = page.locator("main .table-wrap")
+        assert regions.count() > 0
+        for region in regions.all():
+            expect(region).to_have_attribute("role", "region")
+            expect(region).to_have_attribute("tabindex", "0")
+            label = region.get_attribute("aria-labelledby")
+            assert label and page.locator(f"#{label}").inner_text().strip(), f"an unnamed table region on {path}"
+    page.goto("/staff/stock/import")
+    assert [v["id"] for v in axe(page)] == []
+
+
+@pytest.mark.parametrize("lang", ["fr", "uk"])
+@pytest.mark.parametrize("viewport", [PHONE, WIDE], ids=["360px", "1280px"])
+def test_category_tiles_hold_long_names_and_their_counts(page_as, lang, viewport):
+    page = page_as("public", lang, viewport=viewport)
+    page.goto("/")
+    tiles = page.locator("main .categories .category")
+    expect(tiles.first).to_be_visible()
+    outside = page.evaluate("""() => [...document.querySelectorAll('main .category')].filter(tile => {
+        const box = tile.getBoundingClientRect();
+        return tile.scrollWidth > tile.clientWidth || [...tile.children].some(child => {
+          const r = child.getBoundingClientRect();
+          return r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.bottom > box.bottom + 0.5;
+        });
+      }).map(tile => tile.textContent.trim().replace(/\\s+/g, ' '))""")
+    assert outside == [], f"tiles whose name or count spills out at {viewport['width']}px ({lang})"
+    assert broken_words(page, "main .category-name") == []
+
+
+def test_price_caps_and_the_erasure_csv_header_fit_a_phone(page_as):
+    page = page_as("public", "fr")
+    page.goto("/how-it-works")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert wrapped(page, "main .table td.nowrap") == []
+    page = page_as("staff", "fr")
+    page.goto("/staff/erasures/import")
+    header = page.locator("main .csv-header")
+    box = header.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    assert header.evaluate("el => el.scrollWidth <= el.clientWidth")
+    assert broken_words(page, "main .csv-header") == []  # it wraps after a ";", never inside a name
+
+
+def test_the_slip_code_wraps_by_group_left_to_right_in_arabic(page_as):
+    page = page_as("partner", "ar")
+    issue_slip(page, "ar")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    groups = page.eval_on_selector_all(".slip-code .group", """els => els.map(el => {
+        const r = el.getBoundingClientRect(); return {text: el.textContent, left: r.left, right: r.right, top: Math.round(r.top)};
+      })""")
+    assert len(groups) >= 3, "the code is not shown in groups"
+    assert all(0 <= g["left"] and g["right"] <= PHONE["width"] for g in groups), groups
+    assert wrapped(page, ".slip-code .group") == []
+    # Reading order is left to right, line after line, as the code is dictated.
+    order = sorted(groups, key=lambda g: (g["top"], g["left"]))
+    assert [g["text"] for g in order] == [g["text"] for g in groups]
+
+
+def test_controls_that_need_javascript_stay_hidden_without_it(browser, base_url, scene, page_as):
+    """Without JavaScript nothing that needs it shows: print buttons, the QR scanner, the upload
+    progress. With it, the print button appears (so the check can see a shown one)."""
+    pages = {
+        "partner": [None],  # the slip, reached by issuing a code
+        "staff": ["/staff/stock/labels", "/staff/counter", "/staff/stock/import"],
+        "admin": [f"/admin/donors/{scene['donor']}/report?format=print"],
+    }
+    for role, paths in pages.items():
+        signed_in = page_as(role, "fr").context
+        context = browser.new_context(base_url=base_url, java_script_enabled=False, viewport=PHONE)
+        context.add_cookies(signed_in.cookies())
+        page = context.new_page()
+        try:
+            for path in paths:
+                if path is None:
+                    issue_slip(page, "fr")
+                else:
+                    page.goto(path)
+                shown = page.evaluate("() => [...document.querySelectorAll('[hidden]')]"
+                                      ".filter(el => el.getClientRects().length).map(el => el.outerHTML.slice(0, 80))")
+                assert page.locator("[hidden]").count() > 0, f"no JavaScript-only control on {page.url}"
+                assert shown == [], f"shown without JavaScript on {page.url}"
+        finally:
+            context.close()
+    page = page_as("staff", "fr")
+    page.goto("/staff/stock/labels")
+    expect(page.locator("#print-slip")).to_be_visible()
