@@ -67,6 +67,8 @@ MEASURE = """minChars => {
     const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
     if (lines > 1) narrow.push(`${box.tagName.toLowerCase()}.${box.className} ${Math.round(width)}px: ${text.slice(0, 40)}`);
   }
+  const scrollWidth = document.documentElement.scrollWidth;
+  if (scrollWidth <= innerWidth) return {scrollWidth, innerWidth, narrow, culprits: []};
   // What sticks out of the screen (the innermost boxes), to name the culprit of a sideways pan.
   const out = [...document.body.querySelectorAll('*')].filter(el => {
     const r = el.getBoundingClientRect();
@@ -74,7 +76,7 @@ MEASURE = """minChars => {
   });
   const culprits = out.filter(el => !out.some(other => other !== el && el.contains(other)))
     .slice(0, 3).map(el => `${el.tagName.toLowerCase()}.${el.className}: ${el.textContent.trim().slice(0, 40)}`);
-  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, narrow, culprits};
+  return {scrollWidth, innerWidth, narrow, culprits};
 }"""
 
 
