@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from shop.extensions import db
 from shop.i18n import LANG_COOKIE
 from shop.models import (
-    Category, CodeCategory, Device, DeviceStatus, Donor, DonationBatch, EligibilityGround, Organisation,
+    Category, CodeCategory, Device, DeviceStatus, Donor, DonationBatch, EligibilityGround,
     PaymentChannel, PaymentMethod, PickupPoint, Role, User,
 )
 from shop.services import accounts, catalog, codes, donations, partners, reservations
