@@ -236,6 +236,7 @@ def _register_template_helpers(app: Flask) -> None:
             "lang": language,
             "dir": text_direction(language),
             "languages": app.config["LANGUAGES"],
+            "operator": {key: app.config[f"OPERATOR_{key.upper()}"] for key in ("name", "address", "email", "phone")},
         }
 
 

@@ -56,6 +56,11 @@ def load() -> dict:
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS", True),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Solidarity Shop <no-reply@localhost>"),
+        # Who runs the shop: named in the footer, the privacy notice and the accessibility statement.
+        "OPERATOR_NAME": os.environ.get("OPERATOR_NAME", "Emmaüs Connect"),
+        "OPERATOR_ADDRESS": os.environ.get("OPERATOR_ADDRESS", "Emmaüs Connect Metz, 57000 Metz"),
+        "OPERATOR_EMAIL": os.environ.get("OPERATOR_EMAIL", "contact@example.org"),
+        "OPERATOR_PHONE": os.environ.get("OPERATOR_PHONE", ""),
         "CATALOG_PAGE_SIZE": 24,
         "PAGE_CACHE": True,
         "PAGE_CACHE_CHECK_SECONDS": float(os.environ.get("PAGE_CACHE_CHECK_SECONDS", "1")),

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from shop.extensions import db
 from shop.models import (
     Beneficiary, Category, CodeCategory, Device, DeviceStatus, DonationBatch, Donor, DonorKind,
-    EligibilityGround, ErasureMethod, ErasureRecord, ErasureResult, Grade, KeyboardLayout, OpeningHours, Organisation, OrganisationKind,
+    EligibilityGround, ErasureMethod, ErasureRecord, ErasureResult, Grade, KeyboardLayout, OpeningHours, Organisation, OrganisationAudience, OrganisationKind,
     OrganisationStatus, PickupPoint, Role, User,
 )
 from shop.models.types import utcnow
@@ -128,6 +128,13 @@ ORGANISATIONS = [
     ("Mission Locale du Pays Messin", OrganisationKind.MISSION_LOCALE, "Metz", None, 20),
 ]
 
+# What "Where to get a code" shows of each demo structure: address, postcode, phone, opening hours.
+ORGANISATION_DETAILS = {
+    "CCAS de Metz": ("22 rue du Wad Billy", "57000", "+33387000001", "Du lundi au vendredi, 8 h 30 à 12 h et 13 h 30 à 17 h"),
+    "Association Pas à Pas": ("4 rue de Briey", "57140", "+33387000002", "Mardi et jeudi, 9 h à 12 h, sans rendez-vous"),
+    "Mission Locale du Pays Messin": ("1 place du Pontiffroy", "57000", "+33387000003", "Du lundi au vendredi, 9 h à 17 h, sur rendez-vous"),
+}
+
 ACCOUNTS = [
     ("admin@example.org", "Alice Admin", Role.ADMIN, None),
     ("staff@example.org", "Samir Staff", Role.STAFF, "metz-centre"),
@@ -154,8 +161,12 @@ def _organisations() -> dict[str, Organisation]:
         organisation = db.session.scalar(sa.select(Organisation).where(Organisation.name == name))
         if organisation is None:
             organisation = Organisation(name=name, kind=kind, town=town, contact_email=email, monthly_quota=quota,
-                                        status=OrganisationStatus.ACTIVE)
+                                        status=OrganisationStatus.ACTIVE, audience=OrganisationAudience.usual_for(kind))
             db.session.add(organisation)
+        if organisation.address is None and name in ORGANISATION_DETAILS:  # also for a demo loaded before
+            address, postcode, phone, hours = ORGANISATION_DETAILS[name]
+            organisation.address, organisation.postcode, organisation.opening_hours = address, postcode, hours
+            organisation.contact_phone = organisation.contact_phone or phone
         found[name] = organisation
     db.session.flush()
     return found

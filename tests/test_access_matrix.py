@@ -45,7 +45,7 @@ RULES = {
     "staff.edit_device": "staff", "staff.upload_photo": "staff", "staff.delete_photo": "staff",
     "staff.labels": "staff", "staff.bulk": "staff",
     "admin.index": "admin", "admin.create_organisation": "admin", "admin.organisation": "admin",
-    "admin.set_status": "admin", "admin.set_quota": "admin", "admin.invite_member": "admin",
+    "admin.set_status": "admin", "admin.set_quota": "admin", "admin.set_details": "admin", "admin.invite_member": "admin",
     "admin.accounts_page": "admin", "admin.set_account_active": "admin",
     "admin.pickup_points_page": "admin", "admin.new_pickup_point": "admin", "admin.edit_pickup_point": "admin",
     "admin.prices": "admin", "admin.payment_issues": "admin",

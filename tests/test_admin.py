@@ -7,7 +7,10 @@ import pytest
 import sqlalchemy as sa
 from flask import url_for
 
-from shop.models import AuditEntry, Organisation, OrganisationKind, OrganisationStatus, Role, User
+from shop.models import (
+    AuditEntry, EligibilityGround, Organisation, OrganisationAudience, OrganisationKind, OrganisationStatus, Role, User,
+)
+from shop.services import partners
 from tests import factories
 
 PASSWORD = "correct horse battery staple"  # what factories.user() sets
@@ -425,12 +428,12 @@ def test_where_to_get_a_code_lists_only_active_structures_grouped_by_town(client
 
     page = client.get("/where-to-get-a-code").text
 
-    towns = re.findall(r"<h2>([^<]+)</h2>", page)
+    towns = re.findall(r"<h2><bdi>([^<]+)</bdi></h2>", page)
     assert towns == ["Metz", "Thionville"]
-    metz = page.split("<h2>Metz</h2>", 1)[1].split("<h2>", 1)[0]
-    thionville = page.split("<h2>Thionville</h2>", 1)[1]
-    assert re.findall(r"<strong>([^<]+)</strong>", metz) == ["CCAS de Metz", "Mission Locale de Metz"]
-    assert re.findall(r"<strong>([^<]+)</strong>", thionville)[:1] == ["Association Pas à Pas"]
+    metz = page.split("<h2><bdi>Metz</bdi></h2>", 1)[1].split("<h2>", 1)[0]
+    thionville = page.split("<h2><bdi>Thionville</bdi></h2>", 1)[1]
+    assert re.findall(r"<h3><bdi>([^<]+)</bdi></h3>", metz) == ["CCAS de Metz", "Mission Locale de Metz"]
+    assert re.findall(r"<h3><bdi>([^<]+)</bdi></h3>", thionville)[:1] == ["Association Pas à Pas"]
     assert "Structure en attente" not in page and "Structure fermée" not in page
     assert "Forbach" not in page
 
@@ -453,3 +456,84 @@ def test_where_to_get_a_code_says_so_when_no_structure_is_listed(client, db):
     page = client.get("/where-to-get-a-code").text
 
     assert "No partner structure is listed yet." in page
+
+
+def test_where_to_get_a_code_tells_where_when_and_for_whom_and_who_is_eligible(client, db):
+    factories.organisation(name="CCAS de Metz", town="Metz", contact_phone="+33387000001",
+                           address="22 rue du Wad Billy", postcode="57000", opening_hours="Du lundi au vendredi, 9 h à 12 h",
+                           audience=OrganisationAudience.RESIDENTS)
+
+    page = client.get("/where-to-get-a-code", headers={"Accept-Language": "en"}).text
+
+    card = page.split("<h3><bdi>CCAS de Metz</bdi></h3>", 1)[1].split("</article>", 1)[0]
+    assert "<bdi>22 rue du Wad Billy</bdi>" in card and "<bdi>57000 Metz</bdi>" in card
+    assert 'href="tel:+33387000001"' in card
+    assert "People who live in the town" in card
+    # The hours are written by the structure, in French: marked so for screen readers.
+    assert '<p lang="fr" dir="auto">Du lundi au vendredi, 9 h à 12 h</p>' in card
+    # Who is eligible, said plainly, from the fixed list of grounds.
+    assert "Who can get a code" in page
+    for ground in (EligibilityGround.RSA, EligibilityGround.AAH, EligibilityGround.ASYLUM_REFUGEE):
+        assert f"<li>{ground.label}</li>" in page
+
+
+def test_the_code_entry_page_links_how_to_get_a_code_to_the_list_of_structures(client, db):
+    page = client.get("/reserve").text
+    assert re.search(r'<a href="/where-to-get-a-code">[^<]+</a>', page.split("<main", 1)[1])
+
+
+def test_admin_sets_what_the_public_reads_about_a_structure(client, db, admin):
+    org = factories.organisation(name="Secours Solidaire", town="Metz", kind=OrganisationKind.ASSOCIATION)
+
+    response = client.post(f"/admin/organisations/{org.id}/details", data={
+        "address": "  3 rue  Serpenoise ", "postcode": "57000", "contact_phone": "03 87 00 00 09",
+        "contact_email": "", "opening_hours": "Mercredi, 14 h à 17 h", "audience": "refugees",
+    })
+
+    assert response.status_code == 303
+    db.session.refresh(org)
+    assert (org.address, org.postcode, org.contact_phone, org.opening_hours, org.audience) == (
+        "3 rue Serpenoise", "57000", "+33387000009", "Mercredi, 14 h à 17 h", OrganisationAudience.REFUGEES)
+    assert db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "organisation.details")) is not None
+
+
+def test_a_wrong_phone_in_a_structure_s_details_is_refused_on_its_field_and_changes_nothing(client, db, admin):
+    org = factories.organisation(name="Secours Solidaire", town="Metz", address="1 rue Haute")
+
+    response = client.post(f"/admin/organisations/{org.id}/details", data={
+        "address": "2 rue Basse", "postcode": "57000", "contact_phone": "12", "opening_hours": "", "audience": "anyone",
+    })
+
+    assert response.status_code == 422
+    assert 'id="contact_phone-error"' in response.text
+    assert 'value="2 rue Basse"' in response.text  # what was typed is kept
+    db.session.refresh(org)
+    assert org.address == "1 rue Haute"
+
+
+def test_a_new_structure_helps_whom_its_kind_usually_helps_unless_told(db, admin):
+    young = partners.create_organisation(name="ML", kind=OrganisationKind.MISSION_LOCALE, town="Metz", contact_email=None,
+                                         contact_phone=None, monthly_quota=5, actor=admin)
+    told = partners.create_organisation(name="ML 2", kind=OrganisationKind.MISSION_LOCALE, town="Metz", contact_email=None,
+                                        contact_phone=None, monthly_quota=5, actor=admin,
+                                        details=partners.PublicDetails(audience=OrganisationAudience.ANYONE))
+    assert (young.audience, told.audience) == (OrganisationAudience.YOUNG_PEOPLE, OrganisationAudience.ANYONE)
+
+
+def test_footer_privacy_and_accessibility_name_who_runs_the_shop(app, client, db):
+    app.config.update(OPERATOR_NAME="Emmaüs Connect", OPERATOR_EMAIL="metz@example.org",
+                      OPERATOR_ADDRESS="7 rue des Tanneurs, 57000 Metz")
+    for path in ("/", "/privacy", "/accessibility"):
+        page = client.get(path).text
+        footer = page.split('<footer class="site-footer">', 1)[1]
+        assert "<bdi>Emmaüs Connect</bdi>" in footer and 'href="mailto:metz@example.org"' in footer, path
+    assert "<bdi>7 rue des Tanneurs, 57000 Metz</bdi>" in client.get("/privacy").text
+
+
+def test_the_accessibility_statement_follows_the_rgaa_model(client, db):
+    page = client.get("/accessibility", headers={"Accept-Language": "en"}).text
+    headings = re.findall(r"<h2>([^<]+)</h2>", page)
+    assert headings[:1] == ["Compliance status"]
+    for heading in ("Content that is not accessible", "Feedback and contact", "If you get no answer"):
+        assert heading in headings
+    assert "RGAA" in page and "Défenseur des droits" in page and "Libre réponse 71120" in page

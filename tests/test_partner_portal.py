@@ -98,8 +98,9 @@ def people_listed(page: str) -> list[str]:
 
 
 def slip_code(page: str) -> str | None:
-    found = re.search(r'<p class="slip-code" dir="ltr">([^<]+)</p>', page)
-    return found.group(1).strip() if found else None
+    """The code on the slip, its groups of four joined by spaces as they are read."""
+    found = re.search(r'<p class="slip-code" dir="ltr">(.*?)</p>', page)
+    return " ".join(re.findall(r'<span class="group">([^<]+)</span>', found.group(1))) or None if found else None
 
 
 @pytest.fixture

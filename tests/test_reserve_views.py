@@ -246,3 +246,63 @@ def test_reserving_through_the_page_costs_a_fixed_small_number_of_statements(cli
     assert response.status_code == 303 and "/reserve/confirmation/" in response.headers["Location"]
     take = 1 if db.engine.dialect.name == "postgresql" else 2
     assert counter.count == 3 + 5 + take + 1, "\n".join(counter.statements)
+
+
+# --- The list of offers when reserving on someone's behalf ------------------------------------------
+
+@pytest.fixture
+def two_towns(db):
+    """A person of a Metz structure; laptops in Metz and in Thionville, cheaper in Thionville."""
+    metz = factories.pickup_point(name="Espace Metz", town="Metz")
+    thionville = factories.pickup_point(name="Espace Thionville", town="Thionville")
+    for n in range(12):
+        factories.device(point=thionville, model=f"Far {n}", price_cents=3000 + n * 100)
+    for n in range(3):
+        factories.device(point=metz, model=f"Near {n}", price_cents=9000 + n * 100)
+    factories.device(point=metz, category=Category.SMARTPHONE, model="Pixel 4a", cpu=None, price_cents=7000)
+    worker = factories.user(Role.SOCIAL_WORKER, org=factories.organisation(town="Metz"))
+    code, _ = factories.code(factories.beneficiary(worker), categories=("computer",), worker=worker)
+    db.session.commit()
+    return {"metz": metz, "thionville": thionville, "code": code,
+            "login": {"email": worker.email, "password": factories.PASSWORD}}
+
+
+def test_offers_at_the_pickup_point_of_the_persons_town_come_first(db, two_towns):
+    from shop.services import catalog
+
+    filters = catalog.OfferFilters(categories=(Category.LAPTOP,), first_point_id=two_towns["metz"].id)
+    page = catalog.list_offers(filters, per_page=5)
+    assert [o.pickup_point_id for o in page.offers] == [two_towns["metz"].id] * 3 + [two_towns["thionville"].id] * 2
+    assert [o.price_cents for o in page.offers[:3]] == [9000, 9100, 9200]  # then by price, as asked
+    assert page.total == 15
+    assert catalog.pickup_point_in("metz").id == two_towns["metz"].id
+    assert catalog.pickup_point_in("Nancy") is None
+
+
+def test_the_on_behalf_list_is_paged_filtered_and_starts_at_the_persons_pickup_point(client, db, two_towns):
+    client.post("/login", data=two_towns["login"])
+    url = f"/partner/codes/{two_towns['code'].id}/reserve"
+
+    first = client.get(url, headers=EN).text
+    assert first.count('class="card offer"') == 10
+    titles = re.findall(r'<h2 class="offer-title">([^<]*)</h2>', first)
+    assert all("Near" in t for t in titles[:3]) and "Far" in titles[3]
+    assert "Pixel 4a" not in first  # the code allows computers only
+    assert "15 offers" in first and "Page 1 of 2" in first
+    assert "<bdi>Espace Metz</bdi>" in first  # says why these come first
+    assert f'href="{url}?page=2"' in first
+
+    second = client.get(f"{url}?page=2", headers=EN).text
+    assert second.count('class="card offer"') == 5
+
+    # The catalog's filters: a pickup point, a price; the category list offers only what the code allows.
+    filtered = client.get(f"{url}?point={two_towns['thionville'].id}&max_price=32", headers=EN).text
+    assert re.findall(r'<h2 class="offer-title">([^<]*)</h2>', filtered) == [
+        "Lenovo Far 0", "Lenovo Far 1", "Lenovo Far 2"]
+    assert 'value="smartphone"' not in filtered and 'value="laptop"' in filtered
+    assert f'href="{url}?point={two_towns["thionville"].id}&amp;max_price=32&amp;page=2"' not in filtered
+
+    # A filter that is not understood is ignored and said so, never a 500.
+    odd = client.get(f"{url}?category=smartphone&max_price=abc&page=99", headers=EN)
+    assert odd.status_code == 200
+    assert "Some filters were not understood" in odd.text and "This page does not exist." in odd.text

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from shop.admin.forms import STAFF_ROLES, InviteForm, OrganisationForm, QuotaForm
+from shop.admin.forms import STAFF_ROLES, InviteForm, OrganisationForm, PublicDetailsForm, QuotaForm, public_details
 from shop.forms import ActionForm, refuse
 from shop.auth.access import roles_required
 from shop.extensions import db
@@ -44,7 +44,7 @@ def create_organisation():
             organisation = partners.create_organisation(
                 name=form.name.data, kind=OrganisationKind(form.kind.data), town=form.town.data,
                 contact_email=form.contact_email.data or None, contact_phone=form.contact_phone.data or None,
-                monthly_quota=form.monthly_quota.data, actor=current_user,
+                monthly_quota=form.monthly_quota.data, actor=current_user, details=public_details(form),
             )
         except DomainError as error:
             refuse(form, error)
@@ -57,12 +57,14 @@ def create_organisation():
                            action=ActionForm()), 422
 
 
-def _organisation_page(organisation: Organisation, *, quota_form=None, invite_form=None, status=200):
+def _organisation_page(organisation: Organisation, *, quota_form=None, invite_form=None, details_form=None,
+                       status=200):
     members = db.session.scalars(sa.select(User).where(User.organisation_id == organisation.id).order_by(User.name)).all()
     return render_template(
         "admin/organisation.html", organisation=organisation, members=members, used=codes.quota_used(organisation.id),
         quota_form=quota_form or QuotaForm(monthly_quota=organisation.monthly_quota),
         invite_form=invite_form or InviteForm(roles=(Role.PARTNER_ADMIN, Role.SOCIAL_WORKER)),
+        details_form=details_form or PublicDetailsForm(obj=organisation, audience=organisation.audience.value),
         action=ActionForm(), statuses=OrganisationStatus,
     ), status
 
@@ -98,6 +100,23 @@ def set_quota(organisation_id: int):
             flash(_("The monthly quota is saved."), "success")
             return redirect(url_for("admin.organisation", organisation_id=organisation.id), code=303)
     return _organisation_page(organisation, quota_form=form, status=422)
+
+
+@bp.post("/organisations/<int:organisation_id>/details")
+@admin_only
+def set_details(organisation_id: int):
+    organisation = _organisation(organisation_id)
+    form = PublicDetailsForm()
+    if form.validate_on_submit():
+        try:
+            partners.set_public_details(organisation, public_details(form), contact_phone=form.contact_phone.data,
+                                        contact_email=form.contact_email.data, actor=current_user)
+        except DomainError as error:
+            refuse(form, error)
+        else:
+            flash(_("The details shown to the public are saved."), "success")
+            return redirect(url_for("admin.organisation", organisation_id=organisation.id), code=303)
+    return _organisation_page(organisation, details_form=form, status=422)
 
 
 @bp.post("/organisations/<int:organisation_id>/invite")

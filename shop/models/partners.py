@@ -20,6 +20,29 @@ class OrganisationKind(LabelledEnum):
     OTHER = "other", _l("Other")
 
 
+class OrganisationAudience(LabelledEnum):
+    """Who a structure helps, as told to a person looking for a code."""
+
+    RESIDENTS = "residents", _l("People who live in the town")
+    YOUNG_PEOPLE = "young_people", _l("Young people aged 16 to 25")
+    JOB_SEEKERS = "job_seekers", _l("Job seekers")
+    REFUGEES = "refugees", _l("Asylum seekers and refugees")
+    ANYONE = "anyone", _l("Anyone in difficulty")
+
+    @classmethod
+    def usual_for(cls, kind: "OrganisationKind") -> "OrganisationAudience":
+        """Whom a kind of structure usually helps: the default when none is chosen."""
+        return _USUAL_AUDIENCE.get(kind, cls.ANYONE)
+
+
+_USUAL_AUDIENCE = {
+    OrganisationKind.CCAS: OrganisationAudience.RESIDENTS,
+    OrganisationKind.MISSION_LOCALE: OrganisationAudience.YOUNG_PEOPLE,
+    OrganisationKind.JOB_CENTRE: OrganisationAudience.JOB_SEEKERS,
+    OrganisationKind.REFUGEE_SUPPORT: OrganisationAudience.REFUGEES,
+}
+
+
 class OrganisationStatus(LabelledEnum):
     PENDING = "pending", _l("Waiting for approval")
     ACTIVE = "active", _l("Active")
@@ -38,6 +61,13 @@ class Organisation(db.Model):
     town: Mapped[str] = mapped_column(sa.String(80))
     contact_email: Mapped[str | None] = mapped_column(sa.String(254))
     contact_phone: Mapped[str | None] = mapped_column(sa.String(30))
+    # Shown on "Where to get a code", so a person knows where to go, when, and if it is for them.
+    address: Mapped[str | None] = mapped_column(sa.String(160))
+    postcode: Mapped[str | None] = mapped_column(sa.String(10))
+    opening_hours: Mapped[str | None] = mapped_column(sa.String(200))  # as the structure writes them
+    audience: Mapped[OrganisationAudience] = mapped_column(
+        enum_column(OrganisationAudience, "organisation_audience"), default=OrganisationAudience.ANYONE
+    )
     status: Mapped[OrganisationStatus] = mapped_column(
         enum_column(OrganisationStatus, "organisation_status"), default=OrganisationStatus.PENDING
     )

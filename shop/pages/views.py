@@ -1,5 +1,6 @@
 """Information pages and the language picker."""
 
+from datetime import date
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
@@ -7,9 +8,13 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
 from shop.i18n import LANG_COOKIE
+from shop.models import EligibilityGround
 from shop.services import catalog, partners, pricing
 
 bp = Blueprint("pages", __name__)
+
+# When the accessibility statement was last reviewed (the RGAA model asks for the date).
+ACCESSIBILITY_STATEMENT_DATE = date(2026, 12, 1)
 
 
 # Longer than any link of the shop (a filtered catalog page is under 300 characters).
@@ -55,7 +60,9 @@ def pickup_points():
 
 @bp.get("/where-to-get-a-code")
 def where_to_get_a_code():
-    return render_template("pages/where_to_get_a_code.html", towns=partners.active_organisations_by_town())
+    grounds = [ground for ground in EligibilityGround if ground != EligibilityGround.OTHER]
+    return render_template("pages/where_to_get_a_code.html", towns=partners.active_organisations_by_town(),
+                           grounds=grounds)
 
 
 @bp.get("/privacy")
@@ -66,4 +73,4 @@ def privacy():
 
 @bp.get("/accessibility")
 def accessibility():
-    return render_template("pages/accessibility.html")
+    return render_template("pages/accessibility.html", statement_date=ACCESSIBILITY_STATEMENT_DATE)

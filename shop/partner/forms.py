@@ -7,6 +7,7 @@ from wtforms import BooleanField, EmailField, IntegerField, SelectChoice, Select
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
+from shop.catalog.forms import CatalogFilterForm
 from shop.forms import MAX_DIGITS
 from shop.models import CodeCategory, CodeState, EligibilityGround
 from shop.services import codes
@@ -185,3 +186,11 @@ class ErasureForm(FlaskForm):
 
     confirm = BooleanField(_l("I confirm that the person asked for their data to be erased."),
                            validators=[DataRequired(_l("Tick the box to confirm."))])
+
+
+class OnBehalfFilterForm(CatalogFilterForm):
+    """The catalog's filters, offering only the kinds of device the person's code allows."""
+
+    def __init__(self, formdata, pickup_points, categories):
+        super().__init__(formdata, pickup_points)
+        self.category.choices = [SelectChoice("", _l("Any"))] + [SelectChoice(c.value, c.label) for c in categories]

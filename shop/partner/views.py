@@ -4,6 +4,8 @@ Every lookup goes through PartnerScope, bound to the signed-in user's structure:
 another structure is a 404, never a 403, so its existence is not even confirmed.
 """
 
+import dataclasses
+
 from flask import (
     Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for,
 )
@@ -18,7 +20,7 @@ from shop.forms import ActionForm, refuse
 from shop.models import CodeState, PaymentMethod, Role
 from shop.models.types import utcnow
 from shop.partner.forms import (
-    CODE_ACTIONS, BeneficiaryForm, DashboardFilterForm, InviteForm, IssueCodeForm, code_form,
+    CODE_ACTIONS, BeneficiaryForm, DashboardFilterForm, InviteForm, IssueCodeForm, OnBehalfFilterForm, code_form,
 )
 from shop.models import WaitlistEntry
 from shop.reserve.views import waitlist_form
@@ -34,6 +36,7 @@ partner_only = roles_required(Role.SOCIAL_WORKER, Role.PARTNER_ADMIN)
 partner_admin_only = roles_required(Role.PARTNER_ADMIN)
 
 PAGE_SIZE = 25
+ON_BEHALF_PAGE_SIZE = 10  # offers per page when reserving for someone: short enough for a phone
 
 
 def _scope() -> PartnerScope:
@@ -354,9 +357,19 @@ def reserve_for(code_id: int):
     if live is not None:
         return redirect(url_for(".reservation", number=live.number), code=303)
     allowed = tuple(c for allowed in code.category_list for c in allowed.device_categories)
-    offers = catalog.list_offers(catalog.OfferFilters(categories=allowed), per_page=60).offers
-    return _no_store(render_template("partner/reserve_for.html", code=code, person=code.beneficiary,
-                                     offers=offers, form=ActionForm()))
+    filters_form = OnBehalfFilterForm(request.args, catalog.active_pickup_points(), allowed)
+    filters_form.validate()
+    filters, page = filters_form.to_filters()
+    # The pickup point of the structure's town first: the one the person can most likely reach.
+    near = catalog.pickup_point_in(code.beneficiary.organisation.town)
+    filters = dataclasses.replace(filters, categories=allowed, first_point_id=near.id if near else None)
+    result = catalog.list_offers(filters, page=page, per_page=ON_BEHALF_PAGE_SIZE)
+    args = {k: v for k, v in request.args.items() if k != "page" and k in filters_form._fields and v}
+    return _no_store(render_template(
+        "partner/reserve_for.html", code=code, person=code.beneficiary, result=result, near=near,
+        filters_form=filters_form, beyond_last_page=page > result.pages, form=ActionForm(),
+        page_url=lambda n: url_for(".reserve_for", code_id=code.id, **args, page=n),
+    ))
 
 
 @bp.post("/codes/<int:code_id>/reserve/<offer_key>")

@@ -83,6 +83,7 @@ class OfferFilters:
     min_storage_gb: int | None = None
     offer_keys: tuple[str, ...] | None = None
     sort: str = "price_asc"
+    first_point_id: int | None = None  # offers at this pickup point come first (then the sort)
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,13 @@ def _where(filters: OfferFilters) -> list:
     return where
 
 
+def _first_at(point_id: int | None) -> list:
+    """Order by "at this pickup point" first; an offer is at one point only (it is in its key)."""
+    if point_id is None:
+        return []
+    return [sa.func.max(sa.case((Device.pickup_point_id == point_id, 0), else_=1))]
+
+
 def list_offers(filters: OfferFilters, *, page: int = 1, per_page: int = 24, now=None) -> OfferPage:
     """One page of offers matching the filters, in two queries whatever the stock size.
 
@@ -195,7 +203,8 @@ def list_offers(filters: OfferFilters, *, page: int = 1, per_page: int = 24, now
         )
         .where(*where)
         .group_by(Device.offer_key)
-        .order_by(price.desc() if filters.sort == "price_desc" else price.asc(), Device.offer_key)
+        .order_by(*_first_at(filters.first_point_id), price.desc() if filters.sort == "price_desc" else price.asc(),
+                  Device.offer_key)
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
@@ -283,6 +292,14 @@ def active_pickup_points(*, with_hours: bool = False) -> list[PickupPoint]:
     if with_hours:
         stmt = stmt.options(selectinload(PickupPoint.opening_hours))
     return list(db.session.scalars(stmt))
+
+
+def pickup_point_in(town: str) -> PickupPoint | None:
+    """The open pickup point of a town (the first by name if there are several), or None."""
+    return db.session.scalar(
+        sa.select(PickupPoint).where(PickupPoint.active.is_(True), sa.func.lower(PickupPoint.town) == town.lower())
+        .order_by(PickupPoint.name).limit(1)
+    )
 
 
 def get_pickup_point(pickup_point_id: int) -> PickupPoint | None:

@@ -12,8 +12,8 @@ from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
 from shop.models import (
-    Beneficiary, CodeState, EligibilityCode, EligibilityGround, Organisation, OrganisationKind,
-    OrganisationStatus, Role, User,
+    Beneficiary, CodeState, EligibilityCode, EligibilityGround, Organisation, OrganisationAudience,
+    OrganisationKind, OrganisationStatus, Role, User,
 )
 from shop.models.types import utcnow
 from shop.services import audit, csvfile
@@ -26,8 +26,30 @@ EXPIRING_SOON = timedelta(days=14)
 
 # --- Structures -----------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class PublicDetails:
+    """What "Where to get a code" tells a person about a structure."""
+
+    address: str | None = None
+    postcode: str | None = None
+    opening_hours: str | None = None
+    audience: OrganisationAudience | None = None  # None: whom its kind usually helps
+
+
+def _set_public_details(organisation: Organisation, details: PublicDetails) -> None:
+    def clean(text, length):
+        text = " ".join((text or "").split())
+        return text[:length] or None
+
+    organisation.address = clean(details.address, 160)
+    organisation.postcode = clean(details.postcode, 10)
+    organisation.opening_hours = clean(details.opening_hours, 200)
+    organisation.audience = details.audience or OrganisationAudience.usual_for(organisation.kind)
+
+
 def create_organisation(*, name: str, kind: OrganisationKind, town: str, contact_email: str | None,
-                        contact_phone: str | None, monthly_quota: int, actor: User | None) -> Organisation:
+                        contact_phone: str | None, monthly_quota: int, actor: User | None,
+                        details: PublicDetails = PublicDetails()) -> Organisation:
     name, town = (name or "").strip(), (town or "").strip()
     if not name or not town:
         raise DomainError(_l("Please enter the name and the town."))
@@ -40,6 +62,7 @@ def create_organisation(*, name: str, kind: OrganisationKind, town: str, contact
         contact_phone=normalise_phone(contact_phone) if contact_phone else None,
         monthly_quota=monthly_quota, status=OrganisationStatus.PENDING,
     )
+    _set_public_details(organisation, details)
     try:
         with db.session.begin_nested():
             db.session.add(organisation)
@@ -58,6 +81,19 @@ def set_organisation_status(organisation: Organisation, status: OrganisationStat
     organisation.status = OrganisationStatus(status)
     db.session.flush()
     audit.record(actor, f"organisation.{organisation.status.value}", organisation, organisation_id=organisation.id)
+
+
+def set_public_details(organisation: Organisation, details: PublicDetails, *, contact_phone: str | None,
+                       contact_email: str | None, actor: User) -> None:
+    """Change what people read about a structure on "Where to get a code"."""
+    try:
+        organisation.contact_phone = normalise_phone(contact_phone) if contact_phone else None
+    except DomainError as error:
+        raise DomainError(error.message, field="contact_phone") from None
+    organisation.contact_email = normalise_email(contact_email) if contact_email else None
+    _set_public_details(organisation, details)
+    db.session.flush()
+    audit.record(actor, "organisation.details", organisation, organisation_id=organisation.id)
 
 
 def set_quota(organisation: Organisation, quota: int, *, actor: User) -> None:
