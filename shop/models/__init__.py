@@ -40,7 +40,8 @@ from shop.models.stock import (
     ErasureResult,
     Grade,
     KeyboardLayout,
-    StockVersion,
+    CatalogVersion,
+    OfferRow,
 )
 from shop.models.prices import GridPrice
 
@@ -51,6 +52,6 @@ __all__ = [
     "Organisation", "OrganisationKind", "OrganisationStatus", "QuotaUsage", "RecoveryCode", "Role", "TokenPurpose", "User",
     "Category", "Device", "DeviceEvent", "DevicePhoto", "DeviceStatus", "DonationBatch", "Donor", "DonorKind",
     "DonorShareLink", "ErasureMethod", "ErasureRecord", "ErasureResult",
-    "Grade", "KeyboardLayout", "StockVersion", "OpeningHours", "PickupPoint",
+    "Grade", "KeyboardLayout", "CatalogVersion", "OfferRow", "OpeningHours", "PickupPoint",
     "GridPrice", "PendingImport",
 ]
