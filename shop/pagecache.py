@@ -22,6 +22,7 @@ from functools import wraps
 
 from flask import Response, current_app, g, request, session
 from flask_login import current_user
+from werkzeug.exceptions import NotFound
 
 from shop.i18n import current_language
 from shop.models.types import utcnow
@@ -106,7 +107,10 @@ def cached_page(view):
         key = (request.full_path, current_language())
         entry = cache.get(key, versions, now)
         if entry is None:
-            response = current_app.make_response(view(*args, **kwargs))
+            try:
+                response = current_app.make_response(view(*args, **kwargs))
+            except NotFound as error:  # a key that is not one: cached too (bots try many)
+                response = current_app.make_response(current_app.handle_http_exception(error))
             if response.status_code not in (200, 404, 410) or response.direct_passthrough:
                 return response
             shows = g.pop("page_shows", (None, None))
