@@ -36,6 +36,15 @@ UPDATE offers SET (listed, listed_battery_min, listed_battery_max, held, first_h
     FROM devices WHERE devices.offer_key = {k} AND status IN ('listed', 'reserved'))"""
 RECOUNT = RECOUNT_ALL + " WHERE offers.offer_key = {k}"
 
+# Only the columns that change an offer's counts or key make an update count (not updated_at).
+WATCHED = "status, held_until, battery_health, offer_key, category, pickup_point_id"
+
+CHANGED = f"""SELECT o.offer_key AS old_key, n.offer_key AS new_key,
+       o.category || ':' || o.pickup_point_id AS old_scope, n.category || ':' || n.pickup_point_id AS new_scope,
+       o.status IN ('listed', 'reserved') AS old_shown, n.status IN ('listed', 'reserved') AS new_shown
+FROM old_rows o JOIN new_rows n ON n.id = o.id
+WHERE ({", ".join("o." + c for c in WATCHED.split(", "))}) IS DISTINCT FROM ({", ".join("n." + c for c in WATCHED.split(", "))})"""
+
 # --- PostgreSQL: statement-level triggers with transition tables, each key once per statement ---
 
 PG_FUNCTIONS = [
@@ -85,13 +94,15 @@ BEGIN
     RETURN NULL;
 END $$
 """,
-    """
+    f"""
 CREATE FUNCTION shop_devices_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- Only rows whose watched columns changed count (PostgreSQL takes no column list here).
     PERFORM shop_offers_touched(
-        ARRAY(SELECT offer_key FROM old_rows UNION SELECT offer_key FROM new_rows),
-        ARRAY(SELECT category || ':' || pickup_point_id FROM old_rows WHERE status IN ('listed', 'reserved')
-              UNION SELECT category || ':' || pickup_point_id FROM new_rows WHERE status IN ('listed', 'reserved')));
+        ARRAY(SELECT k FROM ({CHANGED}) c, LATERAL (VALUES (c.old_key), (c.new_key)) AS v(k)),
+        ARRAY(SELECT s FROM ({CHANGED}) c, LATERAL (VALUES (CASE WHEN c.old_shown THEN c.old_scope END),
+                                                         (CASE WHEN c.new_shown THEN c.new_scope END)) AS v(s)
+              WHERE s IS NOT NULL));
     RETURN NULL;
 END $$
 """,
@@ -106,13 +117,10 @@ END $$
 """,
 ]
 
-# Only the columns that change an offer's counts or key fire the update trigger (not updated_at).
-WATCHED = "status, held_until, battery_health, offer_key, category, pickup_point_id"
-
 PG_TRIGGERS = [
     "CREATE TRIGGER offers_devices_inserted AFTER INSERT ON devices REFERENCING NEW TABLE AS new_rows "
     "FOR EACH STATEMENT EXECUTE FUNCTION shop_devices_inserted()",
-    f"CREATE TRIGGER offers_devices_updated AFTER UPDATE OF {WATCHED} ON devices "
+    "CREATE TRIGGER offers_devices_updated AFTER UPDATE ON devices "
     "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION shop_devices_updated()",
     "CREATE TRIGGER offers_devices_deleted AFTER DELETE ON devices REFERENCING OLD TABLE AS old_rows "
     "FOR EACH STATEMENT EXECUTE FUNCTION shop_devices_deleted()",
