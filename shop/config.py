@@ -50,7 +50,7 @@ def load() -> dict:
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS", True),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Solidarity Shop <no-reply@localhost>"),
         "CATALOG_PAGE_SIZE": 24,
-        "PAGE_CACHE": True,
+        "PAGE_CACHE": os.environ.get("PAGE_CACHE", "1") != "0",
         "PAGE_CACHE_CHECK_SECONDS": float(os.environ.get("PAGE_CACHE_CHECK_SECONDS", "1")),
         # Where the shop is reached from outside, for links in e-mails sent by commands.
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
