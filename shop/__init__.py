@@ -194,8 +194,16 @@ def _register_template_helpers(app: Flask) -> None:
             static_hashes[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
         return url_for("static", filename=filename, v=static_hashes[filename])
 
+    prices: dict[tuple, str] = {}  # a catalog page formats the same few prices again and again
+
     def price(cents: int) -> str:
-        return format_currency(Decimal(cents) / 100, "EUR")
+        key = (str(get_locale()), cents)
+        text = prices.get(key)
+        if text is None:
+            if len(prices) > 20_000:
+                prices.clear()
+            text = prices[key] = format_currency(Decimal(cents) / 100, "EUR")
+        return text
 
     app.jinja_env.filters.update(
         price=price, date=format_date, datetime=format_datetime, number=format_decimal

@@ -111,7 +111,7 @@ _DESCRIPTION = [_offers.c[name] for name in (
 )]
 
 
-def _run_out(now):
+def _run_out():
     """Held units whose hold has run out, per offer: available again without any job. Read through
     the (status, held_until) index, so the cost follows the holds that ran out since the last
     `expire-holds`, not the stock."""
@@ -119,50 +119,42 @@ def _run_out(now):
         sa.select(_devices.c.offer_key.label("key"), sa.func.count().label("n"),
                   sa.func.min(_devices.c.battery_health).label("bmin"),
                   sa.func.max(_devices.c.battery_health).label("bmax"))
-        .where(_devices.c.status == DeviceStatus.RESERVED, _devices.c.held_until <= now)
+        .where(_devices.c.status == DeviceStatus.RESERVED, _devices.c.held_until <= sa.bindparam("now"))
         .group_by(_devices.c.offer_key)
         .subquery("run_out")
     )
 
 
-def _where(filters: OfferFilters) -> list:
-    o = _offers.c
-    where = []
-    if filters.category is not None:
-        where.append(o.category == filters.category)
-    if filters.categories is not None:
-        where.append(o.category.in_(filters.categories))
-    if filters.offer_keys is not None:
-        where.append(o.offer_key.in_(filters.offer_keys))
-    if filters.exclude is not None:
-        where.append(o.offer_key != filters.exclude)
-    if filters.pickup_point_id is not None:
-        where.append(o.pickup_point_id == filters.pickup_point_id)
-    if filters.max_price_cents is not None:
-        where.append(o.price_cents <= filters.max_price_cents)
-    if filters.min_ram_gb is not None:
-        where.append(o.ram_gb >= filters.min_ram_gb)
-    if filters.min_storage_gb is not None:
-        where.append(o.storage_gb >= filters.min_storage_gb)
-    return where
+# Each filter as (field of OfferFilters, condition on a bound parameter of the same name).
+_o = _offers.c
+_CONDITIONS = {
+    "category": lambda: _o.category == sa.bindparam("category"),
+    "categories": lambda: _o.category.in_(sa.bindparam("categories", expanding=True)),
+    "offer_keys": lambda: _o.offer_key.in_(sa.bindparam("offer_keys", expanding=True)),
+    "exclude": lambda: _o.offer_key != sa.bindparam("exclude"),
+    "pickup_point_id": lambda: _o.pickup_point_id == sa.bindparam("pickup_point_id"),
+    "max_price_cents": lambda: _o.price_cents <= sa.bindparam("max_price_cents"),
+    "min_ram_gb": lambda: _o.ram_gb >= sa.bindparam("min_ram_gb"),
+    "min_storage_gb": lambda: _o.storage_gb >= sa.bindparam("min_storage_gb"),
+}
 
 
-def _page_statement(filters: OfferFilters, *, limit: int, offset: int, now):
+def _page_statement(fields: tuple, descending: bool):
     """One statement: the number of matching offers and one page of them, with their pickup point
     and cover photo. It always returns a row (the count), so an empty page or a page past the
-    end costs no second statement."""
-    run_out = _run_out(now)
+    end costs no second statement. Built once per set of filters used (see _statement)."""
+    run_out = _run_out()
+    now = sa.bindparam("now")
     count = _offers.c.listed + sa.func.coalesce(run_out.c.n, 0)
     matching = (
         sa.select(*_DESCRIPTION, count.label("count"), run_out.c.bmin, run_out.c.bmax)
         .select_from(_offers.outerjoin(run_out, run_out.c.key == _offers.c.offer_key))
-        .where(count > 0, *_where(filters))
+        .where(count > 0, *(_CONDITIONS[name]() for name in fields))
     )
     total = sa.select(sa.func.count().label("total")).select_from(matching.subquery("matching")).subquery("total")
-    descending = filters.sort == "price_desc"
     page = (
         matching.order_by(_offers.c.price_cents.desc() if descending else _offers.c.price_cents, _offers.c.offer_key)
-        .limit(limit).offset(offset).subquery("page")
+        .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")).subquery("page")
     )
     # The cover: the first photo of the offer's first available unit that has one.
     cover = (
@@ -185,6 +177,23 @@ def _page_statement(filters: OfferFilters, *, limit: int, offset: int, now):
         )
         .order_by(page.c.price_cents.desc() if descending else page.c.price_cents, page.c.offer_key)
     )
+
+
+# Building a statement (and its cache key) costs more CPU than running it on a few hundred
+# offers: there are at most 2^8 × 2 shapes, each built once per process.
+_statements: dict[tuple, sa.Select] = {}
+
+
+def _statement(filters: OfferFilters) -> tuple[sa.Select, dict]:
+    params = {name: getattr(filters, name) for name in _CONDITIONS if getattr(filters, name) is not None}
+    shape = (tuple(params), filters.sort == "price_desc")
+    statement = _statements.get(shape)
+    if statement is None:
+        statement = _statements[shape] = _page_statement(*shape)
+    for name in ("categories", "offer_keys"):
+        if name in params:
+            params[name] = list(params[name])
+    return statement, params
 
 
 def _battery(*values, pick):
@@ -212,9 +221,10 @@ def list_offers(filters: OfferFilters, *, page: int = 1, per_page: int = 24, now
     It reads the offer rows (one per group of identical units, kept by the database) and the
     holds that ran out, never the units on sale.
     """
-    now = now or utcnow()
     page = max(1, page)
-    rows = db.session.execute(_page_statement(filters, limit=per_page, offset=(page - 1) * per_page, now=now)).all()
+    statement, params = _statement(filters)
+    params.update(now=now or utcnow(), limit=per_page, offset=(page - 1) * per_page)
+    rows = db.session.execute(statement, params).all()
     offers = [_to_offer(row) for row in rows if row.offer_key is not None]
     return OfferPage(offers=offers, total=rows[0].total, page=page, per_page=per_page)
 
@@ -253,14 +263,21 @@ def offer_existed(offer_key: str) -> Category | None:
     return None if found is None else Category(found)
 
 
-def category_counts(now=None) -> dict[Category, int]:
-    """How many units of each category are on sale, in the order of the Category enum."""
-    run_out = _run_out(now or utcnow())
-    rows = db.session.execute(
+def _category_counts_statement():
+    run_out = _run_out()
+    return (
         sa.select(_offers.c.category, sa.func.sum(_offers.c.listed + sa.func.coalesce(run_out.c.n, 0)))
         .select_from(_offers.outerjoin(run_out, run_out.c.key == _offers.c.offer_key))
         .group_by(_offers.c.category)
-    ).all()
+    )
+
+
+_CATEGORY_COUNTS = _category_counts_statement()
+
+
+def category_counts(now=None) -> dict[Category, int]:
+    """How many units of each category are on sale, in the order of the Category enum."""
+    rows = db.session.execute(_CATEGORY_COUNTS, {"now": now or utcnow()}).all()
     counts = {Category(category): int(n or 0) for category, n in rows}
     return {category: counts.get(category, 0) for category in Category}
 
@@ -394,19 +411,21 @@ class Versions:
         return everything + self.by_scope.get(scope(category, pickup_point_id), 0)
 
 
+_next_change = (
+    sa.select(sa.func.min(_devices.c.held_until).label("next_change"))
+    .where(_devices.c.status == DeviceStatus.RESERVED, _devices.c.held_until > sa.bindparam("now"))
+    .subquery("next_change")
+)
+_VERSIONS = (
+    sa.select(_next_change.c.next_change, _versions.c.scope, sa.func.sum(_versions.c.version))
+    .select_from(_next_change.outerjoin(_versions, sa.true()))
+    .group_by(_next_change.c.next_change, _versions.c.scope)
+)
+
+
 def versions(now=None) -> Versions:
     """Every scope's version and the next moment a hold runs out, in one statement."""
-    now = now or utcnow()
-    next_change = (
-        sa.select(sa.func.min(_devices.c.held_until).label("next_change"))
-        .where(_devices.c.status == DeviceStatus.RESERVED, _devices.c.held_until > now)
-        .subquery("next_change")
-    )
-    rows = db.session.execute(
-        sa.select(next_change.c.next_change, _versions.c.scope, sa.func.sum(_versions.c.version))
-        .select_from(next_change.outerjoin(_versions, sa.true()))
-        .group_by(next_change.c.next_change, _versions.c.scope)
-    ).all()
+    rows = db.session.execute(_VERSIONS, {"now": now or utcnow()}).all()
     return Versions.of([(row[1], row[2]) for row in rows if row[1] is not None], rows[0][0] if rows else None)
 
 
