@@ -22,7 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from shop import config as config_module
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, sqlite_begin_mode
 from shop.models.types import render_item
-from shop.pagecache import PageCache
+from shop.pagecache import PageCache, serve_from_cache
 from shop.i18n import current_language, select_locale, text_direction
 from shop.security import set_security_headers
 
@@ -49,6 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    app.before_request(serve_from_cache)  # before the limiter's hook: cached pages skip the rest
     limiter.init_app(app)
     login_manager.init_app(app)
     app.extensions["page_cache"] = PageCache()
@@ -87,6 +88,8 @@ def create_app(config: dict | None = None) -> Flask:
     _register_template_helpers(app)
     _register_error_pages(app)
     _register_request_hooks(app)
+
+    _serve_static_compressed(app)
 
     @app.get("/healthz")
     def healthz():
@@ -162,6 +165,37 @@ def _without_nul(multidict):
     return type(multidict)(
         (key.replace("\x00", "\ufffd"), value.replace("\x00", "\ufffd")) for key, value in multidict.items(multi=True)
     )
+
+
+_COMPRESSIBLE = (".css", ".svg", ".js")
+
+
+def _serve_static_compressed(app: Flask) -> None:
+    """Static CSS, SVG and scripts go out gzipped when the browser accepts it, compressed once per
+    process and file version (nginx does the same in front, see docs/DEPLOY.md)."""
+    plain = app.view_functions["static"]
+    compressed: dict[tuple, bytes] = {}
+
+    def static(filename):
+        response = plain(filename=filename)
+        if (not filename.endswith(_COMPRESSIBLE) or response.status_code != 200
+                or "gzip" not in request.headers.get("Accept-Encoding", "")):
+            return response
+        path = Path(app.static_folder) / filename
+        key = (filename, path.stat().st_mtime_ns)
+        if key not in compressed:
+            compressed[key] = gzip.compress(path.read_bytes(), compresslevel=9)
+        response.close()
+        response.direct_passthrough = False
+        response.set_data(compressed[key])
+        response.headers["Content-Encoding"] = "gzip"
+        response.vary.add("Accept-Encoding")
+        etag, weak = response.get_etag()
+        if etag:  # another representation, another tag
+            response.set_etag(f"{etag}-gzip", weak=weak)
+        return response.make_conditional(request)
+
+    app.view_functions["static"] = static
 
 
 def _gzip(response):

@@ -94,37 +94,64 @@ def _cacheable() -> bool:
     )
 
 
-def cached_page(view):
-    """Serve the view's page from the cache while the stock has not changed."""
+def _surely_anonymous() -> bool:
+    """Without loading any user: no signed-in session, no remember-me cookie, nothing to flash."""
+    return (
+        current_app.config.get("PAGE_CACHE", True)
+        and request.method == "GET"
+        and "_user_id" not in session
+        and "_flashes" not in session
+        and current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") not in request.cookies
+    )
 
+
+def _cached_response(entry: Entry) -> Response:
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        if entry.gzipped is None:
+            entry.gzipped = gzip.compress(entry.body, compresslevel=6)
+        response = Response(entry.gzipped, status=entry.status, mimetype="text/html")
+        response.headers["Content-Encoding"] = "gzip"
+        response.vary.add("Accept-Encoding")
+        return response
+    return Response(entry.body, status=entry.status, mimetype="text/html")
+
+
+def serve_from_cache():
+    """A before-request hook, run first: a cached page for an anonymous visitor is answered
+    before the other hooks (rate limits, which these pages have none of, sign-in, session work)."""
+    view = current_app.view_functions.get(request.endpoint)
+    if not getattr(view, "page_cached", False) or not _surely_anonymous():
+        return None
+    cache: PageCache = current_app.extensions["page_cache"]
+    versions = g.page_versions = cache.versions(current_app.config.get("PAGE_CACHE_CHECK_SECONDS", 1.0))
+    entry = cache.get((request.full_path, current_language()), versions, utcnow())
+    return None if entry is None else _cached_response(entry)
+
+
+def cached_page(view):
+    """Serve the view's page from the cache while what it shows has not changed."""
     @wraps(view)
     def wrapper(*args, **kwargs):
         if not _cacheable():
             return view(*args, **kwargs)
         cache: PageCache = current_app.extensions["page_cache"]
         now = utcnow()
-        versions = cache.versions(current_app.config.get("PAGE_CACHE_CHECK_SECONDS", 1.0))
+        versions = g.pop("page_versions", None) or cache.versions(current_app.config.get("PAGE_CACHE_CHECK_SECONDS", 1.0))
         key = (request.full_path, current_language())
         entry = cache.get(key, versions, now)
-        if entry is None:
-            try:
-                response = current_app.make_response(view(*args, **kwargs))
-            except NotFound as error:  # a key that is not one: cached too (bots try many)
-                response = current_app.make_response(current_app.handle_http_exception(error))
-            if response.status_code not in (200, 404, 410) or response.direct_passthrough:
-                return response
-            shows = g.pop("page_shows", (None, None))
-            entry = Entry(version=versions.of_page(*shows), valid_until=versions.next_change,
-                          status=response.status_code, body=response.get_data(), shows=shows)
-            cache.put(key, entry)
+        if entry is not None:
+            return _cached_response(entry)
+        try:
+            response = current_app.make_response(view(*args, **kwargs))
+        except NotFound as error:  # a key that is not one: cached too (bots try many)
+            response = current_app.make_response(current_app.handle_http_exception(error))
+        if response.status_code not in (200, 404, 410) or response.direct_passthrough:
             return response
-        if "gzip" in request.headers.get("Accept-Encoding", ""):
-            if entry.gzipped is None:
-                entry.gzipped = gzip.compress(entry.body, compresslevel=6)
-            response = Response(entry.gzipped, status=entry.status, mimetype="text/html")
-            response.headers["Content-Encoding"] = "gzip"
-            response.vary.add("Accept-Encoding")
-            return response
-        return Response(entry.body, status=entry.status, mimetype="text/html")
+        shows = g.pop("page_shows", (None, None))
+        entry = Entry(version=versions.of_page(*shows), valid_until=versions.next_change,
+                      status=response.status_code, body=response.get_data(), shows=shows)
+        cache.put(key, entry)
+        return response
 
+    wrapper.page_cached = True  # serve_from_cache answers it early once cached
     return wrapper
