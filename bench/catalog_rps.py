@@ -201,6 +201,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every target")
     parser.add_argument("--warmup", type=float, default=0.5, help="seconds before counting, each time")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds counted per target and round")
+    parser.add_argument("--fill", type=float, default=20.0, help="seconds spent filling the caches before the rounds")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a ratio is below its goal")
     args = parser.parse_args()
 
@@ -246,8 +247,10 @@ def main() -> int:
             servers["shop"].wait_ready("/healthz")
             filling = measure(servers["shop"].port, urls, clients=args.clients, warmup=0, duration=args.duration)
             print(f"{'mix, cache filling':22} {filling['rps']:8.1f} req/s (first {args.duration:g} s after a start)")
-            for _ in range(2):  # every worker sees every URL: the cache is full
-                measure(servers["shop"].port, urls, clients=args.clients, warmup=0, duration=len(urls) / 400)
+            # Every worker sees every URL (in every shape of statement): the caches are full.
+            measure(servers["shop"].port, urls, clients=args.clients, warmup=0, duration=args.fill)
+            measure(servers["shop-uncached"].port, urls + offer_urls, clients=args.clients, warmup=0,
+                    duration=args.fill)
             for n in range(args.rounds):
                 for name, (server, paths) in targets.items():
                     result = measure(servers[server].port, paths, clients=args.clients, warmup=args.warmup,

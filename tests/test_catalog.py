@@ -268,6 +268,48 @@ def test_cached_pages_follow_the_language_and_skip_signed_in_users(client, db):
     assert 'lang="fr"' in fr and 'lang="ar"' in ar
 
 
+def test_a_remembered_or_signed_in_visitor_never_gets_the_anonymous_cached_page(client, db):
+    from shop.models import Role
+
+    factories.device()
+    staff = factories.user(Role.STAFF)
+    db.session.commit()
+    anonymous = client.get("/catalog", headers={"Accept-Language": "en"}).text  # now cached
+    assert "Sign in" in anonymous
+    # A remember-me cookie goes past the early hook to Flask-Login, which finds no such user here.
+    client.set_cookie("remember_token", "whatever")
+    assert client.get("/catalog", headers={"Accept-Language": "en"}).text == anonymous
+    client.delete_cookie("remember_token")
+    factories.sign_in(client, staff.email)
+    signed_in = client.get("/catalog", headers={"Accept-Language": "en"}).text
+    assert signed_in != anonymous
+
+
+def test_reserving_a_laptop_keeps_the_smartphone_pages_and_other_points_cached(client, db):
+    from datetime import timedelta
+
+    from shop.models.types import utcnow
+    from shop.services import devices
+
+    here, there = factories.pickup_point(), factories.pickup_point()
+    laptop = factories.device(point=here)
+    factories.device(point=here, category=Category.SMARTPHONE, model="Phone", price_cents=9000)
+    factories.device(point=there)
+    db.session.commit()
+    pages = ["/catalog?category=smartphone", f"/catalog?point={there.id}", f"/catalog?category=laptop&point={here.id}", "/"]
+    for url in pages:
+        client.get(url)
+    devices.take_unit(laptop.offer_key, held_until=utcnow() + timedelta(days=14), now=utcnow())
+    db.session.commit()
+    entries = client.application.extensions["page_cache"]._entries
+    from shop.services.catalog import versions
+
+    now_versions = versions()
+    still = {key[0] for key, entry in entries.items() if entry.version == now_versions.of_page(*entry.shows)}
+    assert still == {"/catalog?category=smartphone", f"/catalog?point={there.id}"}
+    assert laptop.offer_key not in client.get(f"/catalog?category=laptop&point={here.id}").text
+
+
 def test_version_counters_are_created_by_the_first_change_of_their_scope(db):
     from shop.models import CatalogVersion
     from shop.services import catalog
