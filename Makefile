@@ -47,6 +47,7 @@ db: setup
 
 bench: setup
 	$(BIN)/python bench/catalog_rps.py
+	$(BIN)/python bench/catalog_growth.py
 
 clean:
 	rm -rf $(VENV) instance translations/*/LC_MESSAGES/*.mo

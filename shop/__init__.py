@@ -22,7 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from shop import config as config_module
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, sqlite_begin_mode
 from shop.models.types import render_item
-from shop.pagecache import PageCache
+from shop.pagecache import PageCache, serve_from_cache
 from shop.i18n import current_language, language_list, select_locale, text_direction
 from shop.security import set_security_headers
 
@@ -49,6 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    app.before_request(serve_from_cache)  # before the limiter's hook: cached pages skip the rest
     limiter.init_app(app)
     login_manager.init_app(app)
     app.extensions["page_cache"] = PageCache()
@@ -88,6 +89,8 @@ def create_app(config: dict | None = None) -> Flask:
     _register_template_helpers(app)
     _register_error_pages(app)
     _register_request_hooks(app)
+
+    _serve_static_compressed(app)
 
     @app.get("/healthz")
     def healthz():
@@ -177,6 +180,37 @@ def _without_nul(multidict):
     )
 
 
+_COMPRESSIBLE = (".css", ".svg", ".js")
+
+
+def _serve_static_compressed(app: Flask) -> None:
+    """Static CSS, SVG and scripts go out gzipped when the browser accepts it, compressed once per
+    process and file version (nginx does the same in front, see docs/DEPLOY.md)."""
+    plain = app.view_functions["static"]
+    compressed: dict[tuple, bytes] = {}
+
+    def static(filename):
+        response = plain(filename=filename)
+        if (not filename.endswith(_COMPRESSIBLE) or response.status_code != 200
+                or "gzip" not in request.headers.get("Accept-Encoding", "")):
+            return response
+        path = Path(app.static_folder) / filename
+        key = (filename, path.stat().st_mtime_ns)
+        if key not in compressed:
+            compressed[key] = gzip.compress(path.read_bytes(), compresslevel=9)
+        response.close()
+        response.direct_passthrough = False
+        response.set_data(compressed[key])
+        response.headers["Content-Encoding"] = "gzip"
+        response.vary.add("Accept-Encoding")
+        etag, weak = response.get_etag()
+        if etag:  # another representation, another tag
+            response.set_etag(f"{etag}-gzip", weak=weak)
+        return response.make_conditional(request)
+
+    app.view_functions["static"] = static
+
+
 def _gzip(response):
     """Compress HTML for people on slow, metered connections when no front server does it."""
     if (
@@ -207,8 +241,16 @@ def _register_template_helpers(app: Flask) -> None:
             static_hashes[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
         return url_for("static", filename=filename, v=static_hashes[filename])
 
+    prices: dict[tuple, str] = {}  # a catalog page formats the same few prices again and again
+
     def price(cents: int) -> str:
-        return format_currency(Decimal(cents) / 100, "EUR")
+        key = (str(get_locale()), cents)
+        text = prices.get(key)
+        if text is None:
+            if len(prices) > 20_000:
+                prices.clear()
+            text = prices[key] = format_currency(Decimal(cents) / 100, "EUR")
+        return text
 
     def money(cents: int, currency: str | None) -> str:
         """An amount in any currency (what a payment provider reported), in the page's language."""

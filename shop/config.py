@@ -62,7 +62,7 @@ def load() -> dict:
         "OPERATOR_EMAIL": os.environ.get("OPERATOR_EMAIL", "contact@example.org"),
         "OPERATOR_PHONE": os.environ.get("OPERATOR_PHONE", ""),
         "CATALOG_PAGE_SIZE": 24,
-        "PAGE_CACHE": True,
+        "PAGE_CACHE": os.environ.get("PAGE_CACHE", "1") != "0",
         "PAGE_CACHE_CHECK_SECONDS": float(os.environ.get("PAGE_CACHE_CHECK_SECONDS", "1")),
         # Where the shop is reached from outside, for links in e-mails sent by commands.
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),

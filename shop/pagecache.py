@@ -1,11 +1,15 @@
 """An in-process cache of the public catalog pages, for cheap phones and busy mornings.
 
-A cached page is served only while the stock version (bumped by every change of what the
-catalog shows) is the one it was rendered under, and only until the next moment a held unit
-comes back on sale by itself. A worker asks the database for the version at most once every
-PAGE_CACHE_CHECK_SECONDS (default 1 s): the catalog may lag a change by that much, never more;
-reserving is always checked against the database itself. It is used for anonymous visitors with nothing to flash; the key is
-the full URL and the language. Each worker keeps its own cache; the database says when it is stale.
+A cached page is served only while the versions of what it shows (the category and pickup
+point it lists, see `catalog.Versions`) are those it was rendered under, and only until the next
+moment a held unit comes back on sale by itself. So reserving a laptop at one point leaves the
+smartphone pages and the other points' pages cached. A view names what its page shows with
+`page_shows(category, pickup_point_id)`; a page that does not say depends on everything.
+
+A worker asks the database for the versions at most once every PAGE_CACHE_CHECK_SECONDS (default
+1 s): the catalog may lag a change by that much, never more; reserving is always checked against
+the database itself. It is used for anonymous visitors with nothing to flash; the key is the
+full URL and the language. Each worker keeps its own cache; the database says when it is stale.
 """
 
 import gzip
@@ -16,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import wraps
 
-from flask import Response, current_app, request, session
+from flask import Response, current_app, g, request, session
 from flask_login import current_user
+from werkzeug.exceptions import NotFound
 
 from shop.i18n import current_language
 from shop.models.types import utcnow
@@ -26,11 +31,17 @@ from shop.services import catalog
 
 @dataclass
 class Entry:
-    version: int
+    version: int  # catalog.Versions.of_page(*shows) when it was rendered
     valid_until: datetime | None
     status: int
     body: bytes
     gzipped: bytes | None = field(default=None)
+    shows: tuple = (None, None)  # (category, pickup point id) the page lists; None: any
+
+
+def page_shows(category=None, pickup_point_id=None) -> None:
+    """Say which category and pickup point the page being rendered shows (None: any of them)."""
+    g.page_shows = (category, pickup_point_id)
 
 
 class PageCache:
@@ -38,23 +49,24 @@ class PageCache:
         self.size = size
         self._entries: OrderedDict[tuple, Entry] = OrderedDict()
         self._lock = threading.Lock()
-        self._version: int | None = None
-        self._version_checked_at = 0.0
+        self._versions: catalog.Versions | None = None
+        self._versions_checked_at = 0.0
 
-    def version(self, max_age: float) -> int:
-        """The stock version, read from the database at most every `max_age` seconds."""
+    def versions(self, max_age: float) -> catalog.Versions:
+        """The catalog's versions, read from the database at most every `max_age` seconds."""
         moment = time.monotonic()
-        if self._version is None or moment - self._version_checked_at >= max_age:
-            self._version = catalog.stock_version()
-            self._version_checked_at = moment
-        return self._version
+        if self._versions is None or moment - self._versions_checked_at >= max_age:
+            self._versions = catalog.versions()
+            self._versions_checked_at = moment
+        return self._versions
 
-    def get(self, key: tuple, version: int, now: datetime) -> Entry | None:
+    def get(self, key: tuple, versions: catalog.Versions, now: datetime) -> Entry | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if entry.version != version or (entry.valid_until is not None and now >= entry.valid_until):
+            if (entry.version != versions.of_page(*entry.shows)
+                    or (entry.valid_until is not None and now >= entry.valid_until)):
                 del self._entries[key]
                 return None
             self._entries.move_to_end(key)
@@ -70,7 +82,7 @@ class PageCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self._version = None
+            self._versions = None
 
 
 def _cacheable() -> bool:
@@ -82,33 +94,64 @@ def _cacheable() -> bool:
     )
 
 
-def cached_page(view):
-    """Serve the view's page from the cache while the stock has not changed."""
+def _surely_anonymous() -> bool:
+    """Without loading any user: no signed-in session, no remember-me cookie, nothing to flash."""
+    return (
+        current_app.config.get("PAGE_CACHE", True)
+        and request.method == "GET"
+        and "_user_id" not in session
+        and "_flashes" not in session
+        and current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") not in request.cookies
+    )
 
+
+def _cached_response(entry: Entry) -> Response:
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        if entry.gzipped is None:
+            entry.gzipped = gzip.compress(entry.body, compresslevel=6)
+        response = Response(entry.gzipped, status=entry.status, mimetype="text/html")
+        response.headers["Content-Encoding"] = "gzip"
+        response.vary.add("Accept-Encoding")
+        return response
+    return Response(entry.body, status=entry.status, mimetype="text/html")
+
+
+def serve_from_cache():
+    """A before-request hook, run first: a cached page for an anonymous visitor is answered
+    before the other hooks (rate limits, which these pages have none of, sign-in, session work)."""
+    view = current_app.view_functions.get(request.endpoint)
+    if not getattr(view, "page_cached", False) or not _surely_anonymous():
+        return None
+    cache: PageCache = current_app.extensions["page_cache"]
+    versions = g.page_versions = cache.versions(current_app.config.get("PAGE_CACHE_CHECK_SECONDS", 1.0))
+    entry = cache.get((request.full_path, current_language()), versions, utcnow())
+    return None if entry is None else _cached_response(entry)
+
+
+def cached_page(view):
+    """Serve the view's page from the cache while what it shows has not changed."""
     @wraps(view)
     def wrapper(*args, **kwargs):
         if not _cacheable():
             return view(*args, **kwargs)
         cache: PageCache = current_app.extensions["page_cache"]
         now = utcnow()
-        version = cache.version(current_app.config.get("PAGE_CACHE_CHECK_SECONDS", 1.0))
+        versions = g.pop("page_versions", None) or cache.versions(current_app.config.get("PAGE_CACHE_CHECK_SECONDS", 1.0))
         key = (request.full_path, current_language())
-        entry = cache.get(key, version, now)
-        if entry is None:
+        entry = cache.get(key, versions, now)
+        if entry is not None:
+            return _cached_response(entry)
+        try:
             response = current_app.make_response(view(*args, **kwargs))
-            if response.status_code not in (200, 404, 410) or response.direct_passthrough:
-                return response
-            entry = Entry(version=version, valid_until=catalog.next_availability_change(now),
-                          status=response.status_code, body=response.get_data())
-            cache.put(key, entry)
+        except NotFound as error:  # a key that is not one: cached too (bots try many)
+            response = current_app.make_response(current_app.handle_http_exception(error))
+        if response.status_code not in (200, 404, 410) or response.direct_passthrough:
             return response
-        if "gzip" in request.headers.get("Accept-Encoding", ""):
-            if entry.gzipped is None:
-                entry.gzipped = gzip.compress(entry.body, compresslevel=6)
-            response = Response(entry.gzipped, status=entry.status, mimetype="text/html")
-            response.headers["Content-Encoding"] = "gzip"
-            response.vary.add("Accept-Encoding")
-            return response
-        return Response(entry.body, status=entry.status, mimetype="text/html")
+        shows = g.pop("page_shows", (None, None))
+        entry = Entry(version=versions.of_page(*shows), valid_until=versions.next_change,
+                      status=response.status_code, body=response.get_data(), shows=shows)
+        cache.put(key, entry)
+        return response
 
+    wrapper.page_cached = True  # serve_from_cache answers it early once cached
     return wrapper

@@ -70,11 +70,6 @@ def _empty_tables() -> None:
         else:
             for table in reversed(_db.metadata.sorted_tables):
                 conn.execute(table.delete())
-        # As the migration leaves them: the stock version counters exist in a live database.
-        from shop.models.stock import STOCK_VERSION_SHARDS, StockVersion
-
-        conn.execute(sa.insert(StockVersion.__table__),
-                     [{"id": shard, "version": 0} for shard in range(1, STOCK_VERSION_SHARDS + 1)])
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from shop.models import (
-    AuditEntry, Device, DeviceEvent, DeviceStatus, ErasureMethod, ErasureRecord, ErasureResult, Grade, Role,
+    AuditEntry, Category, Device, DeviceEvent, DeviceStatus, ErasureMethod, ErasureRecord, ErasureResult, Grade, Role,
 )
 from shop.services import catalog, devices
 from shop.services.errors import DomainError
@@ -50,12 +50,13 @@ def test_edit_page_shows_every_attribute_filled_in(client, stock):
     assert 'enctype="multipart/form-data"' in page
 
 
-def test_editing_the_price_regroups_the_offer_bumps_the_stock_version_and_is_audited(client, db, stock):
+def test_editing_the_price_regroups_the_offer_bumps_the_version_of_its_scope_and_is_audited(client, db, stock):
     device = stock["device"]
     twin = factories.device(point=stock["metz"], status=DeviceStatus.REFURBISHED)
+    devices.transition(device.id, DeviceStatus.REFURBISHED, DeviceStatus.LISTED)
     db.session.commit()
     assert twin.offer_key == device.offer_key
-    before_key, before_version = device.offer_key, catalog.stock_version()
+    before_key, before = device.offer_key, catalog.versions()
     sign_in(client, stock["staff"])
     response = client.post(f"/staff/stock/{device.id}/edit", data=form_of(device, price="99.50", grade="A"))
     assert response.status_code == 303
@@ -64,7 +65,9 @@ def test_editing_the_price_regroups_the_offer_bumps_the_stock_version_and_is_aud
     assert (edited.price_cents, edited.grade) == (9950, Grade.A)
     assert edited.offer_key != before_key and edited.offer_key == edited.compute_offer_key()
     assert db.session.get(Device, twin.id).offer_key == before_key
-    assert catalog.stock_version() > before_version
+    after = catalog.versions()
+    assert after.of_page(Category.LAPTOP, stock["metz"].id) > before.of_page(Category.LAPTOP, stock["metz"].id)
+    assert after.of_page(None, stock["woippy"].id) == before.of_page(None, stock["woippy"].id)
     entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "device.edited"))
     assert entry.actor_id == stock["staff"].id and entry.target_id == device.id
     assert json.loads(entry.details) == {"changed": ["grade", "price_cents"]}

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from shop.models import (
-    AuditEntry, Category, Device, DeviceEvent, DeviceStatus, ErasureRecord, Grade, GridPrice, Role, StockVersion,
+    AuditEntry, Category, Device, DeviceEvent, DeviceStatus, ErasureRecord, Grade, GridPrice, Role,
 )
 from shop.services import catalog, devices, pricing, stock_import
 from shop.services.errors import DomainError
@@ -108,7 +108,7 @@ def test_five_thousand_rows_in_one_transaction_and_the_catalog_shows_them(db, po
     assert counter.count <= 25  # bulk: a constant handful per 1,000 rows, never one per row
     assert db.session.scalar(sa.select(sa.func.count(Device.id))) == 5000
     assert db.session.scalar(sa.select(sa.func.count(DeviceEvent.id))) == 5000
-    assert db.session.scalar(sa.select(sa.func.sum(StockVersion.version))) == 1
+    assert catalog.stock_version() == 0  # received units are not on sale yet: no cached page is dropped
     # Listed by staff, they reach the catalog, grouped into offers with their counts.
     some = db.session.scalars(sa.select(Device).order_by(Device.id).limit(30)).all()
     for device in some:

@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
 
 from shop.catalog.forms import CatalogFilterForm
-from shop.pagecache import cached_page
+from shop.pagecache import cached_page, page_shows
 from shop.services import catalog, devices, photos
 from shop.services.errors import NotFound
 
@@ -27,6 +27,7 @@ def index():
     form = CatalogFilterForm(request.args, points)
     form.validate()
     filters, page = form.to_filters()
+    page_shows(filters.category, filters.pickup_point_id)
     result = catalog.list_offers(filters, page=page, per_page=current_app.config["CATALOG_PAGE_SIZE"])
     args = {k: v for k, v in request.args.items() if k != "page" and k in form._fields and v}
     return render_template(
@@ -46,7 +47,9 @@ def offer(offer_key: str):
         category = catalog.offer_existed(offer_key) if len(offer_key) == 16 else None
         if category is None:
             abort(404)
+        page_shows(category)
         return render_template("catalog/sold_out.html", category=category), 410
+    page_shows(found.category, found.pickup_point_id)
     return render_template(
         "catalog/offer.html",
         offer=found,

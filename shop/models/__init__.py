@@ -43,7 +43,8 @@ from shop.models.stock import (
     ErasureResult,
     Grade,
     KeyboardLayout,
-    StockVersion,
+    CatalogVersion,
+    OfferRow,
 )
 from shop.models.prices import GridPrice
 from shop.models.waitlist import WaitlistEntry, WaitlistStatus
@@ -55,6 +56,6 @@ __all__ = [
     "Organisation", "OrganisationAudience", "OrganisationKind", "OrganisationStatus", "QuotaUsage", "RecoveryCode", "Role", "TokenPurpose", "User",
     "Category", "Device", "DeviceEvent", "DevicePhoto", "DeviceStatus", "DonationBatch", "Donor", "DonorKind",
     "DonorShareLink", "ErasureMethod", "ErasureRecord", "ErasureResult",
-    "Grade", "KeyboardLayout", "StockVersion", "OpeningHours", "PickupPoint",
+    "Grade", "KeyboardLayout", "CatalogVersion", "OfferRow", "OpeningHours", "PickupPoint",
     "GridPrice", "PendingImport", "WaitlistEntry", "WaitlistStatus",
 ]

@@ -127,6 +127,7 @@ class Device(db.Model):
         sa.Index("ix_devices_status_offer_key", "status", "offer_key"),
         sa.Index("ix_devices_status_category_price", "status", "category", "price_cents"),
         sa.Index("ix_devices_status_held_until", "status", "held_until"),
+        sa.Index("ix_devices_offer_key_status", "offer_key", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -278,19 +279,58 @@ class DevicePhoto(db.Model):
     device: Mapped[Device] = relationship(back_populates="photos")
 
 
-STOCK_VERSION_SHARDS = 16
+class OfferRow(db.Model):
+    """One row per offer key: what the catalog lists, with its counts, never a scan of the units.
 
-
-class StockVersion(db.Model):
-    """Counters whose sum grows whenever what the catalog shows may have changed.
-
-    Cached catalog pages are keyed by the sum, so no page outlives a change. A transaction that
-    changes stock bumps one counter picked at random, at commit (shop.services.catalog): with
-    several counters, concurrent reservations do not queue on one hot row.
+    Kept exact by database triggers on `devices` (migration 9f3b7c21d4e8), in the transaction of
+    every change of a unit, whoever makes it: nothing in Python maintains it, so nothing can
+    forget to. A row exists while any unit has the key (sold out or not). Holds end by timestamp:
+    a unit whose hold ran out counts as available at once, read from the held units (by the
+    (status, held_until) index) when the page is built (shop.services.catalog).
     """
 
-    __tablename__ = "stock_version"
-    __table_args__ = (sa.CheckConstraint(f"id BETWEEN 1 AND {STOCK_VERSION_SHARDS}", name="shard_range"),)
+    __tablename__ = "offers"
+    __table_args__ = (
+        sa.CheckConstraint("listed >= 0", name="listed_not_negative"),
+        sa.CheckConstraint("held >= 0", name="held_not_negative"),
+        sa.Index("ix_offers_category_price", "category", "price_cents"),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    offer_key: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    category: Mapped[Category] = mapped_column(enum_column(Category, "offer_category"))
+    brand: Mapped[str] = mapped_column(sa.String(60))
+    model: Mapped[str] = mapped_column(sa.String(120))
+    cpu: Mapped[str | None] = mapped_column(sa.String(120))
+    ram_gb: Mapped[int | None]
+    storage_gb: Mapped[int | None]
+    screen_tenths: Mapped[int | None]
+    os: Mapped[str | None] = mapped_column(sa.String(60))
+    keyboard_layout: Mapped[KeyboardLayout | None] = mapped_column(enum_column(KeyboardLayout, "offer_keyboard_layout"))
+    grade: Mapped[Grade] = mapped_column(enum_column(Grade, "offer_grade"))
+    price_cents: Mapped[int]
+    pickup_point_id: Mapped[int] = mapped_column(sa.ForeignKey("pickup_points.id"), index=True)
+    listed: Mapped[int]  # units on sale
+    listed_battery_min: Mapped[int | None]
+    listed_battery_max: Mapped[int | None]
+    held: Mapped[int]  # units reserved (their hold may have run out)
+    first_hold_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+VERSION_SHARDS = 8
+
+
+class CatalogVersion(db.Model):
+    """Counters whose sum per scope grows whenever what the catalog shows of that scope may change.
+
+    A scope is "<category>:<pickup point id>" (bumped by the triggers on `devices`), or "*" for
+    what every page shows (pickup points). Cached pages keep the versions of the scopes they
+    show, so reserving a laptop at one point leaves the other pages cached. Each scope has up to
+    VERSION_SHARDS rows, one picked at random per change: concurrent reservations do not queue on
+    one hot row.
+    """
+
+    __tablename__ = "catalog_versions"
+
+    scope: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    shard: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(sa.BigInteger)

@@ -6,23 +6,17 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
 from shop.models import (
-    Category, Device, DevicePhoto, DeviceStatus, Grade, KeyboardLayout, PickupPoint, StockVersion,
+    CatalogVersion, Category, Device, DevicePhoto, DeviceStatus, Grade, KeyboardLayout, OfferRow, PickupPoint,
 )
-from shop.models.stock import STOCK_VERSION_SHARDS
+from shop.models.stock import VERSION_SHARDS
 from shop.models.types import utcnow
 
 SORTS = ("price_asc", "price_desc")
-
-_GROUP_COLUMNS = (
-    Device.offer_key, Device.category, Device.brand, Device.model, Device.cpu, Device.ram_gb,
-    Device.storage_gb, Device.screen_tenths, Device.os, Device.keyboard_layout, Device.grade,
-    Device.price_cents, Device.pickup_point_id, PickupPoint.name, PickupPoint.town,
-)
-
 
 @dataclass(frozen=True)
 class Photo:
@@ -82,6 +76,7 @@ class OfferFilters:
     min_ram_gb: int | None = None
     min_storage_gb: int | None = None
     offer_keys: tuple[str, ...] | None = None
+    exclude: str | None = None  # an offer key left out (alternatives to a sold-out offer)
     sort: str = "price_asc"
     first_point_id: int | None = None  # offers at this pickup point come first (then the sort)
 
@@ -106,151 +101,149 @@ class OfferPage:
         return self.page < self.pages
 
 
-def _cover_photos(condition, now):
-    """A subquery ranking the photos of the available units of some offers: rank 1 is the
-    offer's cover. Joined into the offers' own query, so photos cost no query of their own."""
-    ranked = (
-        sa.select(
-            Device.offer_key.label("photo_offer_key"), DevicePhoto.token.label("photo_token"),
-            DevicePhoto.small_width.label("photo_small_width"), DevicePhoto.small_height.label("photo_small_height"),
-            DevicePhoto.large_width.label("photo_large_width"), DevicePhoto.large_height.label("photo_large_height"),
-            sa.func.row_number().over(partition_by=Device.offer_key,
-                                      order_by=(Device.id, DevicePhoto.position, DevicePhoto.id)).label("photo_rank"),
-        )
-        .join(Device, Device.id == DevicePhoto.device_id)
-        .where(condition, Device.available(now))
-        .subquery("cover")
-    )
-    columns = [c for c in ranked.c if c.name.startswith("photo_") and c.name not in ("photo_offer_key", "photo_rank")]
-    return ranked, columns, sa.and_(ranked.c.photo_offer_key == Device.offer_key, ranked.c.photo_rank == 1)
+_offers = OfferRow.__table__
+_devices = Device.__table__
+_photos = DevicePhoto.__table__
+_points = PickupPoint.__table__
+
+_DESCRIPTION = [_offers.c[name] for name in (
+    "offer_key", "category", "brand", "model", "cpu", "ram_gb", "storage_gb", "screen_tenths", "os",
+    "keyboard_layout", "grade", "price_cents", "pickup_point_id", "listed_battery_min", "listed_battery_max",
+)]
 
 
-def _offer_select(where, now=None, *, offer_key=None):
-    now = now or utcnow()
-    ranked, photo_columns, on = _cover_photos(Device.offer_key == offer_key, now)
+def _run_out():
+    """Held units whose hold has run out, per offer: available again without any job. Read through
+    the (status, held_until) index, so the cost follows the holds that ran out since the last
+    `expire-holds`, not the stock."""
     return (
-        sa.select(
-            *_GROUP_COLUMNS,
-            *photo_columns,
-            sa.func.count(Device.id).label("count"),
-            sa.func.min(Device.battery_health).label("battery_min"),
-            sa.func.max(Device.battery_health).label("battery_max"),
-        )
-        .join(PickupPoint, PickupPoint.id == Device.pickup_point_id)
-        .outerjoin(ranked, on)
-        .where(Device.available(now), *where)
-        .group_by(*_GROUP_COLUMNS, *photo_columns)
+        sa.select(_devices.c.offer_key.label("key"), sa.func.count().label("n"),
+                  sa.func.min(_devices.c.battery_health).label("bmin"),
+                  sa.func.max(_devices.c.battery_health).label("bmax"))
+        .where(_devices.c.status == DeviceStatus.RESERVED, _devices.c.held_until <= sa.bindparam("now"))
+        .group_by(_devices.c.offer_key)
+        .subquery("run_out")
     )
+
+
+# Each filter as (field of OfferFilters, condition on a bound parameter of the same name).
+_o = _offers.c
+_CONDITIONS = {
+    "category": lambda: _o.category == sa.bindparam("category"),
+    "categories": lambda: _o.category.in_(sa.bindparam("categories", expanding=True)),
+    "offer_keys": lambda: _o.offer_key.in_(sa.bindparam("offer_keys", expanding=True)),
+    "exclude": lambda: _o.offer_key != sa.bindparam("exclude"),
+    "pickup_point_id": lambda: _o.pickup_point_id == sa.bindparam("pickup_point_id"),
+    "max_price_cents": lambda: _o.price_cents <= sa.bindparam("max_price_cents"),
+    "min_ram_gb": lambda: _o.ram_gb >= sa.bindparam("min_ram_gb"),
+    "min_storage_gb": lambda: _o.storage_gb >= sa.bindparam("min_storage_gb"),
+}
+
+
+def _page_statement(fields: tuple, descending: bool, first_at_point: bool = False):
+    """One statement: the number of matching offers and one page of them, with their pickup point
+    and cover photo. It always returns a row (the count), so an empty page or a page past the
+    end costs no second statement. Built once per set of filters used (see _statement)."""
+    run_out = _run_out()
+    now = sa.bindparam("now")
+    count = _offers.c.listed + sa.func.coalesce(run_out.c.n, 0)
+    matching = (
+        sa.select(*_DESCRIPTION, count.label("count"), run_out.c.bmin, run_out.c.bmax)
+        .select_from(_offers.outerjoin(run_out, run_out.c.key == _offers.c.offer_key))
+        .where(count > 0, *(_CONDITIONS[name]() for name in fields))
+    )
+    total = sa.select(sa.func.count().label("total")).select_from(matching.subquery("matching")).subquery("total")
+    # Offers at the person's own pickup point first (on-behalf list), then the chosen sort.
+    first = [sa.case((_offers.c.pickup_point_id == sa.bindparam("first_point_id"), 0), else_=1)] if first_at_point else []
+    page = (
+        matching.order_by(*first, _offers.c.price_cents.desc() if descending else _offers.c.price_cents,
+                          _offers.c.offer_key)
+        .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")).subquery("page")
+    )
+    # The cover: the first photo of the offer's first available unit that has one.
+    cover = (
+        sa.select(_photos.c.id)
+        .join(_devices, _devices.c.id == _photos.c.device_id)
+        .where(_devices.c.offer_key == page.c.offer_key, Device.available(now, _devices.c))
+        .order_by(_devices.c.id, _photos.c.position, _photos.c.id)
+        .limit(1)
+        .correlate(page)
+        .scalar_subquery()
+    )
+    return (
+        sa.select(total.c.total, page, _points.c.name, _points.c.town,
+                  _photos.c.token, _photos.c.small_width, _photos.c.small_height,
+                  _photos.c.large_width, _photos.c.large_height)
+        .select_from(
+            total.outerjoin(page, sa.true())
+            .outerjoin(_points, _points.c.id == page.c.pickup_point_id)
+            .outerjoin(_photos, _photos.c.id == cover)
+        )
+        .order_by(*([sa.case((page.c.pickup_point_id == sa.bindparam("first_point_id"), 0), else_=1)]
+                    if first_at_point else []),
+                  page.c.price_cents.desc() if descending else page.c.price_cents, page.c.offer_key)
+    )
+
+
+# Building a statement (and its cache key) costs more CPU than running it on a few hundred
+# offers: there are at most 2^8 × 2 × 2 shapes, each built once per process.
+_statements: dict[tuple, sa.Select] = {}
+
+
+def _statement(filters: OfferFilters) -> tuple[sa.Select, dict]:
+    params = {name: getattr(filters, name) for name in _CONDITIONS if getattr(filters, name) is not None}
+    shape = (tuple(params), filters.sort == "price_desc", filters.first_point_id is not None)
+    statement = _statements.get(shape)
+    if statement is None:
+        statement = _statements[shape] = _page_statement(*shape)
+    for name in ("categories", "offer_keys"):
+        if name in params:
+            params[name] = list(params[name])
+    if filters.first_point_id is not None:
+        params["first_point_id"] = filters.first_point_id
+    return statement, params
+
+
+def _battery(*values, pick):
+    known = [v for v in values if v is not None]
+    return pick(known) if known else None
 
 
 def _to_offer(row) -> Offer:
-    values = row if isinstance(row, dict) else row._mapping
     return Offer(
-        offer_key=values["offer_key"], category=values["category"], brand=values["brand"],
-        model=values["model"], cpu=values["cpu"], ram_gb=values["ram_gb"],
-        storage_gb=values["storage_gb"], screen_tenths=values["screen_tenths"], os=values["os"],
-        keyboard_layout=values["keyboard_layout"], grade=values["grade"],
-        price_cents=values["price_cents"], pickup_point_id=values["pickup_point_id"],
-        pickup_point_name=values["name"], pickup_point_town=values["town"], count=values["count"],
-        battery_min=values["battery_min"], battery_max=values["battery_max"],
-        photo=Photo(values["photo_token"], values["photo_small_width"], values["photo_small_height"],
-                    values["photo_large_width"], values["photo_large_height"]) if values.get("photo_token") else None,
+        offer_key=row.offer_key, category=Category(row.category), brand=row.brand, model=row.model, cpu=row.cpu,
+        ram_gb=row.ram_gb, storage_gb=row.storage_gb, screen_tenths=row.screen_tenths, os=row.os,
+        keyboard_layout=KeyboardLayout(row.keyboard_layout) if row.keyboard_layout else None,
+        grade=Grade(row.grade), price_cents=row.price_cents, pickup_point_id=row.pickup_point_id,
+        pickup_point_name=row.name, pickup_point_town=row.town, count=row.count,
+        battery_min=_battery(row.listed_battery_min, row.bmin, pick=min),
+        battery_max=_battery(row.listed_battery_max, row.bmax, pick=max),
+        photo=Photo(row.token, row.small_width, row.small_height, row.large_width, row.large_height)
+        if row.token else None,
     )
 
 
-def _where(filters: OfferFilters) -> list:
-    where = []
-    if filters.category is not None:
-        where.append(Device.category == filters.category)
-    if filters.categories is not None:
-        where.append(Device.category.in_(filters.categories))
-    if filters.offer_keys is not None:
-        where.append(Device.offer_key.in_(filters.offer_keys))
-    if filters.pickup_point_id is not None:
-        where.append(Device.pickup_point_id == filters.pickup_point_id)
-    if filters.max_price_cents is not None:
-        where.append(Device.price_cents <= filters.max_price_cents)
-    if filters.min_ram_gb is not None:
-        where.append(Device.ram_gb >= filters.min_ram_gb)
-    if filters.min_storage_gb is not None:
-        where.append(Device.storage_gb >= filters.min_storage_gb)
-    return where
-
-
-def _first_at(point_id: int | None) -> list:
-    """Order by "at this pickup point" first; an offer is at one point only (it is in its key)."""
-    if point_id is None:
-        return []
-    return [sa.func.max(sa.case((Device.pickup_point_id == point_id, 0), else_=1))]
-
-
 def list_offers(filters: OfferFilters, *, page: int = 1, per_page: int = 24, now=None) -> OfferPage:
-    """One page of offers matching the filters, in two queries whatever the stock size.
+    """One page of offers matching the filters, in one statement whatever the stock size.
 
-    The first groups the available units by offer key only (cheap) and counts the groups with a
-    window function; the second fetches the shown offers' details from one unit of each.
+    It reads the offer rows (one per group of identical units, kept by the database) and the
+    holds that ran out, never the units on sale.
     """
-    now = now or utcnow()
     page = max(1, page)
-    where = [Device.available(now), *_where(filters)]
-    price = sa.func.min(Device.price_cents)
-    groups = db.session.execute(
-        sa.select(
-            Device.offer_key, sa.func.count(Device.id).label("count"),
-            sa.func.min(Device.battery_health).label("battery_min"),
-            sa.func.max(Device.battery_health).label("battery_max"),
-            sa.func.count().over().label("total"),
-        )
-        .where(*where)
-        .group_by(Device.offer_key)
-        .order_by(*_first_at(filters.first_point_id), price.desc() if filters.sort == "price_desc" else price.asc(),
-                  Device.offer_key)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    if groups:
-        total = groups[0].total
-    else:  # an empty result, or a page past the end: count the offers to say so
-        total = db.session.scalar(sa.select(sa.func.count(sa.distinct(Device.offer_key))).where(*where)) or 0
-    return OfferPage(offers=_offers_for(groups, now), total=total, page=page, per_page=per_page)
-
-
-_DETAIL_COLUMNS = (
-    Device.offer_key, Device.category, Device.brand, Device.model, Device.cpu, Device.ram_gb, Device.storage_gb,
-    Device.screen_tenths, Device.os, Device.keyboard_layout, Device.grade, Device.price_cents,
-    Device.pickup_point_id, PickupPoint.name, PickupPoint.town,
-)
-
-
-def _offers_for(groups, now) -> list[Offer]:
-    """The offers for grouped rows, in their order: details read from one unit of each offer,
-    with the offer's cover photo if it has one."""
-    if not groups:
-        return []
-    keys = [g.offer_key for g in groups]
-    one_unit = sa.select(sa.func.min(Device.id)).where(Device.offer_key.in_(keys)).group_by(Device.offer_key)
-    ranked, photo_columns, on = _cover_photos(Device.offer_key.in_(keys), now)
-    details = {
-        row.offer_key: row._mapping
-        for row in db.session.execute(
-            sa.select(*_DETAIL_COLUMNS, *photo_columns).join(PickupPoint, PickupPoint.id == Device.pickup_point_id)
-            .outerjoin(ranked, on)
-            .where(Device.id.in_(one_unit))
-        )
-    }
-    return [
-        _to_offer({**details[g.offer_key], "count": g.count, "battery_min": g.battery_min, "battery_max": g.battery_max})
-        for g in groups if g.offer_key in details
-    ]
+    statement, params = _statement(filters)
+    params.update(now=now or utcnow(), limit=per_page, offset=(page - 1) * per_page)
+    rows = db.session.execute(statement, params).all()
+    offers = [_to_offer(row) for row in rows if row.offer_key is not None]
+    return OfferPage(offers=offers, total=rows[0].total, page=page, per_page=per_page)
 
 
 def get_offer(offer_key: str, *, now=None) -> Offer | None:
     """The offer with this key, if at least one unit of it is on sale."""
-    row = db.session.execute(_offer_select([Device.offer_key == offer_key], now, offer_key=offer_key)).first()
-    return None if row is None else _to_offer(row)
+    found = list_offers(OfferFilters(offer_keys=(offer_key,)), per_page=1, now=now).offers
+    return found[0] if found else None
 
 
-_OFFER_CATEGORY = sa.select(Device.category).where(Device.offer_key == sa.bindparam("key")).limit(1)
+_OFFER_CATEGORY = sa.select(_offers.c.category).where(_offers.c.offer_key == sa.bindparam("key"))
 
 
 # An offer key is a digest of the offer's attributes, its category among them, so the category of
@@ -263,8 +256,9 @@ def offer_category(offer_key: str) -> Category | None:
     """The category of an offer key that exists (on sale or not), else None."""
     category = _category_of_key.get(offer_key)
     if category is None:
-        category = db.session.scalar(_OFFER_CATEGORY, {"key": offer_key})
-        if category is not None:
+        found = db.session.scalar(_OFFER_CATEGORY, {"key": offer_key})
+        if found is not None:
+            category = Category(found)
             if len(_category_of_key) >= _CATEGORY_OF_KEY_MAX:
                 _category_of_key.clear()
             _category_of_key[offer_key] = category
@@ -272,18 +266,27 @@ def offer_category(offer_key: str) -> Category | None:
 
 
 def offer_existed(offer_key: str) -> Category | None:
-    """The category of a key that once had units (now sold out), else None."""
-    return db.session.scalar(sa.select(Device.category).where(Device.offer_key == offer_key).limit(1))
+    """The category of a key that has units (now sold out), else None."""
+    found = db.session.scalar(_OFFER_CATEGORY, {"key": offer_key})
+    return None if found is None else Category(found)
 
 
-def category_counts() -> dict[Category, int]:
+def _category_counts_statement():
+    run_out = _run_out()
+    return (
+        sa.select(_offers.c.category, sa.func.sum(_offers.c.listed + sa.func.coalesce(run_out.c.n, 0)))
+        .select_from(_offers.outerjoin(run_out, run_out.c.key == _offers.c.offer_key))
+        .group_by(_offers.c.category)
+    )
+
+
+_CATEGORY_COUNTS = _category_counts_statement()
+
+
+def category_counts(now=None) -> dict[Category, int]:
     """How many units of each category are on sale, in the order of the Category enum."""
-    rows = db.session.execute(
-        sa.select(Device.category, sa.func.count(Device.id))
-        .where(Device.available(utcnow()))
-        .group_by(Device.category)
-    ).all()
-    counts = dict(rows)
+    rows = db.session.execute(_CATEGORY_COUNTS, {"now": now or utcnow()}).all()
+    counts = {Category(category): int(n or 0) for category, n in rows}
     return {category: counts.get(category, 0) for category in Category}
 
 
@@ -342,39 +345,111 @@ def plain_words(offer: Offer) -> list:
 
 
 # --- Knowing when the catalog changed (for the page cache) --------------------------------------
+#
+# What the catalog shows changes by scope: "<category>:<pickup point id>" for the units (the
+# triggers on `devices` bump those, in the transaction of the change), "*" for what every page
+# shows (pickup points and their hours). A cached page keeps the versions of the scopes it shows.
 
-def stock_changed() -> None:
-    """Note that this transaction changes what the catalog shows; the version is bumped at commit."""
-    db.session.info["stock_changed"] = True
+EVERYTHING = "*"
 
 
-_stock_version = StockVersion.__table__
-_BUMP_STOCK_VERSION = (sa.update(_stock_version).where(_stock_version.c.id == sa.bindparam("shard"))
-                       .values(version=_stock_version.c.version + 1))  # built once: every stock change runs it
+def scope(category, pickup_point_id) -> str:
+    return f"{Category(category).value}:{int(pickup_point_id)}"
+
+
+def stock_changed(category=None, pickup_point_id=None) -> None:
+    """Note that this transaction changes what the catalog shows; versions are bumped at commit.
+
+    With a category and a pickup point, only the pages of that scope are dropped (a photo of a
+    unit); with nothing, every page (pickup points, their hours). Changes of a unit's status,
+    price, point, hold or description need no call: the database's triggers bump their scopes.
+    """
+    name = EVERYTHING if category is None or pickup_point_id is None else scope(category, pickup_point_id)
+    db.session.info.setdefault("catalog_scopes", set()).add(name)
+
+
+_versions = CatalogVersion.__table__
+
+
+def _bump(connection, scopes) -> None:
+    shard = random.randint(1, VERSION_SHARDS)
+    rows = [{"scope": name, "shard": shard, "version": 1} for name in sorted(scopes)]
+    insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(_versions)
+    connection.execute(insert.on_conflict_do_update(index_elements=["scope", "shard"],
+                                                    set_={"version": _versions.c.version + 1}), rows)
 
 
 @sa.event.listens_for(sa.orm.Session, "before_commit")
-def _bump_stock_version(session) -> None:
-    if session.info.pop("stock_changed", False):
-        shard = random.randint(1, STOCK_VERSION_SHARDS)
-        result = session.execute(_BUMP_STOCK_VERSION, {"shard": shard})
-        if result.rowcount == 0:  # a database emptied by hand (tests): recreate the counter
-            session.add(StockVersion(id=shard, version=1))
-            session.flush()
+def _bump_versions(session) -> None:
+    scopes = session.info.pop("catalog_scopes", None)
+    if scopes:
+        _bump(session.connection(), scopes)
 
 
 @sa.event.listens_for(sa.orm.Session, "after_rollback")
 def _forget_stock_change(session) -> None:
-    session.info.pop("stock_changed", None)
+    session.info.pop("catalog_scopes", None)
+
+
+@dataclass(frozen=True)
+class Versions:
+    """The catalog's versions as one worker last read them, summed per scope, and when a held unit
+    next comes back on sale by itself."""
+
+    by_scope: dict
+    next_change: object = None
+    by_category: dict = field(default_factory=dict)
+    by_point: dict = field(default_factory=dict)
+    total: int = 0
+
+    @classmethod
+    def of(cls, rows, next_change=None) -> "Versions":
+        by_scope, by_category, by_point, total = {}, {}, {}, 0
+        for name, version in rows:
+            version = int(version)
+            by_scope[name] = version
+            total += version
+            if name != EVERYTHING:
+                category, point = name.split(":")
+                by_category[category] = by_category.get(category, 0) + version
+                by_point[point] = by_point.get(point, 0) + version
+        return cls(by_scope, next_change, by_category, by_point, total)
+
+    def of_page(self, category=None, pickup_point_id=None) -> int:
+        """A number that grows whenever a page showing this scope may change (None: any)."""
+        if category is None and pickup_point_id is None:
+            return self.total
+        everything = self.by_scope.get(EVERYTHING, 0)
+        if pickup_point_id is None:
+            return everything + self.by_category.get(Category(category).value, 0)
+        if category is None:
+            return everything + self.by_point.get(str(int(pickup_point_id)), 0)
+        return everything + self.by_scope.get(scope(category, pickup_point_id), 0)
+
+
+_next_change = (
+    sa.select(sa.func.min(_devices.c.held_until).label("next_change"))
+    .where(_devices.c.status == DeviceStatus.RESERVED, _devices.c.held_until > sa.bindparam("now"))
+    .subquery("next_change")
+)
+_VERSIONS = (
+    sa.select(_next_change.c.next_change, _versions.c.scope, sa.func.sum(_versions.c.version))
+    .select_from(_next_change.outerjoin(_versions, sa.true()))
+    .group_by(_next_change.c.next_change, _versions.c.scope)
+)
+
+
+def versions(now=None) -> Versions:
+    """Every scope's version and the next moment a hold runs out, in one statement."""
+    rows = db.session.execute(_VERSIONS, {"now": now or utcnow()}).all()
+    return Versions.of([(row[1], row[2]) for row in rows if row[1] is not None], rows[0][0] if rows else None)
 
 
 def stock_version() -> int:
-    return db.session.scalar(sa.select(sa.func.sum(StockVersion.version))) or 0
+    """The sum of every version: grows with any change the catalog shows."""
+    return versions().total
 
 
 def next_availability_change(now=None):
     """When a held unit next comes back on sale by itself (its hold runs out), if ever."""
-    now = now or utcnow()
-    return db.session.scalar(
-        sa.select(sa.func.min(Device.held_until)).where(Device.status == DeviceStatus.RESERVED, Device.held_until > now)
-    )
+    return versions(now).next_change

@@ -11,7 +11,7 @@ from shop.models import (
     Device, DeviceEvent, DeviceStatus, DonationBatch, Donor, DonorKind, ErasureRecord, ErasureResult, PickupPoint,
 )
 from shop.models.types import utcnow
-from shop.services import audit, catalog, pricing
+from shop.services import audit, pricing
 from shop.services.errors import Conflict, DomainError, NotFound
 from shop.services.tx import atomic
 
@@ -145,7 +145,6 @@ def edit_device(device: Device, values: dict, *, actor) -> list[str]:
         raise Conflict(_l("This device was reserved or changed in the meantime. Please reload and try again."))
     db.session.expire(device)
     audit.record(actor, "device.edited", device, changed=changed)
-    catalog.stock_changed()
     return changed
 
 
@@ -208,7 +207,6 @@ def transition(
     db.session.add(
         DeviceEvent(device_id=device_id, from_status=from_status, to_status=to_status, actor=actor, note=note)
     )
-    catalog.stock_changed()
     db.session.flush()
     loaded = db.session.identity_map.get(db.session.identity_key(Device, device_id))
     if loaded is not None:
@@ -299,7 +297,6 @@ def take_unit(offer_key: str, *, held_until, now, actor: str | None = None, atte
         taken = _take_one_by_one(params, attempts=attempts)
     if taken is None:
         return None
-    catalog.stock_changed()
     events = [dict(device_id=taken.id, from_status=S.LISTED, to_status=S.RESERVED, actor=actor, note=None, at=now)]
     if taken.was_held:
         events.insert(0, dict(device_id=taken.id, from_status=S.RESERVED, to_status=S.LISTED,
@@ -358,7 +355,6 @@ def release(device_id: int, *, actor: str | None = None, note: str | None = None
         .execution_options(synchronize_session=False)
     )
     if result.rowcount == 1:
-        catalog.stock_changed()
         db.session.add(DeviceEvent(device_id=device_id, from_status=S.RESERVED, to_status=S.LISTED,
                                    actor=actor, note=note, at=now or utcnow()))
         db.session.flush()

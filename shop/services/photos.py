@@ -140,7 +140,7 @@ def add_photo(device: Device, data: bytes, *, actor) -> DevicePhoto:
     db.session.add(photo)
     db.session.flush()
     audit.record(actor, "device.photo_added", device, photo=photo.id)
-    catalog.stock_changed()
+    catalog.stock_changed(device.category, device.pickup_point_id)  # the cover of its offer
     return photo
 
 
@@ -154,7 +154,7 @@ def delete_photo(device: Device, photo_id: int, *, actor) -> None:
     db.session.delete(photo)
     db.session.flush()
     audit.record(actor, "device.photo_deleted", device, photo=photo_id)
-    catalog.stock_changed()
+    catalog.stock_changed(device.category, device.pickup_point_id)  # the cover of its offer
     _when_transaction_ends(committed=lambda: _remove_files(token))  # a deletion undone keeps its files
 
 

@@ -137,35 +137,13 @@ def _expire_rows(where, now: datetime, reason: str) -> list[tuple[int, int]]:
     return ended
 
 
-# The cheapest units of a kind on sale, read in price order from the (status, category, price)
-# index: they name the offers to propose, without grouping every unit of the kind.
-_CHEAPEST_UNITS = (
-    sa.select(Device.offer_key)
-    .where(Device.status == DeviceStatus.LISTED, Device.category == sa.bindparam("category"),
-           Device.offer_key != sa.bindparam("exclude"))
-    .order_by(Device.price_cents)
-    .limit(sa.bindparam("units"))
-)
-ALTERNATIVE_UNITS = 60
-
-
 def alternatives(category, *, exclude: str | None = None, limit: int = 3, now=None) -> list:
     """Offers of the same kind on sale, cheapest first (for "sold out" answers, often under load).
 
-    The offers are those of the ALTERNATIVE_UNITS cheapest units: a cost that does not grow with
-    the stock. An offer whose only units are run-out holds is not proposed (it is still reservable).
+    Read from the offer rows in one statement: a cost that does not grow with the stock.
     """
-    keys = []
-    for key in db.session.scalars(_CHEAPEST_UNITS, {"category": category, "exclude": exclude or "",
-                                                   "units": ALTERNATIVE_UNITS}):
-        if key not in keys:
-            keys.append(key)
-            if len(keys) == limit:
-                break
-    if not keys:
-        return []
-    page = catalog.list_offers(catalog.OfferFilters(category=category, offer_keys=tuple(keys)), per_page=limit, now=now)
-    return page.offers
+    filters = catalog.OfferFilters(category=category, exclude=exclude)
+    return catalog.list_offers(filters, per_page=limit, now=now).offers
 
 
 def _free_code(rows, now: datetime) -> None:

@@ -27,7 +27,7 @@ from shop.models import (
 )
 from shop.models.stock import new_passport_token, offer_key_for
 from shop.models.types import utcnow
-from shop.services import audit, catalog, pricing
+from shop.services import audit, pricing
 from shop.services.errors import DomainError, NotFound
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -468,7 +468,6 @@ def import_devices(content: bytes, *, pickup_point: PickupPoint, actor) -> Check
     ]
     if erasures:
         db.session.execute(sa.insert(ErasureRecord.__table__), erasures)
-    catalog.stock_changed()
     audit.record(actor, "stock.import", pickup_point, count=len(inserted), erasure_records=len(erasures))
     return checked
 
