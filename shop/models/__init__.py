@@ -43,6 +43,7 @@ from shop.models.stock import (
     StockVersion,
 )
 from shop.models.prices import GridPrice
+from shop.models.messages import Channel, Message, MessageStatus
 
 __all__ = [
     "ACTIVE_STATUSES", "Payment", "PaymentChannel", "PaymentKind", "PaymentMethod", "PaymentStatus",
@@ -52,5 +53,5 @@ __all__ = [
     "Category", "Device", "DeviceEvent", "DevicePhoto", "DeviceStatus", "DonationBatch", "Donor", "DonorKind",
     "DonorShareLink", "ErasureMethod", "ErasureRecord", "ErasureResult",
     "Grade", "KeyboardLayout", "StockVersion", "OpeningHours", "PickupPoint",
-    "GridPrice", "PendingImport",
+    "GridPrice", "PendingImport", "Channel", "Message", "MessageStatus",
 ]
