@@ -49,6 +49,16 @@ def load() -> dict:
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS", True),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Solidarity Shop <no-reply@localhost>"),
+        # Text messages: "dev" writes them to the log and instance/sms/; "twilio" sends them.
+        "SMS_BACKEND": os.environ.get("SMS_BACKEND", "dev"),
+        "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID", ""),
+        "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN", ""),
+        "TWILIO_FROM": os.environ.get("TWILIO_FROM", ""),
+        "SMS_FOLDER": os.environ.get("SMS_FOLDER", ""),  # dev backend; default instance/sms/
+        # A request tries to deliver the messages it queued right after its commit (the
+        # `deliver` command sends whatever is left). Failures are retried for MESSAGE_RETRY_HOURS.
+        "OUTBOX_SEND_AFTER_COMMIT": _bool("OUTBOX_SEND_AFTER_COMMIT", True),
+        "MESSAGE_RETRY_HOURS": int(os.environ.get("MESSAGE_RETRY_HOURS", "24")),
         "CATALOG_PAGE_SIZE": 24,
         "PAGE_CACHE": True,
         "PAGE_CACHE_CHECK_SECONDS": float(os.environ.get("PAGE_CACHE_CHECK_SECONDS", "1")),
@@ -94,3 +104,8 @@ def check(config) -> None:
         raise ConfigError("Debug mode must be off in production.")
     if not {"staff", "admin"} <= set(config.get("TWO_FACTOR_REQUIRED_ROLES") or ()):
         raise ConfigError("Two-step sign-in must be required for staff and admins in production.")
+    if config.get("SMS_BACKEND") not in ("dev", "twilio"):
+        raise ConfigError("SMS_BACKEND must be dev or twilio.")
+    if config.get("SMS_BACKEND") == "twilio" and not all(
+            config.get(k) for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM")):
+        raise ConfigError("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM.")

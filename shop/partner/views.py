@@ -20,7 +20,7 @@ from shop.models.types import utcnow
 from shop.partner.forms import (
     CODE_ACTIONS, BeneficiaryForm, DashboardFilterForm, InviteForm, IssueCodeForm, code_form,
 )
-from shop.services import accounts, audit, catalog, csvfile, codes, notifications, partners, payments, qr, reservations
+from shop.services import accounts, audit, catalog, csvfile, codes, partners, payments, qr, reservations
 from shop.services.errors import DomainError, NotFound
 from shop.services.partners import PartnerScope
 
@@ -274,13 +274,11 @@ def team():
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            user, token = accounts.invite(email=form.email.data, name=form.name.data, role=Role.SOCIAL_WORKER,
+            user, _token = accounts.invite(email=form.email.data, name=form.name.data, role=Role.SOCIAL_WORKER,
                                           organisation=scope.organisation(), inviter=current_user)
         except DomainError as error:
             refuse(form, error, field="email")
         else:
-            notifications.invitation(user, url_for("auth.accept_invitation", token=token, _external=True),
-                                     inviter=current_user)
             flash(_("An invitation was sent to %(email)s.", email=user.email), "success")
             return redirect(url_for(".team"), code=303)
     return _no_store(render_template("partner/team.html", form=form, members=scope.team(),
@@ -358,7 +356,6 @@ def reserve_for_offer(code_id: int, offer_key: str):
         db.session.rollback()
         flash(str(error.message), "error")
         return redirect(url_for(".reserve_for", code_id=code.id), code=303)
-    notifications.reservation_confirmed(reservation)
     flash(_("The device is reserved for %(name)s.", name=code.beneficiary.display_name), "success")
     return redirect(url_for(".reservation", number=reservation.number), code=303)
 

@@ -10,7 +10,7 @@ from shop.extensions import db, limiter
 from shop.i18n import current_language
 from shop.models import EligibilityCode, PaymentMethod
 from shop.reserve.forms import CancelForm, CodeForm, ReserveForm
-from shop.services import catalog, codes, notifications, payments, qr, reservations
+from shop.services import catalog, codes, payments, qr, reservations
 from shop.services.errors import DomainError, NotFound
 from shop.services.reservations import SoldOut, UnknownCode
 
@@ -118,7 +118,6 @@ def confirm(offer_key: str):
                 )
                 return redirect(checkout_url, code=303)
             reservation = reservations.reserve(code, offer_key, method=PaymentMethod.COUNTER)
-            notifications.reservation_confirmed(reservation)
         except SoldOut as error:
             return render_template("reserve/sold_out.html", category=offer.category, message=error.message,
                                    alternatives=error.details.get("alternatives", [])), 409
