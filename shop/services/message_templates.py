@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import format_currency, format_date, format_datetime, format_time, get_timezone
+from flask_babel import format_currency, format_date, format_time, get_timezone
 from flask_babel import gettext as _
 
 from shop.i18n import RTL_LANGUAGES
@@ -66,18 +66,18 @@ class Values:
         value = str(self.raw.get(key) or "")
         limit = SMS_LIMITS.get(key) if self.sms else None
         if limit and len(value) > limit:
-            value = value[:limit - 1].rstrip() + "…"
+            value = value[:limit - 3].rstrip() + "..."  # three dots: "…" is not in the GSM alphabet
         return self._isolate(value)
 
     def when(self, key: str) -> str:
         moment = datetime.fromisoformat(self.raw[key]["datetime"]).astimezone(get_timezone())
-        if self.sms:
-            return self._isolate(format_datetime(moment, "short"))
+        if self.sms:  # day/month and 24-hour time: short, and read the same way in fr, ar, uk
+            return self._isolate(f"{format_date(moment, 'dd/MM')} {format_time(moment, 'HH:mm')}")
         return self._isolate(f"{format_date(moment, 'long')}, {format_time(moment, 'short')}")
 
     def day(self, key: str) -> str:
         moment = datetime.fromisoformat(self.raw[key]["datetime"]).astimezone(get_timezone())
-        return self._isolate(format_date(moment, "short" if self.sms else "long"))
+        return self._isolate(format_date(moment, "dd/MM/yyyy" if self.sms else "long"))
 
     def money(self, key: str) -> str:
         return self._isolate(format_currency(int(self.raw[key]) / 100, "EUR"))
@@ -90,7 +90,7 @@ class Values:
 
 
 # In a text, long names are shortened; the e-mail keeps them whole.
-SMS_LIMITS = {"point": 24, "town": 20, "category": 22, "name": 20}
+SMS_LIMITS = {"point": 20, "town": 18, "category": 18, "name": 20}
 
 
 # --- The messages -----------------------------------------------------------------------------
@@ -163,7 +163,7 @@ TEMPLATES: dict[str, MessageTemplate] = {
         subject=lambda v: _("You are in the queue for %(category)s", category=v.text("category")),
         body=lambda v: _(
             "Hello,\n\nYou are in the queue for %(category)s at %(point)s. Your place: %(place)s.\n"
-            "When a device is back, it is held for the first person in line, and we tell you.",
+            "When a device is back, it is held for the first person in line. We will tell you when it is your turn.",
             category=v.text("category"), point=v.text("point"), place=v.number("place")),
         sms=lambda v: _("You are number %(place)s in the queue for %(category)s at %(point)s. We will text you "
                         "when it is your turn.", place=v.number("place"), category=v.text("category"),

@@ -20,7 +20,7 @@ from flask import current_app, has_request_context
 from flask_babel import force_locale
 from sqlalchemy.dialects import postgresql, sqlite
 
-from shop.extensions import db
+from shop.extensions import db, sqlite_begin_mode
 from shop.models import Beneficiary, Channel, Message, MessageStatus, User
 from shop.models.types import utcnow
 from shop.services import mail, sms, tx
@@ -146,15 +146,21 @@ def deliver(app=None, *, ids: list[int] | None = None, limit: int | None = None,
     """Send what is due (or only `ids`), batch after batch, until nothing is left or `limit` is reached."""
     app = app or current_app._get_current_object()
     report = Report()
-    with app.app_context():
-        while limit is None or report.handled < limit:
-            size = BATCH if limit is None else min(BATCH, limit - report.handled)
-            claimed, cancelled = _claim(size, now=now, ids=ids)
-            report.cancelled += cancelled
-            if not claimed and not cancelled:
-                break
-            for message in claimed:
-                _deliver_one(app, message, report, now=now)
+    # Claims and results are short writes: on SQLite take the write lock at BEGIN, so a dispatcher
+    # waits its turn (busy_timeout) instead of failing to upgrade a read snapshot.
+    token = sqlite_begin_mode.set("IMMEDIATE")
+    try:
+        with app.app_context():
+            while limit is None or report.handled < limit:
+                size = BATCH if limit is None else min(BATCH, limit - report.handled)
+                claimed, cancelled = _claim(size, now=now, ids=ids)
+                report.cancelled += cancelled
+                if not claimed and not cancelled:
+                    break
+                for message in claimed:
+                    _deliver_one(app, message, report, now=now)
+    finally:
+        sqlite_begin_mode.reset(token)
     return report
 
 

@@ -96,6 +96,8 @@ def _run(callbacks) -> None:
 
 @sa.event.listens_for(Session, "after_commit")
 def _run_after_commit(session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the real commit is still to come
+        return
     session.info.pop("after_rollback", None)
     _run(session.info.pop("after_commit", []))
 
