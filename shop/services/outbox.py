@@ -91,13 +91,21 @@ def _queue(channel: Channel, address: str, key: str, values: dict, *, language: 
                template=key, values=to_json(values), about_type=about_type, about_id=about_id,
                dedupe_key=dedupe_key[:120], status=MessageStatus.QUEUED, attempts=0, created_at=now,
                next_attempt_at=now)
-    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    # The unique (dedupe_key, channel) holds "the same event never queues twice", even under races.
-    statement = insert(Message).values(row).on_conflict_do_nothing(index_elements=["dedupe_key", "channel"])
-    queued = list(db.session.scalars(statement.returning(Message)))
+    statement = _INSERT["postgresql" if db.session.get_bind().dialect.name == "postgresql" else "sqlite"]
+    new_id = db.session.execute(statement, row).scalar()
+    queued = [] if new_id is None else [db.session.get(Message, new_id)]
     if queued:
         _deliver_after_commit([m.id for m in queued])
     return queued
+
+
+# One INSERT … ON CONFLICT DO NOTHING … RETURNING per dialect, built once (compiled once): the
+# unique (dedupe_key, channel) holds "the same event never queues twice", even under races.
+_INSERT = {
+    name: dialect.insert(Message.__table__).on_conflict_do_nothing(index_elements=["dedupe_key", "channel"])
+    .returning(Message.__table__.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 def _deliver_after_commit(ids: list[int]) -> None:
