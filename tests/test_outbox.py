@@ -437,3 +437,16 @@ def test_stop_texts_turns_off_every_consent_on_that_number(db):
     one, two = texting_person(), texting_person(display_name="Other")
     assert partners.stop_texts(MOBILE, source="worker") == 2
     assert not one.texts_allowed and not two.texts_allowed
+
+
+@pytest.mark.parametrize("body", [b"", b"From=%00&Body=%ff%fe", b"Body=" + b"x" * 100_000, b"From=not-a-number&Body=STOP"])
+def test_a_hostile_inbound_sms_never_gives_a_500(app, db, client, twilio, body):
+    texting_person(email=None)
+    db.session.commit()
+    unsigned = client.post("/sms/twilio/inbound", data=body, content_type="application/x-www-form-urlencoded")
+    assert unsigned.status_code == 400
+    params = dict(item.split("=", 1) for item in body.decode("latin-1").split("&") if "=" in item)
+    signed_body, headers = signed_inbound("http://localhost/sms/twilio/inbound", params)
+    assert client.post("/sms/twilio/inbound", data=signed_body, headers=headers).status_code in (200, 400)
+    db.session.commit()
+    assert db.session.scalar(sa.select(Beneficiary)).texts_allowed is True  # nothing matched a consenting number
