@@ -58,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_message_category = "info"
 
     from shop.admin import audit_views as _audit_views, privacy_views as _admin_privacy_views  # noqa: F401 (routes)
+    from shop.admin import messages_views as _messages_views  # noqa: F401 (routes)
     from shop.admin.views import bp as admin_bp
     from shop.auth.views import bp as auth_bp
     from shop.catalog.views import bp as catalog_bp
@@ -67,6 +68,7 @@ def create_app(config: dict | None = None) -> Flask:
     from shop.partner.views import bp as partner_bp
     from shop.payments.views import bp as payments_bp
     from shop.reserve.views import bp as reserve_bp
+    from shop.sms.views import bp as sms_bp
     from shop.staff.views import bp as staff_bp
     import shop.staff.import_views  # noqa: F401 (adds the import routes to the staff blueprint)
     import shop.admin.pickup_points  # noqa: F401 (adds routes to the admin blueprint)
@@ -81,6 +83,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(payments_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(sms_bp)
     app.register_blueprint(impact_bp)
 
     from shop.cli import register_cli

@@ -23,18 +23,39 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("expire-holds")
     def expire_holds_command() -> None:
         """Release units whose hold ran out, pass waitlist turns that ran out to the next in line,
-        and send due reminders (safe to run twice; for cron)."""
-        from shop.services import notifications, reservations, waitlist
+        and queue due reminders (safe to run twice; for cron)."""
+        from shop.services import reservations, waitlist
 
         released = reservations.expire_holds()
         db.session.commit()
         turns = waitlist.sweep()
         db.session.commit()
-        sent = notifications.send_due_reminders()
-        db.session.commit()
-        click.echo(f"Released {released} expired holds; sent {sent} reminders.")
+        queued = reservations.queue_due_reminders()
+        db.session.commit()  # the reminders are delivered right after (or by `deliver` if that fails)
+        click.echo(f"Released {released} expired holds; sent {queued} reminders.")
         click.echo(f"Waitlist: {turns['turns_ended']} turns ran out, {turns['left']} places ended, "
                    f"{turns['offered']} units held for the next in line.")
+
+    @app.cli.command("deliver")
+    @click.option("--watch", is_flag=True, help="Keep running: deliver as messages become due.")
+    @click.option("--interval", default=5.0, show_default=True, help="Seconds between scans with --watch.")
+    def deliver_command(watch: bool, interval: float) -> None:
+        """Send the queued messages that are due (for cron every minute, or --watch as a worker)."""
+        import time
+
+        from shop.services import outbox
+
+        while True:
+            report = outbox.deliver()
+            if report.handled or not watch:
+                click.echo(f"Sent {report.sent}, to retry {report.retried}, failed {report.failed}, "
+                           f"not sent without consent {report.cancelled}.")
+            if not watch:
+                return
+            try:
+                time.sleep(interval)
+            except KeyboardInterrupt:
+                return
 
     @app.cli.command("create-user")
     @click.option("--email", required=True)

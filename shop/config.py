@@ -61,6 +61,16 @@ def load() -> dict:
         "OPERATOR_ADDRESS": os.environ.get("OPERATOR_ADDRESS", "Emmaüs Connect Metz, 57000 Metz"),
         "OPERATOR_EMAIL": os.environ.get("OPERATOR_EMAIL", "contact@example.org"),
         "OPERATOR_PHONE": os.environ.get("OPERATOR_PHONE", ""),
+        # Text messages: "dev" writes them to the log and instance/sms/; "twilio" sends them.
+        "SMS_BACKEND": os.environ.get("SMS_BACKEND", "dev"),
+        "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID", ""),
+        "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN", ""),
+        "TWILIO_FROM": os.environ.get("TWILIO_FROM", ""),
+        "SMS_FOLDER": os.environ.get("SMS_FOLDER", ""),  # dev backend; default instance/sms/
+        # A request tries to deliver the messages it queued right after its commit (the
+        # `deliver` command sends whatever is left). Failures are retried for MESSAGE_RETRY_HOURS.
+        "OUTBOX_SEND_AFTER_COMMIT": _bool("OUTBOX_SEND_AFTER_COMMIT", True),
+        "MESSAGE_RETRY_HOURS": int(os.environ.get("MESSAGE_RETRY_HOURS", "24")),
         "CATALOG_PAGE_SIZE": 24,
         "PAGE_CACHE": os.environ.get("PAGE_CACHE", "1") != "0",
         "PAGE_CACHE_CHECK_SECONDS": float(os.environ.get("PAGE_CACHE_CHECK_SECONDS", "1")),
@@ -192,3 +202,8 @@ def _local_bind(bind: str) -> bool:
 
 def server_options() -> ServerOptions:
     return ServerOptions(sys.argv, os.environ)
+    if config.get("SMS_BACKEND") not in ("dev", "twilio"):
+        raise ConfigError("SMS_BACKEND must be dev or twilio.")
+    if config.get("SMS_BACKEND") == "twilio" and not all(
+            config.get(k) for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM")):
+        raise ConfigError("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM.")

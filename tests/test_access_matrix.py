@@ -29,7 +29,7 @@ RULES = {
     "reserve.join_waitlist": "code", "reserve.leave_waitlist": "code", "reserve.turn": "public",
     "partner.join_waitlist": "partner", "partner.leave_waitlist": "partner", "partner.reserve_turn": "partner",
     "staff.waitlist_figures": "staff",
-    "payments.stripe_webhook": "webhook",
+    "payments.stripe_webhook": "webhook", "sms.twilio_inbound": "webhook",
     "partner.dashboard": "partner", "partner.new_beneficiary": "partner", "partner.beneficiary": "partner",
     "partner.edit_beneficiary": "partner", "partner.issue_code": "partner", "partner.slip": "partner",
     "partner.revoke_code": "partner", "partner.extend_code": "partner", "partner.reissue_code": "partner",
@@ -48,7 +48,7 @@ RULES = {
     "admin.set_status": "admin", "admin.set_quota": "admin", "admin.set_details": "admin", "admin.invite_member": "admin",
     "admin.accounts_page": "admin", "admin.set_account_active": "admin",
     "admin.pickup_points_page": "admin", "admin.new_pickup_point": "admin", "admin.edit_pickup_point": "admin",
-    "admin.prices": "admin", "admin.payment_issues": "admin",
+    "admin.prices": "admin", "admin.payment_issues": "admin", "admin.messages": "admin",
     # Two-step sign-in (the second step itself is reached only after a right password).
     "auth.second_factor": "public", "auth.enrol": "signed_in", "auth.two_factor": "signed_in",
     "auth.disable_two_factor": "signed_in", "auth.renew_recovery_codes": "signed_in",

@@ -107,3 +107,58 @@ def test_a_service_that_succeeds_keeps_its_writes_without_a_savepoint(db):
     _db.session.commit()
     assert seen == []
     assert actions(db) == ["service.write"]
+
+
+# --- after_commit / after_rollback ----------------------------------------------------------
+
+def test_after_commit_runs_once_the_transaction_has_committed(db):
+    from shop.services.tx import after_commit
+
+    ran = []
+    audit.record(None, "service.write")
+
+    def count_from_elsewhere():  # another connection sees the row: it is committed
+        with db.engine.connect() as other:
+            ran.append(other.scalar(sa.select(sa.func.count(AuditEntry.id))))
+
+    after_commit(count_from_elsewhere)
+    assert ran == []
+    db.session.commit()
+    assert ran == [1]
+    db.session.commit()  # a later commit does not run it again
+    assert ran == [1]
+
+
+def test_after_commit_waits_for_the_real_commit_not_a_savepoint(db):
+    from shop.services.tx import after_commit
+
+    ran = []
+    audit.record(None, "service.write")
+    with db.session.begin_nested():
+        audit.record(None, "inner.write")
+        after_commit(lambda: ran.append("committed"))
+    assert ran == []  # the savepoint was released; the transaction may still roll back
+    db.session.commit()
+    assert ran == ["committed"]
+
+
+def test_a_rollback_drops_after_commit_and_runs_after_rollback(db):
+    from shop.services.tx import after_commit, after_rollback
+
+    ran = []
+    audit.record(None, "service.write")
+    after_commit(lambda: ran.append("committed"))
+    after_rollback(lambda: ran.append("rolled back"))
+    db.session.rollback()
+    db.session.commit()
+    assert ran == ["rolled back"]
+
+
+def test_a_failing_after_commit_callback_does_not_undo_the_commit(db, caplog):
+    from shop.services.tx import after_commit
+
+    audit.record(None, "service.write")
+    after_commit(lambda: 1 / 0)
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count(AuditEntry.id))) == 1
+    assert "after-commit callback" in caplog.text

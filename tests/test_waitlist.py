@@ -152,7 +152,7 @@ def test_a_turn_that_ran_out_goes_to_the_next_in_line_and_tells_the_first(app, d
     with pytest.raises(DomainError, match="ended"):
         reservations.reserve(first, unit.offer_key, method=PaymentMethod.COUNTER, turn=e1, now=later)
     subjects = [m["Subject"] for m in app.extensions["mail_outbox"]]
-    assert subjects == ["Ваша черга закінчилася"]
+    assert subjects == ["Ваша черга на Ноутбук завершилася"]
 
 
 def test_places_leave_by_themselves_when_the_code_ends(db):
@@ -205,8 +205,8 @@ def test_a_message_written_in_a_transaction_that_rolls_back_is_never_sent(app, d
     assert app.extensions["mail_outbox"] == []  # not before the commit
     db.session.commit()
     (message,) = app.extensions["mail_outbox"]
-    assert message["Subject"] == "Vous êtes dans la file d'attente"  # the person speaks French
-    assert "numéro 1" in message.get_content()
+    assert message["Subject"] == "Vous êtes dans la file pour Ordinateur portable"  # the person speaks French
+    assert "Votre place : 1." in message.get_content()
 
 
 def _fits(entry, unit, towns):
@@ -410,7 +410,7 @@ def test_the_turn_message_names_the_place_the_deadline_the_price_and_the_link(ap
     db.session.commit()
     (message,) = app.extensions["mail_outbox"]
     body = message.get_content()
-    assert message["Subject"] == "جهاز محجوز لك"
+    assert message["Subject"] == "جاء دورك: \u2068حاسوب محمول\u2069 محجوز لك"
     assert "Espace Borny" in body and "90" in body and f"/reserve/turn/{entry.token}" in body
 
 

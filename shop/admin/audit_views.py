@@ -23,6 +23,7 @@ ACTION_LABELS = {
     "beneficiary.create": _l("Person registered"),
     "beneficiary.view": _l("Person's page viewed"),
     "beneficiary.update": _l("Person's details changed"),
+    "beneficiary.texts_stopped": _l("Person stopped text messages (STOP reply)"),
     "beneficiary.export": _l("Person's data exported"),
     "beneficiary.erase": _l("Person's data erased on request"),
     "beneficiary.anonymise": _l("Person anonymised"),

@@ -10,7 +10,7 @@ from shop.forms import ActionForm, refuse
 from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.models import Organisation, OrganisationKind, OrganisationStatus, Role, User
-from shop.services import accounts, catalog, codes, notifications, partners
+from shop.services import accounts, catalog, codes, partners
 from shop.services.errors import DomainError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -19,11 +19,6 @@ admin_only = roles_required(Role.ADMIN)
 
 def _organisation(organisation_id: int) -> Organisation:
     return db.session.get(Organisation, organisation_id) or abort(404)
-
-
-def _send_invitation(user: User, token: str) -> None:
-    notifications.invitation(user, url_for("auth.accept_invitation", token=token, _external=True),
-                             inviter=current_user)
 
 
 @bp.get("/")
@@ -126,12 +121,11 @@ def invite_member(organisation_id: int):
     form = InviteForm(roles=(Role.PARTNER_ADMIN, Role.SOCIAL_WORKER))
     if form.validate_on_submit():
         try:
-            user, token = accounts.invite(email=form.email.data, name=form.name.data, role=Role(form.role.data),
+            user, _token = accounts.invite(email=form.email.data, name=form.name.data, role=Role(form.role.data),
                                           inviter=current_user, organisation=organisation)
         except DomainError as error:
             refuse(form, error)
         else:
-            _send_invitation(user, token)
             flash(_("The invitation is sent to %(email)s.", email=user.email), "success")
             return redirect(url_for("admin.organisation", organisation_id=organisation.id), code=303)
     return _organisation_page(organisation, invite_form=form, status=422)
@@ -145,7 +139,7 @@ def accounts_page():
     status = 200
     if form.validate_on_submit():
         try:
-            user, token = accounts.invite(
+            user, _token = accounts.invite(
                 email=form.email.data, name=form.name.data, role=Role(form.role.data), inviter=current_user,
                 pickup_point_id=int(form.pickup_point.data) if form.pickup_point.data else None,
             )
@@ -153,7 +147,6 @@ def accounts_page():
             refuse(form, error)
             status = 422
         else:
-            _send_invitation(user, token)
             flash(_("The invitation is sent to %(email)s.", email=user.email), "success")
             return redirect(url_for("admin.accounts_page"), code=303)
     elif form.is_submitted():

@@ -108,13 +108,7 @@ def reset_password(token: str):
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        found = accounts.request_password_reset(form.email.data)
-        if found is not None:
-            user, token = found
-            link = url_for("auth.reset_password", token=token, _external=True)
-            mail.send(user.email, _("Choose a new password"),
-                      _("Hello %(name)s,\n\nTo choose a new password, open this link within 2 hours:\n%(link)s\n\n"
-                        "If you did not ask for it, you can ignore this message.", name=user.name, link=link))
+        accounts.request_password_reset(form.email.data)  # queues the link, if there is such an account
         flash(_("If an account exists for this address, we have sent it a link to choose a new password."), "success")
         return redirect(url_for("auth.login"), code=303)
     return render_template("auth/forgot.html", form=form)

@@ -48,6 +48,7 @@ from shop.models.stock import (
 )
 from shop.models.prices import GridPrice
 from shop.models.waitlist import WaitlistEntry, WaitlistStatus
+from shop.models.messages import Channel, Message, MessageStatus
 
 __all__ = [
     "ACTIVE_STATUSES", "Payment", "PaymentChannel", "PaymentIssue", "PaymentIssueReason", "PaymentKind", "PaymentMethod", "PaymentStatus",
@@ -57,5 +58,5 @@ __all__ = [
     "Category", "Device", "DeviceEvent", "DevicePhoto", "DeviceStatus", "DonationBatch", "Donor", "DonorKind",
     "DonorShareLink", "ErasureMethod", "ErasureRecord", "ErasureResult",
     "Grade", "KeyboardLayout", "CatalogVersion", "OfferRow", "OpeningHours", "PickupPoint",
-    "GridPrice", "PendingImport", "WaitlistEntry", "WaitlistStatus",
+    "GridPrice", "PendingImport", "WaitlistEntry", "WaitlistStatus", "Channel", "Message", "MessageStatus",
 ]

@@ -109,6 +109,8 @@ class Beneficiary(db.Model):
         sa.CheckConstraint("birth_year >= 1900 AND birth_year <= 2100", name="birth_year_range"),
         sa.CheckConstraint("ground != 'other' OR justification IS NOT NULL", name="other_needs_justification"),
         sa.Index("ix_beneficiaries_duplicate_check", "name_key", "birth_year"),
+        sa.CheckConstraint("sms_consent_at IS NULL OR sms_phone IS NOT NULL", name="sms_consent_has_number"),
+        sa.Index("ix_beneficiaries_sms_phone", "sms_phone"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -118,6 +120,10 @@ class Beneficiary(db.Model):
     birth_year: Mapped[int] = mapped_column(sa.SmallInteger)
     language: Mapped[str] = mapped_column(sa.String(8))
     phone: Mapped[str | None] = mapped_column(sa.String(20))  # E.164
+    # Texts go only to a number the person agreed to receive them on (recorded by their worker);
+    # a STOP reply or the worker turns it off.
+    sms_phone: Mapped[str | None] = mapped_column(sa.String(20))  # E.164
+    sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     email: Mapped[str | None] = mapped_column(sa.String(254))
     ground: Mapped[EligibilityGround] = mapped_column(enum_column(EligibilityGround, "eligibility_ground"))
     justification: Mapped[str | None] = mapped_column(sa.String(200))
@@ -131,6 +137,11 @@ class Beneficiary(db.Model):
     codes: Mapped[list["EligibilityCode"]] = relationship(
         back_populates="beneficiary", order_by="EligibilityCode.id.desc()"
     )
+
+    @property
+    def texts_allowed(self) -> bool:
+        """The person agreed to texts on a number, and has not been anonymised."""
+        return self.sms_consent_at is not None and bool(self.sms_phone) and self.anonymised_at is None
 
 
 class CodeCategory(LabelledEnum):

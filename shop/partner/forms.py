@@ -87,6 +87,8 @@ class BeneficiaryForm(FlaskForm):
     language = ChoiceField(_l("Language the person reads best"), validators=[DataRequired(REQUIRED)])
     phone = TelField(_l("Phone"), validators=[Optional(), Length(max=30), _through(normalise_phone)])
     email = EmailField(_l("E-mail address"), validators=[Optional(), Length(max=254), _through(normalise_email)])
+    texts_allowed = BooleanField(_l("The person agrees to receive text messages from the shop"))
+    sms_phone = TelField(_l("Number for text messages"), validators=[Optional(), Length(max=30)])
     ground = ChoiceField(_l("Eligibility ground"), validators=[DataRequired(REQUIRED)])
     justification = StringField(_l("Justification"), validators=[Optional(), Length(max=200)])
     override_reason = StringField(_l("Why you are sure"), validators=[Optional(), Length(max=200)])
@@ -110,6 +112,8 @@ class BeneficiaryForm(FlaskForm):
             phone=(self.phone.data or "").strip() or None,
             email=(self.email.data or "").strip() or None,
             justification=self.justification.data,
+            texts_allowed=bool(self.texts_allowed.data),
+            sms_phone=(self.sms_phone.data or "").strip() or None,
         )
 
 

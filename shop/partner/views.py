@@ -25,7 +25,7 @@ from shop.partner.forms import (
 from shop.models import WaitlistEntry
 from shop.reserve.views import waitlist_form
 from shop.services import (
-    accounts, audit, catalog, csvfile, codes, notifications, partners, payments, qr, reservations, waitlist,
+    accounts, audit, catalog, csvfile, codes, partners, payments, qr, reservations, waitlist,
 )
 from shop.services.errors import DomainError, NotFound
 from shop.services.partners import PartnerScope
@@ -292,13 +292,11 @@ def team():
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            user, token = accounts.invite(email=form.email.data, name=form.name.data, role=Role.SOCIAL_WORKER,
+            user, _token = accounts.invite(email=form.email.data, name=form.name.data, role=Role.SOCIAL_WORKER,
                                           organisation=scope.organisation(), inviter=current_user)
         except DomainError as error:
             refuse(form, error, field="email")
         else:
-            notifications.invitation(user, url_for("auth.accept_invitation", token=token, _external=True),
-                                     inviter=current_user)
             flash(_("An invitation was sent to %(email)s.", email=user.email), "success")
             return redirect(url_for(".team"), code=303)
     return _no_store(render_template("partner/team.html", form=form, members=scope.team(),
@@ -386,7 +384,6 @@ def reserve_for_offer(code_id: int, offer_key: str):
         db.session.rollback()
         flash(str(error.message), "error")
         return redirect(url_for(".reserve_for", code_id=code.id), code=303)
-    notifications.reservation_confirmed(reservation)
     flash(_("The device is reserved for %(name)s.", name=code.beneficiary.display_name), "success")
     return redirect(url_for(".reservation", number=reservation.number), code=303)
 
@@ -484,6 +481,5 @@ def reserve_turn(entry_id: int):
         db.session.rollback()
         flash(str(error.message), "error")
         return redirect(url_for(".beneficiary", beneficiary_id=person_id, _anchor="queues"), code=303)
-    notifications.reservation_confirmed(reservation)
     flash(_("The device is reserved for %(name)s.", name=reservation.beneficiary.display_name), "success")
     return redirect(url_for(".reservation", number=reservation.number), code=303)

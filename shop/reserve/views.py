@@ -13,7 +13,7 @@ from shop.i18n import current_language
 from shop.forms import refuse
 from shop.models import Category, EligibilityCode, PaymentMethod, WaitlistStatus
 from shop.reserve.forms import CancelForm, CodeForm, ReserveForm, TurnForm, WaitlistForm
-from shop.services import catalog, codes, notifications, payments, qr, reservations, waitlist
+from shop.services import catalog, codes, payments, qr, reservations, waitlist
 from shop.services.errors import DomainError, NotFound
 from shop.models.types import utcnow
 from shop.services.reservations import SoldOut, UnknownCode
@@ -132,7 +132,6 @@ def confirm(offer_key: str):
                 )
                 return redirect(checkout_url, code=303)
             reservation = reservations.reserve(code, offer_key, method=PaymentMethod.COUNTER)
-            notifications.reservation_confirmed(reservation)
         except SoldOut as error:
             return render_template("reserve/sold_out.html", category=offer.category, message=error.message,
                                    alternatives=error.details.get("alternatives", [])), 409
@@ -291,7 +290,6 @@ def turn(token: str):
             try:
                 reservation = reservations.reserve(code, entry.device.offer_key, method=PaymentMethod.COUNTER,
                                                    turn=entry)
-                notifications.reservation_confirmed(reservation)
             except NotFound:
                 abort(404)
             except DomainError as error:

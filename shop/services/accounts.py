@@ -12,7 +12,7 @@ from shop.extensions import db
 from shop.models import OneTimeToken, Organisation, Role, TokenPurpose, User
 from shop.models.accounts import new_session_token
 from shop.models.types import utcnow
-from shop.services import audit, passwords
+from shop.services import audit, notifications, passwords
 from shop.services.errors import DomainError
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -55,7 +55,7 @@ def invite(
     *, email: str, name: str, role: Role, inviter: User | None, organisation: Organisation | None = None,
     pickup_point_id: int | None = None, now: datetime | None = None,
 ) -> tuple[User, str]:
-    """Create an account without a password and return (user, single-use invitation token)."""
+    """Create an account without a password, queue its invitation, return (user, single-use token)."""
     now = now or utcnow()
     email = normalise_email(email)
     role = Role(role)
@@ -76,6 +76,7 @@ def invite(
     db.session.flush()
     token = _new_token(user, TokenPurpose.INVITATION, INVITATION_LIFETIME, now)
     audit.record(inviter, "user.invite", user, organisation_id=user.organisation_id, role=role.value)
+    notifications.invitation(user, token, inviter=inviter)
     return user, token
 
 
@@ -160,7 +161,7 @@ def authenticate(email: str, password: str, now: datetime | None = None) -> User
 
 
 def request_password_reset(email: str, now: datetime | None = None) -> tuple[User, str] | None:
-    """A reset token for an active account with this address; None otherwise (say nothing)."""
+    """Queue a reset link to an active account with this address and return (user, token); None otherwise."""
     try:
         email = normalise_email(email)
     except DomainError:
@@ -168,7 +169,9 @@ def request_password_reset(email: str, now: datetime | None = None) -> tuple[Use
     user = db.session.scalar(sa.select(User).where(User.email == email))
     if user is None or not user.active or user.password_hash is None:
         return None
-    return user, _new_token(user, TokenPurpose.PASSWORD_RESET, RESET_LIFETIME, now or utcnow())
+    token = _new_token(user, TokenPurpose.PASSWORD_RESET, RESET_LIFETIME, now or utcnow())
+    notifications.password_reset(user, token)
+    return user, token
 
 
 def change_password(user: User, current: str, new: str) -> None:

@@ -1,112 +1,101 @@
-"""Messages to beneficiaries and social workers, each in the reader's language."""
+"""What to tell whom after a change: each function queues messages in the caller's transaction.
 
-from flask import current_app
-from flask_babel import force_locale, format_date, format_datetime
-from flask_babel import gettext as _
+Called by the service that makes the change (never by a view). The texts live in
+`message_templates.py`; delivery happens after the commit (`outbox.py`).
+"""
+
+import hashlib
+
+from flask import current_app, has_request_context, url_for
 
 from shop.extensions import db
 from shop.models import Reservation, User
-from shop.models.types import utcnow
-from shop.services import mail, reservations
+from shop.services import outbox
 
 
-def reservation_confirmed(reservation: Reservation) -> None:
-    """Send the confirmation to a beneficiary who gave an e-mail address."""
-    person = reservation.beneficiary
-    if not person.email:
-        return  # before loading the pickup point: most people reserve without an address
-    point = reservation.pickup_point
-    with force_locale(person.language):
-        mail.send(person.email, _("Your reservation %(number)s", number=reservation.number), _(
-            "Hello %(name)s,\n\nYour device %(device)s is reserved.\nPickup code: %(code)s\n"
-            "Where: %(point)s, %(address)s, %(town)s\nPick it up before: %(deadline)s\n"
-            "Bring your slip or your code and an identity document.",
-            name=person.display_name, device=f"{reservation.device.brand} {reservation.device.model}",
-            code=reservation.pickup_code, point=point.name, address=point.address, town=point.town,
-            deadline=format_datetime(reservation.held_until, "long"),
-        ))
+def _reservation_values(reservation: Reservation) -> dict:
+    person, point, device = reservation.beneficiary, reservation.pickup_point, reservation.device
+    return dict(name=person.display_name, number=reservation.number, pickup_code=reservation.pickup_code,
+                device=f"{device.brand} {device.model}", point=point.name, address=point.address, town=point.town,
+                deadline=reservation.held_until)
 
 
-def reservation_ready(reservation: Reservation) -> None:
-    """Tell a beneficiary who gave an e-mail address that the device waits at the counter."""
-    person = reservation.beneficiary
-    if not person.email:
-        return
-    point = reservation.pickup_point
-    with force_locale(person.language):
-        mail.send(person.email, _("Your device is ready: reservation %(number)s", number=reservation.number), _(
-            "Hello %(name)s,\n\nYour device is ready. Come to %(point)s, %(address)s, %(town)s before "
-            "%(deadline)s with your pickup code %(code)s and an identity document.",
-            name=person.display_name, point=point.name, address=point.address, town=point.town,
-            deadline=format_datetime(reservation.held_until, "long"), code=reservation.pickup_code,
-        ))
+def reservation_confirmed(reservation: Reservation) -> list:
+    """Tell the person their reservation holds (pickup code, place, deadline)."""
+    if not outbox.reachable(reservation.beneficiary, "reservation_confirmed"):
+        return []  # most people reserve without an address: no need to load the place and device
+    return outbox.queue_for_beneficiary(reservation.beneficiary, "reservation_confirmed",
+                                        _reservation_values(reservation), about=reservation,
+                                        dedupe_key=f"reservation_confirmed:{reservation.id}")
 
 
-def invitation(user: User, link: str, *, inviter: User) -> None:
+def reservation_ready(reservation: Reservation) -> list:
+    """Tell the person the device waits at the counter."""
+    if not outbox.reachable(reservation.beneficiary, "reservation_ready"):
+        return []  # most people reserve without an address: no need to load the place and device
+    return outbox.queue_for_beneficiary(reservation.beneficiary, "reservation_ready",
+                                        _reservation_values(reservation), about=reservation,
+                                        dedupe_key=f"reservation_ready:{reservation.id}")
+
+
+def pickup_reminder(reservation: Reservation) -> list:
+    """Two days before the pickup deadline: the person, and the worker who issued their code."""
+    values = _reservation_values(reservation)
+    queued = outbox.queue_for_beneficiary(reservation.beneficiary, "pickup_reminder", values, about=reservation,
+                                          dedupe_key=f"pickup_reminder:{reservation.id}")
+    worker = _issuer(reservation.code.issued_by_id)
+    if worker is not None:
+        queued += outbox.queue_for_user(worker, "pickup_reminder", values, about=reservation,
+                                        dedupe_key=f"pickup_reminder:{reservation.id}:worker")
+    return queued
+
+
+def code_ending(code) -> list:
+    """Seven days before an unused code ends: the person, and the worker who issued it."""
+    person = code.beneficiary
+    link = current_app.config["PUBLIC_URL"].rstrip("/") + "/catalog"
+    queued = outbox.queue_for_beneficiary(person, "code_ending", dict(name=person.display_name,
+                                                                      expires_at=code.expires_at, link=link),
+                                          about=code, dedupe_key=f"code_ending:{code.id}")
+    worker = _issuer(code.issued_by_id)
+    if worker is not None:
+        queued += outbox.queue_for_user(worker, "code_ending_worker",
+                                        dict(name=person.display_name, expires_at=code.expires_at),
+                                        about=code, dedupe_key=f"code_ending:{code.id}:worker")
+    return queued
+
+
+def invitation(user: User, token: str, *, inviter: User | None) -> list:
     """Invite a new account holder to choose a password (the link lives 7 days)."""
+    link = external_url("auth.accept_invitation", token=token)
     if user.organisation is not None:
-        mail.send(user.email, _("Your account on the Solidarity Shop"), _(
-            "Hello %(name)s,\n\n%(inviter)s invites you to the partner space of the Solidarity Shop "
-            "for %(structure)s.\n\nTo choose your password, open this link within 7 days:\n%(link)s\n",
-            name=user.name, inviter=inviter.name, structure=user.organisation.name, link=link))
+        values = dict(name=user.name, inviter=inviter.name if inviter else "", structure=user.organisation.name,
+                      link=link)
+        key = "invitation_partner"
     else:
-        mail.send(user.email, _("You are invited to Solidarity Shop"), _(
-            "Hello %(name)s,\n\nAn account was created for you. To choose your password, open this link "
-            "within 7 days:\n%(link)s", name=user.name, link=link))
+        values, key = dict(name=user.name, link=link), "invitation"
+    return outbox.queue_for_user(user, key, values, about=user, dedupe_key=f"invitation:{_token_id(token)}")
+
+
+def password_reset(user: User, token: str) -> list:
+    """A link to choose a new password (lives 2 hours)."""
+    return outbox.queue_for_user(user, "password_reset",
+                                 dict(name=user.name, link=external_url("auth.reset_password", token=token)),
+                                 about=user, dedupe_key=f"password_reset:{_token_id(token)}")
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute link: from the request's host when there is one, else from PUBLIC_URL."""
+    if has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
+        return url_for(endpoint, _external=True, **values)
+
+
+def _token_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:32]  # names the link without storing it
 
 
 def _issuer(issued_by_id: int | None) -> User | None:
     worker = db.session.get(User, issued_by_id) if issued_by_id else None
     return worker if worker is not None and worker.active else None
-
-
-def _remind_pickup(reservation: Reservation) -> int:
-    person, sent = reservation.beneficiary, 0
-    recipients = [(person.language, person.email)] if person.email else []
-    worker = _issuer(reservation.code.issued_by_id)
-    if worker is not None:
-        recipients.append((current_app.config["BABEL_DEFAULT_LOCALE"], worker.email))
-    for language, address in recipients:
-        with force_locale(language):
-            mail.send(address, _("Reminder: pick up reservation %(number)s", number=reservation.number),
-                      _("Reservation %(number)s (%(name)s) must be picked up before %(deadline)s, at %(point)s.",
-                        number=reservation.number, name=person.display_name,
-                        deadline=format_datetime(reservation.held_until, "long"),
-                        point=reservation.pickup_point.name))
-        sent += 1
-    return sent
-
-
-def _remind_code_end(code) -> int:
-    person, sent = code.beneficiary, 0
-    if person.email:
-        with force_locale(person.language):
-            mail.send(person.email, _("Reminder: your eligibility code ends soon"), _(
-                "Hello %(name)s,\n\nYour eligibility code ends on %(date)s. Reserve a device before then: "
-                "%(link)s\nIf you need more time, ask your social worker.",
-                name=person.display_name, date=format_date(code.expires_at, "long"),
-                link=current_app.config["PUBLIC_URL"].rstrip("/") + "/catalog",
-            ))
-        sent += 1
-    worker = _issuer(code.issued_by_id)
-    if worker is not None:
-        with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-            mail.send(worker.email, _("Reminder: an eligibility code ends soon"),
-                      _("The eligibility code of %(name)s ends on %(date)s. You can extend it from their page.",
-                        name=person.display_name, date=format_date(code.expires_at, "long")))
-        sent += 1
-    return sent
-
-
-def send_due_reminders(now=None) -> int:
-    """Remind of a pickup deadline or a code's end two days ahead; each reminder is sent once."""
-    now = now or utcnow()
-    due_reservations, due_codes = reservations.due_reminders(now)
-    sent = 0
-    for reservation in due_reservations:
-        if reservations.mark_reminded(reservation, now):
-            sent += _remind_pickup(reservation)
-    for code in due_codes:
-        if reservations.mark_reminded(code, now):
-            sent += _remind_code_end(code)
-    return sent

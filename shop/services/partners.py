@@ -122,6 +122,15 @@ def fold_name(name: str) -> str:
     return " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split())
 
 
+def normalise_mobile(text: str) -> str:
+    """An E.164 number that can receive texts (a mobile); DomainError otherwise."""
+    e164 = normalise_phone(text)
+    kind = phonenumbers.number_type(phonenumbers.parse(e164))
+    if kind not in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        raise DomainError(_l("This number cannot receive text messages. Give a mobile number."), field="sms_phone")
+    return e164
+
+
 def normalise_phone(text: str) -> str:
     """An E.164 phone number (French by default); DomainError otherwise."""
     try:
@@ -142,6 +151,8 @@ class BeneficiaryData:
     phone: str | None = None
     email: str | None = None
     justification: str | None = None
+    texts_allowed: bool = False  # the person agreed to receive text messages…
+    sms_phone: str | None = None  # …on this number (empty: the phone above)
 
 
 class PossibleDuplicate(DomainError):
@@ -161,7 +172,17 @@ def _clean(data: BeneficiaryData, now: datetime) -> dict:
     justification = (data.justification or "").strip() or None
     if ground == EligibilityGround.OTHER and not justification:
         raise DomainError(_l("Please explain the reason when you choose “Other”."), field="justification")
+    sms_phone = None
+    if data.texts_allowed:
+        number = (data.sms_phone or "").strip() or (data.phone or "").strip()
+        if not number:
+            raise DomainError(_l("To send text messages, give the number the person agreed to."), field="sms_phone")
+        try:
+            sms_phone = normalise_mobile(number)
+        except DomainError as error:
+            raise DomainError(error.message, field="sms_phone") from None
     return dict(
+        sms_phone=sms_phone,
         display_name=name[:80], name_key=fold_name(name)[:80], birth_year=data.birth_year, language=data.language,
         ground=ground, justification=justification[:200] if justification else None,
         phone=normalise_phone(data.phone) if data.phone else None,
@@ -187,24 +208,43 @@ def register_beneficiary(data: BeneficiaryData, *, worker: User, override_reason
                    "If you are sure this is another person, or they changed structure, give a reason to go on.")
             )
     beneficiary = Beneficiary(
+        sms_consent_at=now if values["sms_phone"] else None,
         organisation_id=worker.organisation_id, created_by_id=worker.id, created_at=now, last_activity_at=now,
         duplicate_override_reason=(override_reason or "").strip()[:200] or None, **values,
     )
     db.session.add(beneficiary)
     db.session.flush()
     audit.record(worker, "beneficiary.create", beneficiary, organisation_id=worker.organisation_id,
-                 duplicate_override=bool(beneficiary.duplicate_override_reason))
+                 duplicate_override=bool(beneficiary.duplicate_override_reason), texts=bool(values["sms_phone"]))
     return beneficiary
 
 
 def update_beneficiary(beneficiary: Beneficiary, data: BeneficiaryData, *, worker: User, now: datetime | None = None) -> None:
     now = now or utcnow()
     values = _clean(data, now)
+    had_consent = beneficiary.texts_allowed
+    # Consent is dated from when it was given for this number; a new number is a new consent.
+    if values["sms_phone"] != beneficiary.sms_phone or beneficiary.sms_consent_at is None:
+        beneficiary.sms_consent_at = now if values["sms_phone"] else None
     for key, value in values.items():
         setattr(beneficiary, key, value)
     beneficiary.last_activity_at = now
     db.session.flush()
-    audit.record(worker, "beneficiary.update", beneficiary, organisation_id=beneficiary.organisation_id)
+    details = {"texts": bool(values["sms_phone"])} if had_consent != bool(values["sms_phone"]) else {}
+    audit.record(worker, "beneficiary.update", beneficiary, organisation_id=beneficiary.organisation_id, **details)
+
+
+def stop_texts(phone: str, *, source: str, now: datetime | None = None) -> int:
+    """The person replied STOP (or asked their worker): no more texts to this number. Returns how
+    many people had agreed to texts on it (usually one)."""
+    people = db.session.scalars(sa.select(Beneficiary).where(Beneficiary.sms_phone == phone,
+                                                             Beneficiary.sms_consent_at.is_not(None))).all()
+    for person in people:
+        person.sms_consent_at = None
+        person.sms_phone = None
+        db.session.flush()
+        audit.record(None, "beneficiary.texts_stopped", person, organisation_id=person.organisation_id, source=source)
+    return len(people)
 
 
 # --- Scoping ----------------------------------------------------------------------------------

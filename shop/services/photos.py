@@ -17,7 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from shop.extensions import db
 from shop.models import Device, DevicePhoto
 from shop.models.types import utcnow
-from shop.services import audit, catalog
+from shop.services import audit, catalog, tx
 from shop.services.errors import DomainError, NotFound
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
@@ -191,20 +191,9 @@ def _remove_files(token: str) -> None:
 
 def _when_transaction_ends(*, committed=None, rolled_back=None) -> None:
     """Files are not in the transaction: do their part once the request's transaction has
-    committed or rolled back (savepoints do not count), whichever comes first."""
-    session = db.session()
-    done = []
-
-    def on_commit(_session):
-        if not done:
-            done.append(True)
-            committed and committed()
-
-    def on_rollback(_session):
-        if not done:
-            done.append(True)
-            rolled_back and rolled_back()
-
-    sa.event.listen(session, "after_commit", on_commit)
-    sa.event.listen(session, "after_rollback", on_rollback)
+    committed or ended without a commit (savepoints do not count)."""
+    if committed:
+        tx.after_commit(committed)
+    if rolled_back:
+        tx.after_rollback(rolled_back)
 

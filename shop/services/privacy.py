@@ -39,6 +39,8 @@ def everything_about(person: Beneficiary, *, actor: User) -> dict:
             "birth_year": person.birth_year,
             "language": person.language,
             "phone": person.phone,
+            "texts_agreed_on": person.sms_phone if person.texts_allowed else None,
+            "texts_agreed_at": _when(person.sms_consent_at),
             "email": person.email,
             "eligibility_ground": person.ground.value,
             "justification": person.justification,

@@ -20,7 +20,7 @@ from shop.models import (
 )
 from shop.models.partners import _CODE_CATEGORY_OF
 from shop.models.types import utcnow
-from shop.services import audit, catalog, codes
+from shop.services import audit, catalog, codes, notifications
 from shop.services import devices as device_service
 from shop.services.errors import Conflict, DomainError, NotFound
 from shop.services.tx import atomic
@@ -31,7 +31,8 @@ R = ReservationStatus
 CHECKOUT_LIFETIME = timedelta(minutes=31)
 HOLD_FOR_PAYMENT = timedelta(minutes=35)
 DEFAULT_PICKUP_DAYS = 14
-REMINDER_BEFORE = timedelta(days=2)
+REMINDER_BEFORE = timedelta(days=2)  # before a pickup deadline
+CODE_REMINDER_BEFORE = timedelta(days=7)  # before an unused code ends
 LIVE = (*ACTIVE_STATUSES, "picked_up")
 NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 # A person's last activity is written at most this often (it only drives retention, in months).
@@ -266,6 +267,8 @@ def _reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, no
     _touch(code.beneficiary, now)
     audit.record(actor, "reservation.create", reservation, organisation_id=code.organisation_id,
                  method=method.value, on_behalf=actor is not None)
+    if reservation.status == R.CONFIRMED:  # an online payment confirms it later, from the webhook
+        notifications.reservation_confirmed(reservation)
     return reservation
 
 
@@ -376,7 +379,7 @@ def _offer_to_waitlist(device_ids: list[int], now: datetime) -> None:
 
 
 def due_reminders(now: datetime | None = None) -> tuple[list[Reservation], list[EligibilityCode]]:
-    """Reservations whose pickup deadline, and codes whose end, come within two days, not yet reminded."""
+    """Reservations whose pickup deadline comes within two days, and active codes ending within seven, not yet reminded."""
     now = now or utcnow()
     soon = now + REMINDER_BEFORE
     reservations = list(db.session.scalars(
@@ -387,7 +390,7 @@ def due_reminders(now: datetime | None = None) -> tuple[list[Reservation], list[
     expiring = list(db.session.scalars(
         sa.select(EligibilityCode).where(
             EligibilityCode.status == CodeState.ACTIVE, EligibilityCode.expires_at > now,
-            EligibilityCode.expires_at <= soon, EligibilityCode.reminder_sent_at.is_(None))
+            EligibilityCode.expires_at <= now + CODE_REMINDER_BEFORE, EligibilityCode.reminder_sent_at.is_(None))
     ))
     return reservations, expiring
 
@@ -402,6 +405,24 @@ def mark_reminded(item, now: datetime) -> bool:
     return result.rowcount == 1
 
 
+def queue_due_reminders(now: datetime | None = None) -> int:
+    """Queue the reminders now due (pickup deadline in two days, unused code ending in seven), each once.
+
+    Claiming a reminder and queueing its messages happen in the same transaction: if the messages
+    cannot be delivered now, they wait in the outbox; nothing is marked done that was not queued.
+    """
+    now = now or utcnow()
+    due_reservations, due_codes = due_reminders(now)
+    queued = 0
+    for reservation in due_reservations:
+        if mark_reminded(reservation, now):
+            queued += len(notifications.pickup_reminder(reservation))
+    for code in due_codes:
+        if mark_reminded(code, now):
+            queued += len(notifications.code_ending(code))
+    return queued
+
+
 # --- At the pickup point ------------------------------------------------------------------------
 
 @atomic
@@ -413,6 +434,7 @@ def mark_ready(reservation: Reservation, *, actor: User, now: datetime | None = 
     if not _move(reservation, (R.CONFIRMED,), R.READY, ready_at=now):
         raise Conflict(_l("This reservation changed in the meantime. Please reload the page."))
     audit.record(actor, "reservation.ready", reservation, organisation_id=reservation.organisation_id)
+    notifications.reservation_ready(reservation)
 
 
 @atomic

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from shop.extensions import db
-from shop.models import ACTIVE_STATUSES, AuditEntry, Beneficiary, CodeState, EligibilityCode, EligibilityGround, Reservation
+from shop.models import ACTIVE_STATUSES, AuditEntry, Beneficiary, CodeState, EligibilityCode, EligibilityGround, Message, Reservation
 from shop.models.types import utcnow
 from shop.services import audit
 
@@ -53,6 +53,10 @@ def anonymise(person: Beneficiary, *, now: datetime, actor=None) -> None:
     person.name_key = ""
     person.phone = None
     person.email = None
+    person.sms_phone = None
+    person.sms_consent_at = None
+    # The outbox holds their address and name: queued messages are dropped, sent ones forgotten.
+    db.session.execute(sa.delete(Message).where(Message.beneficiary_id == person.id))
     # The free text may identify the person; a ground of "other" still needs one (a constraint).
     person.justification = ERASED_JUSTIFICATION if person.ground == EligibilityGround.OTHER else None
     person.duplicate_override_reason = None

@@ -13,14 +13,13 @@ code and kind of device, and at most one turn on a unit at a time.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from statistics import median
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale, format_currency, format_datetime
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
 from shop.models import (
@@ -76,80 +75,19 @@ def set_unit(device_id: int, *, expect: DeviceStatus, status: DeviceStatus, held
 
 # --- Messages --------------------------------------------------------------------------------
 
-MESSAGES = {
-    "waitlist_joined": (
-        _l("You are in the queue"),
-        _l("You are number %(place)s in the queue for: %(category)s, at %(point)s. We will tell you "
-           "when one is held for you."),
-    ),
-    "waitlist_turn": (
-        _l("A device is held for you"),
-        _l("Good news: %(category)s held for you at %(point)s, %(address)s, %(town)s, until %(hold_until)s. "
-           "Price: %(price)s. Reserve it with your code: %(link)s"),
-    ),
-    "waitlist_turn_ended": (
-        _l("Your turn has ended"),
-        _l("The device held for you (%(category)s, %(point)s) went to the next person in line. "
-           "You can join the queue again."),
-    ),
-}
-
-
-def _render(key: str, values: dict) -> tuple[str, str]:
-    """Subject and body of a message, in the current locale (the reader's, see `_tell`)."""
-    subject, body = MESSAGES[key]
-    shown = dict(values)
-    shown["category"] = str(Category(values["category"]).label)
-    if "hold_until" in values:
-        shown["hold_until"] = format_datetime(datetime.fromisoformat(values["hold_until"]), "short")
-    if "price_cents" in values:
-        shown["price"] = format_currency(Decimal(values["price_cents"]) / 100, "EUR")
-    return str(subject), str(body) % shown
-
-
 def _tell(person, key: str, values: dict, *, about, dedupe_key: str) -> None:
     """Tell a person about their place or turn: the waitlist's only way out.
 
-    For now an e-mail, when the person gave an address, in their language; it leaves only after
-    the transaction commits (dropped if it, or the savepoint it was written in, rolls back).
-    At merge this one function queues to the outbox instead, with the same key and values.
-    """
-    if not person.email:
-        return
+    Queued in the outbox in this transaction (a text when the person agreed to texts, an e-mail
+    when they gave an address), delivered after the commit; nothing is queued if it rolls back.
+    The kind of device is named in the person's own language here, as the templates expect."""
+    from shop.services import outbox
+
     with force_locale(person.language):
-        subject, body = _render(key, values)
-    session = db.session()
-    pending = session.info.setdefault("waitlist_mail", [])
-    if any(item[0] == dedupe_key for item in pending):
-        return
-    pending.append((dedupe_key, session.get_nested_transaction() or session.get_transaction(),
-                    person.email, subject, body))
-
-
-@sa.event.listens_for(Session, "after_commit")
-def _send_after_commit(session) -> None:
-    from shop.services import mail
-
-    if session.get_nested_transaction() is not None:
-        return  # a SAVEPOINT released (this event fires for those too): the transaction goes on
-    for _key, _transaction, address, subject, body in session.info.pop("waitlist_mail", []):
-        mail.send(address, subject, body)
-
-
-@sa.event.listens_for(Session, "after_soft_rollback")
-def _forget_rolled_back(session, previous_transaction) -> None:
-    pending = session.info.get("waitlist_mail")
-    if not pending:
-        return
-
-    def rolled_back(transaction) -> bool:
-        while transaction is not None:
-            if transaction is previous_transaction:
-                return True
-            transaction = transaction.parent
-        return False
-
-    session.info["waitlist_mail"] = [item for item in pending if not rolled_back(item[1])]
+        shown = {**values, "category": str(Category(values["category"]).label)}
+    if isinstance(shown.get("hold_until"), str):  # the outbox stores moments itself (zone and all)
+        shown["hold_until"] = datetime.fromisoformat(shown["hold_until"])
+    outbox.queue_for_beneficiary(person, key, shown, about=about, dedupe_key=dedupe_key)
 
 
 # --- Joining and leaving ---------------------------------------------------------------------

@@ -10,7 +10,7 @@ from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.forms import ActionForm, refuse
 from shop.models import DeviceStatus, PaymentChannel, Role
-from shop.services import audit, devices, notifications, payments, photos, qr, reservations
+from shop.services import audit, devices, payments, photos, qr, reservations
 from shop.services import staff as stock_service
 from shop.services.errors import DomainError, NotFound
 from shop.services.staff import StaffScope
@@ -87,7 +87,6 @@ def mark_ready(number: str):
         db.session.rollback()
         flash(str(error.message), "error")
     else:
-        notifications.reservation_ready(found)
         flash(_("Reservation %(number)s is ready for pickup.", number=found.number), "success")
     if request.form.get("back") == "board":
         return redirect(url_for(".board", point=found.pickup_point_id), code=303)

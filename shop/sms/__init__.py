@@ -1,0 +1,1 @@
+"""Inbound webhooks of the SMS provider."""
