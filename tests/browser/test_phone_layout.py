@@ -8,6 +8,7 @@ reason makes the coverage test fail, so a new page is checked from the day it is
 """
 
 import re
+import secrets
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,6 +24,7 @@ from shop.models import (
 )
 from shop.services import accounts, catalog, codes, donations, partners, reservations
 from tests.browser.test_public_pages import describe_violations
+from tests import factories
 from tests.browser.test_reservation_journey import sign_in
 
 pytestmark = pytest.mark.browser
@@ -38,6 +40,7 @@ NOT_PAGES = {
     "staff.import_sample": "a CSV file", "admin.beneficiary_data_file": "a JSON file",
     "partner.beneficiary_data_file": "a JSON file", "auth.second_factor": "seen during every sign-in",
     "auth.enrol": "seen during the first sign-in of staff and admin",
+    "reserve.turn": "needs a live waitlist turn: checked at 360 px and by axe-core in Arabic in test_waitlist_journey.py",
     "reserve.sold_out": "needs a sold-out offer", "catalog.sold_out": "needs a sold-out offer",
 }
 
@@ -109,10 +112,17 @@ def scene(live_app):
         partner_admin = _first(sa.select(User).where(User.email == "partner-admin@example.org"))
         point = db.session.get(PickupPoint, staff.pickup_point_id)
         computers = tuple(CodeCategory.COMPUTER.device_categories)
+        # Units of its own to reserve: earlier browser tests take some of the demo's stock.
+        for n in range(3):
+            factories.device(point=point, model=f"Phone layout {n}", serial_number=f"PL-{secrets.token_hex(4)}")
+        db.session.commit()
         offers = catalog.list_offers(catalog.OfferFilters(categories=computers, pickup_point_id=point.id), per_page=50).offers
         assert len(offers) > 1, "too few computers on sale at the staff's pickup point"
         offers.sort(key=lambda o: o.count, reverse=True)
-        offer, reserved_offer = offers[0].offer_key, offers[1].offer_key  # the shown one stays on sale
+        offer = offers[0].offer_key  # the shown one stays on sale
+        # Units to reserve, from the other offers (earlier browser tests may have taken some).
+        to_take = [o.offer_key for o in offers[1:] for _ in range(o.count)]
+        assert len(to_take) >= 2, "too few computers on sale at the staff's pickup point"
 
         def person(name):
             data = partners.BeneficiaryData(display_name=name, birth_year=1980, language="ar",
@@ -124,9 +134,9 @@ def scene(live_app):
 
         browsing, browsing_clear = issued("Layla")  # a code with nothing reserved yet
         reserved, reserved_clear = issued("Mariam")  # a code with a reservation waiting
-        waiting = reservations.reserve(reserved, reserved_offer, method=PaymentMethod.COUNTER)
+        waiting = reservations.reserve(reserved, to_take[0], method=PaymentMethod.COUNTER)
         sold_code, _ = issued("Olena")
-        sold = reservations.reserve(sold_code, reserved_offer, method=PaymentMethod.COUNTER)
+        sold = reservations.reserve(sold_code, to_take[1], method=PaymentMethod.COUNTER)
         reservations.hand_over(sold, actor=staff, channel=PaymentChannel.CASH)
         donor = _first(sa.select(Donor).order_by(Donor.id))
         ids = {
@@ -138,7 +148,7 @@ def scene(live_app):
             "passport": _first(sa.select(Device.passport_token).order_by(Device.id)),
             "share": donations.create_share_link(donor, actor=admin),
             "reset": accounts.request_password_reset("worker@example.org")[1],
-            "invitation": accounts.invite(email="new-worker@example.org", name="Nouvelle", role=Role.SOCIAL_WORKER,
+            "invitation": accounts.invite(email=f"new-worker-{secrets.token_hex(4)}@example.org", name="Nouvelle", role=Role.SOCIAL_WORKER,
                                           inviter=partner_admin, organisation=partner_admin.organisation)[1],
             "browsing_clear": browsing_clear, "reserved_clear": reserved_clear,
             "laptop_category": Category.LAPTOP.value,
@@ -198,6 +208,8 @@ def audiences(s) -> dict[str, Audience]:
         ]),
         "beneficiary": Audience([
             Page("my code", "/reserve/me", before=lambda p, _: enter_code(p, s["browsing_clear"]), endpoint="reserve.me"),
+            Page("join the queue", f"/reserve/waitlist/join?category=laptop&point={s['point']}",
+                 endpoint="reserve.join_waitlist"),
             Page("confirm", f"/reserve/offer/{s['offer']}", endpoint="reserve.confirm"),
             Page("my code, reserved", "/reserve/me", before=lambda p, _: enter_code(p, s["reserved_clear"])),
             Page("confirmation", f"/reserve/confirmation/{s['waiting']}", endpoint="reserve.confirmation"),
@@ -233,6 +245,7 @@ def audiences(s) -> dict[str, Audience]:
             Page("labels", "/staff/stock/labels", endpoint="staff.labels"),
             Page("erasures", "/staff/erasures", endpoint="impact.erasures"),
             Page("erasure import", "/staff/erasures/import", endpoint="impact.import_erasures"),
+            Page("waiting lists", "/staff/waitlist", endpoint="staff.waitlist_figures"),
         ]),
         "admin": Audience([
             Page("structures", "/admin/", endpoint="admin.index"),
@@ -243,6 +256,7 @@ def audiences(s) -> dict[str, Audience]:
             Page("pickup point", f"/admin/pickup-points/{point}", endpoint="admin.edit_pickup_point"),
             Page("new pickup point", "/admin/pickup-points/new", endpoint="admin.new_pickup_point"),
             Page("price grid", "/admin/prices", endpoint="admin.prices"),
+            Page("payment issues", "/admin/payment-issues", endpoint="admin.payment_issues"),
             Page("donors", "/admin/donors", endpoint="impact.donors"),
             Page("donor", f"/admin/donors/{donor}", endpoint="impact.donor"),
             Page("donor report", f"/admin/donors/{donor}/report", endpoint="impact.donor_report"),
