@@ -76,6 +76,7 @@ def live_app(tmp_path_factory):
             "WTF_CSRF_ENABLED": True,
             "RATELIMIT_ENABLED": False,
             "SERVER_NAME": None,
+            "SMS_FOLDER": str(tmp_path_factory.mktemp("sms")),  # the dev SMS backend's one file a text
         }
     )
     with app.app_context():

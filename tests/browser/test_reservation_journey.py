@@ -38,7 +38,7 @@ def sign_in(page, email: str, lands_on: str) -> None:
     expect(page).to_have_url(re.compile(lands_on))
 
 
-def issue_laptop_code(worker_page, name: str, language: str = "fr") -> str:
+def issue_laptop_code(worker_page, name: str, language: str = "fr", *, texts_to: str | None = None) -> str:
     """Register a new person and issue them a code for a computer, through the partner portal.
 
     Returns the clear code read from the slip (spaces removed). A new person each time: the
@@ -50,6 +50,9 @@ def issue_laptop_code(worker_page, name: str, language: str = "fr") -> str:
     page.locator("#birth_year").fill(str(1960 + next(_people) % 40))
     page.locator("#language").select_option(language)
     page.locator("#ground").select_option("rsa")
+    if texts_to:  # the person agrees to texts on this number
+        page.locator("#texts_allowed").check()
+        page.locator("#sms_phone").fill(texts_to)
     page.locator("main form button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/partner/beneficiaries/\d+$"))
 

@@ -1,9 +1,11 @@
 """The waitlist in a real browser, JavaScript off: nothing on sale at a pickup point → "Tell me when
-one is back" → the code → join the queue → staff put a laptop on sale → the person sees it held
-for them on /reserve/me → reserves it with the code."""
+one is back" → the code → join the queue → staff put a laptop on sale → a text in Arabic reaches
+the person (the development SMS backend's file) → they open its link and reserve with the code."""
 
 import re
+import time as clock
 from datetime import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -45,11 +47,23 @@ def empty_point(live_app):
     return ids
 
 
+def _text_with(folder: Path, needle: str, seen: set, timeout: float = 10) -> str:
+    """The first new text in the SMS folder that contains `needle` (delivered after the commit)."""
+    deadline = clock.monotonic() + timeout
+    while clock.monotonic() < deadline:
+        for path in sorted(folder.glob("*.txt")):
+            if path not in seen and needle in (text := path.read_text(encoding="utf-8")):
+                return text
+        clock.sleep(0.1)
+    raise AssertionError(f"no text containing {needle!r} in {folder}")
+
+
 def test_sold_out_join_the_queue_a_unit_is_listed_and_the_person_reserves_it(browser, base_url, new_axe_context,
-                                                                               axe, empty_point):
+                                                                               axe, empty_point, live_app):
+    folder = Path(live_app.config["SMS_FOLDER"])
     worker = browser.new_context(base_url=base_url, locale="fr-FR").new_page()
     sign_in(worker, WORKER, r"/partner/$")
-    code = issue_laptop_code(worker, "Nadia", language="fr")
+    code = issue_laptop_code(worker, "Nadia", language="ar", texts_to="06 12 34 56 78")
     worker.context.close()
 
     person = browser.new_context(base_url=base_url, locale="fr-FR", java_script_enabled=False).new_page()
@@ -69,6 +83,7 @@ def test_sold_out_join_the_queue_a_unit_is_listed_and_the_person_reserves_it(bro
     expect(person).to_have_url(re.compile(r"/reserve/me$"))
     expect(person.locator("main .waitlist-entry")).to_contain_text("1")
 
+    seen = set(folder.glob("*.txt"))
     staff = browser.new_context(base_url=base_url, locale="fr-FR").new_page()
     sign_in(staff, STAFF, r"/staff/")
     staff.goto("/staff/stock")
@@ -76,10 +91,14 @@ def test_sold_out_join_the_queue_a_unit_is_listed_and_the_person_reserves_it(bro
     expect(staff.locator("main")).to_contain_text("ThinkPad T14")
     staff.context.close()
 
+    # The turn reaches the person's phone in their language, with the link to reserve.
+    text = _text_with(folder, "/reserve/turn/", seen)
+    assert text.startswith("To: +33612345678")
+    assert re.search(r"[\u0600-\u06ff]", text), text  # Arabic, the person's language
+    link = re.search(r"https?://[^/\s]+(/reserve/turn/[A-Za-z0-9_-]+)", text).group(1)
     person.goto("/reserve/me")
-    turn = person.locator("main .waitlist-entry a[href^='/reserve/turn/']")
-    expect(turn).to_be_visible()
-    turn.click()
+    expect(person.locator(f"main .waitlist-entry a[href='{link}']")).to_be_visible()
+    person.goto(link)
     expect(person.locator("main h2").first).to_contain_text("ThinkPad T14")
     person.locator("main form.form button[type=submit]").click()
     expect(person).to_have_url(re.compile(r"/reserve/confirmation/[^/?#]+$"))
