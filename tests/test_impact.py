@@ -3,6 +3,7 @@ tables, a donor sees only its own batches through its secret link, no personal d
 report, and a constant number of queries whatever the number of devices."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from markupsafe import escape
@@ -15,6 +16,8 @@ from shop.models.types import utcnow
 from shop.services import devices, donations, impact, reservations
 from shop.services.impact_factors import CO2E_AVOIDED_KG, E_WASTE_AVOIDED_KG, TYPICAL_NEW_PRICE_CENTS
 from tests import factories
+
+PARIS = ZoneInfo("Europe/Paris")
 
 S = DeviceStatus
 EN = {"Accept-Language": "en"}
@@ -106,7 +109,7 @@ def test_a_batch_of_another_donor_is_not_found(db, scenario):
 
 
 def test_dashboard_and_public_figures_reconcile(db, scenario):
-    today = utcnow().date()
+    today = utcnow().astimezone(PARIS).date()  # the dashboard counts days in Paris (after 23:00 UTC: tomorrow)
     dash = impact.dashboard(impact.date_range(today - timedelta(days=30), today))
     assert dash.handed_over == 4 == db.session.scalar(
         sa.select(sa.func.count(Reservation.id)).where(Reservation.status == ReservationStatus.PICKED_UP))
@@ -230,7 +233,7 @@ def _bulk_devices(point_id: int, batch_id: int, count: int) -> None:
 
 
 def _measure(client, count_queries, donor):
-    today = utcnow().date()
+    today = utcnow().astimezone(PARIS).date()  # the dashboard counts days in Paris (after 23:00 UTC: tomorrow)
     with count_queries() as report_queries:
         report = impact.donor_report(donor)
     with count_queries() as dashboard_queries:
