@@ -4,15 +4,16 @@ import gzip
 import hashlib
 import logging
 import time
-from decimal import Decimal
 from pathlib import Path
 
-from flask import Flask, Request, abort, flash, make_response, render_template, request, session, url_for
+from flask import Flask, Request, abort, flash, make_response, message_flashed, render_template, request, session, url_for
 from flask_login import logout_user
 from babel.dates import get_day_names
+from babel.lists import format_list
 from flask_babel import lazy_gettext as _l
-from flask_babel import format_currency, format_date, format_datetime, format_decimal, format_time, get_locale
+from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -23,6 +24,7 @@ from shop import config as config_module
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, sqlite_begin_mode
 from shop.models.types import render_item
 from shop.pagecache import PageCache
+from shop import i18n
 from shop.i18n import current_language, select_locale, text_direction
 from shop.security import set_security_headers
 
@@ -49,6 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    message_flashed.connect(i18n.remember_flash_language, app)
     limiter.init_app(app)
     login_manager.init_app(app)
     app.extensions["page_cache"] = PageCache()
@@ -194,11 +197,24 @@ def _register_template_helpers(app: Flask) -> None:
             static_hashes[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
         return url_for("static", filename=filename, v=static_hashes[filename])
 
-    def price(cents: int) -> str:
-        return format_currency(Decimal(cents) / 100, "EUR")
+    # Formatted values come out isolated (`<bdi>`), like escaping: they sit in sentences of either
+    # direction. `|text` gives the bare string for places where markup cannot go (a <title>).
+    def isolated(formatter):
+        return lambda value, *args, **kwargs: i18n.bdi(formatter(value, *args, **kwargs))
+
+    def as_text(markup):
+        """Markup as plain text (for a <title>), its isolated values kept isolated with FSI…PDI."""
+        if not isinstance(markup, Markup):
+            return markup
+        return Markup(markup.replace("<bdi>", i18n.FSI).replace("</bdi>", i18n.PDI)).striptags()
+
+    def and_list(items) -> Markup:
+        return Markup(format_list([str(i18n.bdi(item)) for item in items], locale=i18n.format_locale()))
 
     app.jinja_env.filters.update(
-        price=price, date=format_date, datetime=format_datetime, number=format_decimal
+        price=isolated(i18n.money), date=isolated(i18n.person_date), datetime=isolated(i18n.person_datetime),
+        number=isolated(i18n.number), bdi=i18n.bdi, isolate=i18n.isolate, and_list=and_list,
+        text=as_text,
     )
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.trim_blocks = True
@@ -207,8 +223,8 @@ def _register_template_helpers(app: Flask) -> None:
     from shop.auth.access import home_for
 
     app.jinja_env.globals.update(
-        home_for=home_for,
-        weekday_name=weekday_name, time=lambda t: format_time(t, "short"), static_url=static_url
+        home_for=home_for, flashed_messages=i18n.flashed_messages,
+        weekday_name=weekday_name, time=isolated(i18n.person_time), static_url=static_url
     )
 
     @app.context_processor
