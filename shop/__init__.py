@@ -24,7 +24,7 @@ from shop import config as config_module
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, sqlite_begin_mode
 from shop.models.types import render_item
 from shop.pagecache import PageCache
-from shop import i18n
+from shop import accesslog, i18n
 from shop.i18n import current_language, select_locale, text_direction
 from shop.security import set_security_headers
 
@@ -52,6 +52,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     message_flashed.connect(i18n.remember_flash_language, app)
+    accesslog.install_development_filter()
     limiter.init_app(app)
     login_manager.init_app(app)
     app.extensions["page_cache"] = PageCache()

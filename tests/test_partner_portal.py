@@ -94,7 +94,7 @@ def actions(db, **where) -> list[str]:
 def people_listed(page: str) -> list[str]:
     """The names in the dashboard's table of people."""
     table = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in page else ""
-    return re.findall(r'<a href="/partner/beneficiaries/\d+">([^<]+)</a>', table)
+    return re.findall(r'<a href="/partner/beneficiaries/\d+">(?:<bdi>)?([^<]+)(?:</bdi>)?</a>', table)
 
 
 def slip_code(page: str) -> str | None:
@@ -303,11 +303,14 @@ def test_slip_is_in_the_persons_language_whatever_the_workers(client, db, world)
                            data={"categories": "computer", "validity_days": "90"})
     page = client.get(response.headers["Location"]).text
 
-    assert '<html lang="ar" dir="rtl">' in page
+    # The worker's page stays in the worker's language; only the slip is in the person's.
+    assert '<html lang="fr" dir="ltr">' in page and "Se déconnecter" in page
+    assert '<article class="slip" lang="ar" dir="rtl">' in page
+    slip = page.split('<article class="slip"', 1)[1]
     assert re.search(r'<svg [^>]*role="img"', page) and "<path d=" in page
     assert "<?xml" not in page and "style=" not in page
     assert slip_code(page) is not None
-    assert 'class="slip-tools" lang="fr" dir="ltr"' in page
+    assert "Imprimer la fiche" in page.split('<article class="slip"', 1)[0] and "Imprimer" not in slip
     assert "Layla" in page and "Structure Alpha" in page
     assert '<html lang="fr" dir="ltr">' in client.get("/partner/").text
 

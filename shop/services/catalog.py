@@ -12,7 +12,7 @@ from shop.extensions import db
 from shop.models import (
     Category, Device, DevicePhoto, DeviceStatus, Grade, KeyboardLayout, PickupPoint, StockVersion,
 )
-from shop.models.stock import STOCK_VERSION_SHARDS
+from shop.models.stock import STOCK_VERSION_SHARDS, device_title
 from shop.models.types import utcnow
 
 SORTS = ("price_asc", "price_desc")
@@ -66,7 +66,7 @@ class Offer:
 
     @property
     def title(self) -> str:
-        return f"{self.brand} {self.model}"
+        return device_title(self.brand, self.model)
 
     @property
     def screen_inches(self) -> float | None:
