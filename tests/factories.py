@@ -172,7 +172,7 @@ def code(person=None, categories=("computer", "smartphone", "tablet"), **kwargs)
 
 
 def without_bdi(html: str) -> str:
-    """A page's HTML without its isolation tags, to look for a sentence as a person reads it."""
+    """A page's HTML without its isolation (tags and FSI/PDI), to find a sentence as a person reads it."""
     import re
 
-    return re.sub(r"</?bdi>", "", html)
+    return re.sub(r"</?bdi>|[\u2068\u2069]", "", html)

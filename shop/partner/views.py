@@ -95,7 +95,7 @@ def new_beneficiary():
         except DomainError as error:
             refuse(form, error)
         else:
-            flash(_("%(name)s is registered. You can now issue a code.", name=person.display_name), "success")
+            flash(_("%(name)s is registered. You can now issue a code.", name=isolate(person.display_name)), "success")
             return redirect(url_for(".beneficiary", beneficiary_id=person.id), code=303)
     return render_template("partner/beneficiary_form.html", form=form, person=None,
                            ask_override=bool(form.override_reason.errors or form.override_reason.data))
@@ -269,7 +269,7 @@ def team():
         else:
             notifications.invitation(user, url_for("auth.accept_invitation", token=token, _external=True),
                                      inviter=current_user)
-            flash(_("An invitation was sent to %(email)s.", email=user.email), "success")
+            flash(_("An invitation was sent to %(email)s.", email=isolate(user.email)), "success")
             return redirect(url_for(".team"), code=303)
     return _no_store(render_template("partner/team.html", form=form, members=scope.team(),
                                      organisation=scope.organisation()))
@@ -289,9 +289,9 @@ def _set_active(user_id: int, active: bool):
         flash(str(error.message), "error")
     else:
         if active:
-            flash(_("%(name)s can sign in again.", name=member.name), "success")
+            flash(_("%(name)s can sign in again.", name=isolate(member.name)), "success")
         else:
-            flash(_("%(name)s can no longer sign in.", name=member.name), "success")
+            flash(_("%(name)s can no longer sign in.", name=isolate(member.name)), "success")
     return redirect(url_for(".team"), code=303)
 
 
@@ -347,7 +347,7 @@ def reserve_for_offer(code_id: int, offer_key: str):
         flash(str(error.message), "error")
         return redirect(url_for(".reserve_for", code_id=code.id), code=303)
     notifications.reservation_confirmed(reservation)
-    flash(_("The device is reserved for %(name)s.", name=code.beneficiary.display_name), "success")
+    flash(_("The device is reserved for %(name)s.", name=isolate(code.beneficiary.display_name)), "success")
     return redirect(url_for(".reservation", number=reservation.number), code=303)
 
 
