@@ -13,7 +13,7 @@ from babel.lists import format_list
 from flask_babel import lazy_gettext as _l
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -209,13 +209,17 @@ def _register_template_helpers(app: Flask) -> None:
             return markup
         return Markup(markup.replace("<bdi>", i18n.FSI).replace("</bdi>", i18n.PDI)).striptags()
 
+    def unit(text: str) -> Markup:
+        """A unit as chemists write it: kg CO₂e, with its subscript."""
+        return Markup(escape(text).replace("CO2", Markup("CO<sub>2</sub>")))
+
     def and_list(items) -> Markup:
         return Markup(format_list([str(i18n.bdi(item)) for item in items], locale=i18n.format_locale()))
 
     app.jinja_env.filters.update(
         price=isolated(i18n.money), date=isolated(i18n.person_date), datetime=isolated(i18n.person_datetime),
         number=isolated(i18n.number), bdi=i18n.bdi, isolate=i18n.isolate, and_list=and_list,
-        text=as_text,
+        text=as_text, unit=unit,
     )
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.trim_blocks = True

@@ -60,7 +60,10 @@ def person_date(value, length: str = "medium", language: str | None = None) -> s
     value = _local(value)
     if isinstance(value, datetime.datetime):
         value = value.date()
-    return dates.format_date(value, length, locale=locale)
+    text = dates.format_date(value, length, locale=locale)
+    if locale.language == "fr" and value.day == 1 and length in ("long", "full") and text.startswith("1 "):
+        text = "1er" + text[1:]  # French writes the first of the month as an ordinal: 1er mars
+    return text
 
 
 def person_time(value, language: str | None = None) -> str:

@@ -6,6 +6,7 @@ import re
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import format_date, format_decimal, format_percent
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 import sqlalchemy as sa
 
@@ -313,7 +314,7 @@ def import_erasures():
                 parsed = erasure.parse(text, point_ids=_point_ids())
                 if parsed.valid and request.form.get("confirm"):
                     count = erasure.import_rows(parsed, actor=current_user)
-                    flash(_("%(count)d erasure records imported.", count=count), "success")
+                    flash(ngettext("%(num)d erasure record imported.", "%(num)d erasure records imported.", count), "success")
                     return redirect(url_for(".erasures"), code=303)
                 form.content.data = text
                 status = 200 if parsed.valid else 422
