@@ -36,3 +36,12 @@ def test_the_gunicorn_line_runs_several_workers_of_the_app_factory():
     args = shlex.split(line.split("=", 1)[1])
     assert int(args[args.index("--workers") + 1]) >= 2
     assert args[-1] == "shop:create_app()"
+
+
+def test_the_guide_keeps_eligibility_codes_out_of_both_access_logs():
+    start = re.search(r"^ExecStart=(.*gunicorn.*)$", DOC, re.M).group(1)
+    assert "--logger-class shop.accesslog.GunicornLogger" in start
+    nginx = DOC.split("## 6. Front server", 1)[1].split("```", 2)[1]
+    assert re.search(r"map \$request_uri \$loggable_uri \{[^}]*code=[^}]*\$uri\?\[removed\]", nginx)
+    assert re.search(r"log_format shop [^;]*\$loggable_uri", nginx) and "$request " not in nginx.split("log_format", 1)[1]
+    assert re.search(r"access_log \S+ shop;", nginx)

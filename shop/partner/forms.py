@@ -105,12 +105,16 @@ class BeneficiaryForm(FlaskForm):
             SelectChoice(ground.value, ground.label) for ground in EligibilityGround
         ]
 
-    def validate_justification(self, field):
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # A rule across two fields, checked in the same round as the others (not after them).
         if self.ground.data in {ground.value for ground in EligibilityGround}:
             try:
-                check_justification(EligibilityGround(self.ground.data), field.data)
+                check_justification(EligibilityGround(self.ground.data), self.justification.data)
             except DomainError as error:
-                raise ValidationError(str(error.message)) from None
+                self.justification.errors = [*self.justification.errors, str(error.message)]
+                valid = False
+        return valid
 
     def to_data(self) -> BeneficiaryData:
         return BeneficiaryData(
