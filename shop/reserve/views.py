@@ -107,7 +107,7 @@ def me():
 @bp.post("/forget")
 def forget():
     session.pop(CODE_SESSION_KEY, None)
-    flash(_("Your code is no longer remembered on this device."), "success")
+    flash(_("This phone or computer no longer remembers your code."), "success")
     return redirect(url_for("catalog.home"), code=303)
 
 
