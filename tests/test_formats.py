@@ -105,3 +105,16 @@ def test_every_count_next_to_a_plural_noun_uses_ngettext():
     for path in sorted([*(ROOT / "shop").rglob("*.py"), *(ROOT / "templates").rglob("*.html")]):
         problems += [f"{path.relative_to(ROOT)}: {found!r}" for found in counts_without_plural_forms(path.read_text())]
     assert not problems, "\n".join(problems)
+
+
+GLUED_PUNCTUATION = re.compile(r"\}\}(?:</\w+>)?(?:, |: |; )(?:<[^>]+>)?\{\{")
+
+
+def test_punctuation_between_values_is_inside_the_translated_strings():
+    """", " and ": " between two values belong to the sentence: French puts a space before ":",
+    Arabic writes "،"; a template that glues them is wrong in some language."""
+    assert GLUED_PUNCTUATION.search('<td>{{ a|bdi }}, {{ b|bdi }}</td>')
+    problems = [f"{path.relative_to(ROOT)}: {m.group(0)!r}"
+                for path in sorted((ROOT / "templates").rglob("*.html"))
+                for m in GLUED_PUNCTUATION.finditer(path.read_text())]
+    assert not problems, "\n".join(problems)
