@@ -205,7 +205,7 @@ def test_a_message_written_in_a_transaction_that_rolls_back_is_never_sent(app, d
     assert app.extensions["mail_outbox"] == []  # not before the commit
     db.session.commit()
     (message,) = app.extensions["mail_outbox"]
-    assert message["Subject"] == "Vous êtes dans la file d'attente"  # the person speaks French
+    assert message["Subject"] == "Vous êtes dans la file d’attente"  # the person speaks French
     assert "numéro 1" in message.get_content()
 
 

@@ -1,10 +1,11 @@
 """Messages to beneficiaries and social workers, each in the reader's language."""
 
 from flask import current_app
-from flask_babel import force_locale, format_date, format_datetime
+from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from shop.extensions import db
+from shop.i18n import isolate, person_date, person_datetime
 from shop.models import Reservation, User
 from shop.models.types import utcnow
 from shop.services import mail, reservations
@@ -17,13 +18,13 @@ def reservation_confirmed(reservation: Reservation) -> None:
         return  # before loading the pickup point: most people reserve without an address
     point = reservation.pickup_point
     with force_locale(person.language):
-        mail.send(person.email, _("Your reservation %(number)s", number=reservation.number), _(
+        mail.send(person.email, _("Your reservation %(number)s", number=isolate(reservation.number)), _(
             "Hello %(name)s,\n\nYour device %(device)s is reserved.\nPickup code: %(code)s\n"
             "Where: %(point)s, %(address)s, %(town)s\nPick it up before: %(deadline)s\n"
             "Bring your slip or your code and an identity document.",
-            name=person.display_name, device=f"{reservation.device.brand} {reservation.device.model}",
-            code=reservation.pickup_code, point=point.name, address=point.address, town=point.town,
-            deadline=format_datetime(reservation.held_until, "long"),
+            name=isolate(person.display_name), device=isolate(reservation.device.title),
+            code=isolate(reservation.pickup_code), point=isolate(point.name), address=isolate(point.address), town=isolate(point.town),
+            deadline=isolate(person_datetime(reservation.held_until, "long")),
         ))
 
 
@@ -34,11 +35,11 @@ def reservation_ready(reservation: Reservation) -> None:
         return
     point = reservation.pickup_point
     with force_locale(person.language):
-        mail.send(person.email, _("Your device is ready: reservation %(number)s", number=reservation.number), _(
+        mail.send(person.email, _("Your device is ready: reservation %(number)s", number=isolate(reservation.number)), _(
             "Hello %(name)s,\n\nYour device is ready. Come to %(point)s, %(address)s, %(town)s before "
             "%(deadline)s with your pickup code %(code)s and an identity document.",
-            name=person.display_name, point=point.name, address=point.address, town=point.town,
-            deadline=format_datetime(reservation.held_until, "long"), code=reservation.pickup_code,
+            name=isolate(person.display_name), point=isolate(point.name), address=isolate(point.address), town=isolate(point.town),
+            deadline=isolate(person_datetime(reservation.held_until, "long")), code=isolate(reservation.pickup_code),
         ))
 
 
@@ -48,11 +49,11 @@ def invitation(user: User, link: str, *, inviter: User) -> None:
         mail.send(user.email, _("Your account on the Solidarity Shop"), _(
             "Hello %(name)s,\n\n%(inviter)s invites you to the partner space of the Solidarity Shop "
             "for %(structure)s.\n\nTo choose your password, open this link within 7 days:\n%(link)s\n",
-            name=user.name, inviter=inviter.name, structure=user.organisation.name, link=link))
+            name=isolate(user.name), inviter=isolate(inviter.name), structure=isolate(user.organisation.name), link=link))
     else:
         mail.send(user.email, _("You are invited to Solidarity Shop"), _(
             "Hello %(name)s,\n\nAn account was created for you. To choose your password, open this link "
-            "within 7 days:\n%(link)s", name=user.name, link=link))
+            "within 7 days:\n%(link)s", name=isolate(user.name), link=link))
 
 
 def _issuer(issued_by_id: int | None) -> User | None:
@@ -68,11 +69,11 @@ def _remind_pickup(reservation: Reservation) -> int:
         recipients.append((current_app.config["BABEL_DEFAULT_LOCALE"], worker.email))
     for language, address in recipients:
         with force_locale(language):
-            mail.send(address, _("Reminder: pick up reservation %(number)s", number=reservation.number),
+            mail.send(address, _("Reminder: pick up reservation %(number)s", number=isolate(reservation.number)),
                       _("Reservation %(number)s (%(name)s) must be picked up before %(deadline)s, at %(point)s.",
-                        number=reservation.number, name=person.display_name,
-                        deadline=format_datetime(reservation.held_until, "long"),
-                        point=reservation.pickup_point.name))
+                        number=isolate(reservation.number), name=isolate(person.display_name),
+                        deadline=isolate(person_datetime(reservation.held_until, "long")),
+                        point=isolate(reservation.pickup_point.name)))
         sent += 1
     return sent
 
@@ -84,7 +85,7 @@ def _remind_code_end(code) -> int:
             mail.send(person.email, _("Reminder: your eligibility code ends soon"), _(
                 "Hello %(name)s,\n\nYour eligibility code ends on %(date)s. Reserve a device before then: "
                 "%(link)s\nIf you need more time, ask your social worker.",
-                name=person.display_name, date=format_date(code.expires_at, "long"),
+                name=isolate(person.display_name), date=isolate(person_date(code.expires_at, "long")),
                 link=current_app.config["PUBLIC_URL"].rstrip("/") + "/catalog",
             ))
         sent += 1
@@ -93,7 +94,7 @@ def _remind_code_end(code) -> int:
         with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
             mail.send(worker.email, _("Reminder: an eligibility code ends soon"),
                       _("The eligibility code of %(name)s ends on %(date)s. You can extend it from their page.",
-                        name=person.display_name, date=format_date(code.expires_at, "long")))
+                        name=isolate(person.display_name), date=isolate(person_date(code.expires_at, "long"))))
         sent += 1
     return sent
 
