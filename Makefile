@@ -36,7 +36,7 @@ compile: $(STAMP)
 
 # Re-extract every string and merge it into each catalog (then translate the new entries).
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs='.* __pycache__' --no-location --sort-output -o messages.pot shop templates
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 --ignore-dirs='.* __pycache__' --no-location --sort-output -o messages.pot shop templates
 	$(BIN)/pybabel update -i messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 	rm -f messages.pot
 

@@ -7,12 +7,15 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from flask import Flask, Request, abort, current_app, flash, g, make_response, render_template, request, session, url_for
+from flask import Flask, Request, abort, current_app, flash, g, make_response, message_flashed, render_template, request, session, url_for
 from flask_login import current_user, logout_user
+from babel import numbers
 from babel.dates import get_day_names
+from babel.lists import format_list
 from flask_babel import lazy_gettext as _l
-from flask_babel import format_currency, format_date, format_datetime, format_decimal, format_time, get_locale
+from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup, escape
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -23,6 +26,7 @@ from shop import config as config_module
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, sqlite_begin_mode
 from shop.models.types import render_item
 from shop.pagecache import PageCache, serve_from_cache
+from shop import accesslog, i18n
 from shop.i18n import current_language, language_list, select_locale, text_direction
 from shop.security import set_security_headers
 
@@ -50,6 +54,8 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     app.before_request(serve_from_cache)  # before the limiter's hook: cached pages skip the rest
+    message_flashed.connect(i18n.remember_flash_language, app)
+    accesslog.install_development_filter()
     limiter.init_app(app)
     login_manager.init_app(app)
     app.extensions["page_cache"] = PageCache()
@@ -244,6 +250,11 @@ def _register_template_helpers(app: Flask) -> None:
             static_hashes[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
         return url_for("static", filename=filename, v=static_hashes[filename])
 
+    # Formatted values come out isolated (`<bdi>`), like escaping: they sit in sentences of either
+    # direction. `|text` gives the bare string for places where markup cannot go (a <title>).
+    def isolated(formatter):
+        return lambda value, *args, **kwargs: i18n.bdi(formatter(value, *args, **kwargs))
+
     prices: dict[tuple, str] = {}  # a catalog page formats the same few prices again and again
 
     def price(cents: int) -> str:
@@ -252,15 +263,31 @@ def _register_template_helpers(app: Flask) -> None:
         if text is None:
             if len(prices) > 20_000:
                 prices.clear()
-            text = prices[key] = format_currency(Decimal(cents) / 100, "EUR")
+            text = prices[key] = i18n.money(cents)
         return text
 
     def money(cents: int, currency: str | None) -> str:
         """An amount in any currency (what a payment provider reported), in the page's language."""
-        return format_currency(Decimal(cents) / 100, (currency or "EUR").upper())
+        return numbers.format_currency(Decimal(cents) / 100, (currency or "EUR").upper(), locale=i18n.format_locale())
+
+    def as_text(markup):
+        """Markup as plain text (for a <title>), its isolated values kept isolated with FSI…PDI."""
+        if not isinstance(markup, Markup):
+            return markup
+        return Markup(markup.replace("<bdi>", i18n.FSI).replace("</bdi>", i18n.PDI)).striptags()
+
+    def unit(text: str) -> Markup:
+        """A unit as chemists write it: kg CO₂e, with its subscript."""
+        return Markup(escape(text).replace("CO2", Markup("CO<sub>2</sub>")))
+
+    def and_list(items) -> Markup:
+        return Markup(format_list([str(i18n.bdi(item)) for item in items], locale=i18n.format_locale()))
 
     app.jinja_env.filters.update(
-        price=price, money=money, date=format_date, datetime=format_datetime, number=format_decimal
+        price=isolated(price), money=money, date=isolated(i18n.person_date),
+        datetime=isolated(i18n.person_datetime),
+        number=isolated(i18n.number), bdi=i18n.bdi, isolate=i18n.isolate, and_list=and_list,
+        text=as_text, unit=unit,
     )
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.trim_blocks = True
@@ -269,8 +296,8 @@ def _register_template_helpers(app: Flask) -> None:
     from shop.auth.access import home_for
 
     app.jinja_env.globals.update(
-        home_for=home_for,
-        weekday_name=weekday_name, time=lambda t: format_time(t, "short"), static_url=static_url,
+        home_for=home_for, flashed_messages=i18n.flashed_messages,
+        weekday_name=weekday_name, time=isolated(i18n.person_time), static_url=static_url,
         language_list=language_list,
     )
 

@@ -60,13 +60,13 @@ MODELS = [
     (Category.SMARTPHONE, "Apple", "iPhone 8", None, 2, 64, 47, "iOS 16", None, 8000),
     (Category.SMARTPHONE, "Google", "Pixel 4a", None, 6, 128, 58, "Android 13", None, 7000),
     (Category.SMARTPHONE, "Fairphone", "Fairphone 3+", None, 4, 64, 57, "Android 13", None, 6000),
-    (Category.TABLET, "Apple", "iPad (6th generation)", None, 2, 32, 97, "iPadOS 17", None, 8000),
+    (Category.TABLET, "Apple", "iPad 9.7 (2018)", None, 2, 32, 97, "iPadOS 17", None, 8000),
     (Category.TABLET, "Samsung", "Galaxy Tab A 10.1", None, 3, 32, 101, "Android 11", None, 5000),
     (Category.SCREEN, "Dell", "P2219H", None, None, None, 215, None, None, 2500),
     (Category.SCREEN, "HP", "E233", None, None, None, 230, None, None, 3000),
     (Category.PRINTER, "HP", "LaserJet Pro M404dn", None, None, None, None, None, None, 3000),
     (Category.MULTIFUNCTION_PRINTER, "Brother", "MFC-L2710DW", None, None, None, None, None, None, 6000),
-    (Category.ACCESSORY, "Logitech", "MK270 keyboard and mouse", None, None, None, None, None, KeyboardLayout.AZERTY, 1000),
+    (Category.ACCESSORY, "Logitech", "MK270", None, None, None, None, None, KeyboardLayout.AZERTY, 1000),
 ]
 
 PATHS = {

@@ -1,8 +1,12 @@
 """Language choice: explicit pick (cookie), else the browser's wish, else French."""
 
+import datetime
+from decimal import Decimal
+
+from babel import Locale, dates, lists, numbers
 from babel.lists import format_list
-from flask import current_app, has_request_context, request
-from flask_babel import get_locale
+from flask import current_app, get_flashed_messages, has_request_context, request, session
+from flask_babel import get_locale, to_user_timezone
 from markupsafe import Markup
 
 LANG_COOKIE = "lang"
@@ -33,4 +37,100 @@ def language_list() -> Markup:
     names = [str(Markup('<bdi lang="{0}">{1}</bdi>').format(code, name))
              for code, name in current_app.config["LANGUAGES"].items()]
     # The separators come from Babel's locale data: plain text, no markup.
-    return Markup(format_list(names, locale=current_language()))
+    return Markup(format_list(names, locale=format_locale()))
+
+
+# --- Formats and bidirectional isolation -------------------------------------------------------
+#
+# People read dates, times, prices and counts in their own locale's form, without seconds or
+# offsets, on a 24-hour clock (English as in Britain: the shop is in Europe). Every value put into
+# a sentence is isolated, so that an address, a code or a model that runs left to right keeps its
+# order inside an Arabic sentence (and an Arabic name inside a French one): `<bdi>` in HTML,
+# FSI…PDI (Unicode's first-strong isolate) in plain text.
+
+FORMAT_LOCALES = {"en": "en_GB"}
+FSI, PDI = "\u2068", "\u2069"
+TIME_PATTERN = "HH:mm"
+
+
+def format_locale(language: str | None = None) -> Locale:
+    language = language or current_language()
+    return Locale.parse(FORMAT_LOCALES.get(language, language))
+
+
+def _local(value):
+    if isinstance(value, datetime.datetime):
+        return to_user_timezone(value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc))
+    return value
+
+
+def person_date(value, length: str = "medium", language: str | None = None) -> str:
+    """A date as the locale writes it ("1 déc. 2026"; "long": "1 décembre 2026")."""
+    locale = format_locale(language)
+    value = _local(value)
+    if isinstance(value, datetime.datetime):
+        value = value.date()
+    text = dates.format_date(value, length, locale=locale)
+    if locale.language == "fr" and value.day == 1 and length in ("long", "full") and text.startswith("1 "):
+        text = "1er" + text[1:]  # French writes the first of the month as an ordinal: 1er mars
+    return text
+
+
+def person_time(value, language: str | None = None) -> str:
+    """A time of day on the 24-hour clock, without seconds ("20:15")."""
+    value = _local(value)
+    return dates.format_time(value, TIME_PATTERN, locale=format_locale(language))
+
+
+def person_datetime(value, length: str = "medium", language: str | None = None) -> str:
+    """A date and a time, joined as the locale joins them, without seconds or offset."""
+    locale = format_locale(language)
+    joined = dates.get_datetime_format(length, locale=locale).replace("'", "")
+    return joined.replace("{0}", person_time(value, language)).replace("{1}", person_date(value, length, language))
+
+
+def money(cents: int, language: str | None = None) -> str:
+    """A price with the € sign in every language (CLDR writes "EUR" in some, Ukrainian for one)."""
+    text = numbers.format_currency(Decimal(cents) / 100, "EUR", locale=format_locale(language))
+    return text.replace("EUR", "€")
+
+
+def number(value, language: str | None = None) -> str:
+    return numbers.format_decimal(value, locale=format_locale(language))
+
+
+def join_list(items, language: str | None = None) -> str:
+    """Items joined with the locale's own separators ("A, B et C"), each isolated."""
+    return lists.format_list([isolate(item) for item in items], locale=format_locale(language))
+
+
+def isolate(value) -> str:
+    """A value isolated for plain text: FSI…PDI keeps its direction inside any sentence."""
+    return f"{FSI}{value}{PDI}"
+
+
+def bdi(value) -> Markup:
+    """A value isolated for HTML."""
+    return Markup("<bdi>{}</bdi>").format(value)
+
+
+# --- Flash messages know their language ---------------------------------------------------------
+# A message is written in the language of the request that made it, and may be shown on a page in
+# another (the person switched language in between): each one carries its own `lang` (WCAG 3.1.2).
+
+FLASH_LANGUAGES = "_flash_langs"
+
+
+def remember_flash_language(sender, message, category, **extra) -> None:
+    session[FLASH_LANGUAGES] = [*session.get(FLASH_LANGUAGES, []), current_language()]
+
+
+def flashed_messages() -> list[tuple[str, str, str, str]]:
+    """(category, message, lang, dir) of each message waiting to be shown."""
+    messages = get_flashed_messages(with_categories=True)
+    if not messages:
+        return []
+    languages = session.pop(FLASH_LANGUAGES, [])
+    if len(languages) != len(messages):  # flashed before languages were recorded
+        languages = [current_language()] * len(messages)
+    return [(category, message, lang, text_direction(lang)) for (category, message), lang in zip(messages, languages)]

@@ -169,3 +169,10 @@ def code(person=None, categories=("computer", "smartphone", "tablet"), **kwargs)
         sa.select(User).where(User.organisation_id == person.organisation_id, User.role == Role.SOCIAL_WORKER).limit(1)
     )
     return codes.issue(person, [CodeCategory(c) for c in categories], worker=worker, **kwargs)
+
+
+def without_bdi(html: str) -> str:
+    """A page's HTML without its isolation (tags and FSI/PDI), to find a sentence as a person reads it."""
+    import re
+
+    return re.sub(r"</?bdi>|[\u2068\u2069]", "", html)

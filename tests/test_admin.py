@@ -12,6 +12,7 @@ from shop.models import (
 )
 from shop.services import partners
 from tests import factories
+from tests.factories import without_bdi
 
 PASSWORD = "correct horse battery staple"  # what factories.user() sets
 
@@ -426,14 +427,14 @@ def test_where_to_get_a_code_lists_only_active_structures_grouped_by_town(client
     factories.organisation(name="Structure en attente", town="Metz", status=OrganisationStatus.PENDING)
     factories.organisation(name="Structure fermée", town="Forbach", status=OrganisationStatus.DEACTIVATED)
 
-    page = client.get("/where-to-get-a-code").text
+    page = without_bdi(client.get("/where-to-get-a-code").text)
 
-    towns = re.findall(r"<h2><bdi>([^<]+)</bdi></h2>", page)
+    towns = re.findall(r"<h2>([^<]+)</h2>", page)
     assert towns == ["Metz", "Thionville"]
-    metz = page.split("<h2><bdi>Metz</bdi></h2>", 1)[1].split("<h2>", 1)[0]
-    thionville = page.split("<h2><bdi>Thionville</bdi></h2>", 1)[1]
-    assert re.findall(r"<h3><bdi>([^<]+)</bdi></h3>", metz) == ["CCAS de Metz", "Mission Locale de Metz"]
-    assert re.findall(r"<h3><bdi>([^<]+)</bdi></h3>", thionville)[:1] == ["Association Pas à Pas"]
+    metz = page.split("<h2>Metz</h2>", 1)[1].split("<h2>", 1)[0]
+    thionville = page.split("<h2>Thionville</h2>", 1)[1]
+    assert re.findall(r"<h3>([^<]+)</h3>", metz) == ["CCAS de Metz", "Mission Locale de Metz"]
+    assert re.findall(r"<h3>([^<]+)</h3>", thionville)[:1] == ["Association Pas à Pas"]
     assert "Structure en attente" not in page and "Structure fermée" not in page
     assert "Forbach" not in page
 

@@ -26,3 +26,14 @@ def test_seed_demo_command_refuses_production(app, db, monkeypatch):
     result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code != 0
     assert "never runs in production" in result.output
+
+
+def test_demo_models_are_brand_and_model_only_so_no_english_shows_in_other_languages():
+    """Brand and model stay as the maker writes them; words the shop would write itself ("keyboard
+    and mouse", "6th generation") would show in English on French and Arabic pages."""
+    import re
+
+    from shop.demo import MODELS
+
+    for _category, brand, model, *_ in MODELS:
+        assert not re.search(r"\b[a-z]{3,}\b", f"{brand} {model}"), model

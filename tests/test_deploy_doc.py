@@ -119,3 +119,10 @@ def test_the_documented_gunicorn_line_serves_production_behind_the_proxy_only(ap
                              env=_production_env(app, redis_url), capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0
     assert "PROXY_FIX is on but gunicorn listens on 0.0.0.0" in refused.stdout + refused.stderr
+def test_the_guide_keeps_eligibility_codes_out_of_both_access_logs():
+    start = re.search(r"^ExecStart=(.*gunicorn.*)$", DOC, re.M).group(1)
+    assert "--logger-class shop.accesslog.GunicornLogger" in start
+    nginx = DOC.split("## 6. Front server", 1)[1].split("```", 2)[1]
+    assert re.search(r"map \$request_uri \$loggable_uri \{[^}]*code=[^}]*\$uri\?\[removed\]", nginx)
+    assert re.search(r"log_format shop [^;]*\$loggable_uri", nginx) and "$request " not in nginx.split("log_format", 1)[1]
+    assert re.search(r"access_log \S+ shop;", nginx)

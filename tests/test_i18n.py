@@ -71,7 +71,7 @@ def test_pages_are_translated(client, db, language):
 def _extracted_messages(tmp_path) -> set[str]:
     pot = tmp_path / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_l",
+        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_ngettext:1,2",
          "-k", "lazy_gettext", "--ignore-dirs=.* __pycache__", "--no-location", "-o", str(pot),
          "shop", "templates"],
         cwd=ROOT, check=True, capture_output=True,

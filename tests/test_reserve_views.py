@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from shop.models import Category, CodeState, Device, DeviceStatus, Reservation, ReservationStatus, Role
 from shop.services import codes
 from tests import factories
+from tests.factories import without_bdi
 from tests.stripe_fake import WEBHOOK_SECRET, FakeStripeHTTP
 
 EN = {"Accept-Language": "en"}
@@ -28,16 +29,26 @@ def enter(client, clear, **extra):
     return client.post("/reserve", data={"code": clear, **extra}, headers=EN)
 
 
-def test_the_slip_link_prefills_the_code(client, shop_with_code):
-    page = client.get(f"/reserve?code={shop_with_code['clear']}", headers=EN).text
-    assert f'value="{shop_with_code["clear"]}"' in page
+def test_the_slip_link_moves_the_code_out_of_the_url_and_prefills_it_grouped(client, shop_with_code):
+    clear = shop_with_code["clear"]
+    response = client.get(f"/reserve?code={clear.lower()}", headers=EN)
+    assert response.status_code == 303 and response.headers["Location"] == "/reserve"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+    page = client.get("/reserve", headers=EN)
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert f'value="{codes.display(clear)}"' in page.text  # grouped as on the slip
+    field = re.search(r'<input [^>]*id="code"[^>]*>', page.text).group(0)
+    assert 'dir="ltr"' in field and 'autocapitalize="characters"' in field and 'spellcheck="false"' in field
+    # Once only: the code does not stay in the session for the next visit.
+    assert codes.display(clear) not in client.get("/reserve", headers=EN).text
 
 
 def test_a_valid_code_opens_a_session_showing_name_rights_and_end_date(client, shop_with_code):
     typed = codes.display(shop_with_code["clear"]).lower().replace(" ", "-")
     response = enter(client, typed)
     assert response.status_code == 303 and response.headers["Location"].endswith("/reserve/me")
-    page = client.get("/reserve/me", headers=EN).text
+    page = without_bdi(client.get("/reserve/me", headers=EN).text)
     assert "Hello Amina" in page
     assert "Computer (laptop or desktop)" in page
     assert "valid until" in page
@@ -196,7 +207,14 @@ def test_a_social_worker_reserves_on_behalf_of_a_person(client, db, shop_with_co
     reservation = db.session.scalar(sa.select(Reservation))
     assert reservation.created_by_id == worker.id
     confirmation = client.get(response.headers["Location"], headers=EN).text
-    assert 'lang="ar"' in confirmation and 'dir="rtl"' in confirmation  # in the person's language
+    # The worker's page is in the worker's language (English here), the flash message and the
+    # button to cancel too; the confirmation to hand over is in the person's (Arabic).
+    assert '<html lang="en" dir="ltr">' in confirmation and "Cancel this reservation" in confirmation
+    assert "Sign out" in confirmation
+    # The reservation was posted in French (no language asked): its message says which it is in.
+    assert '<p class="flash flash-success" lang="fr" dir="ltr">L’appareil est réservé pour' in confirmation
+    for_person = confirmation.split('<section class="for-person" lang="ar" dir="rtl">', 1)[1]
+    assert "Cancel this reservation" not in for_person and "Status:" not in for_person
     assert reservation.pickup_code in confirmation
     person_page = client.get(f"/partner/beneficiaries/{code.beneficiary_id}", headers=EN).text
     assert reservation.number in person_page
@@ -283,20 +301,21 @@ def test_the_on_behalf_list_is_paged_filtered_and_starts_at_the_persons_pickup_p
     client.post("/login", data=two_towns["login"])
     url = f"/partner/codes/{two_towns['code'].id}/reserve"
 
-    first = client.get(url, headers=EN).text
+    first_html = client.get(url, headers=EN).text
+    first = without_bdi(first_html)
     assert first.count('class="card offer"') == 10
     titles = re.findall(r'<h2 class="offer-title">([^<]*)</h2>', first)
     assert all("Near" in t for t in titles[:3]) and "Far" in titles[3]
     assert "Pixel 4a" not in first  # the code allows computers only
     assert "15 offers" in first and "Page 1 of 2" in first
-    assert "<bdi>Espace Metz</bdi>" in first  # says why these come first
+    assert "<bdi>Espace Metz</bdi>" in first_html  # says why these come first
     assert f'href="{url}?page=2"' in first
 
-    second = client.get(f"{url}?page=2", headers=EN).text
+    second = without_bdi(client.get(f"{url}?page=2", headers=EN).text)
     assert second.count('class="card offer"') == 5
 
     # The catalog's filters: a pickup point, a price; the category list offers only what the code allows.
-    filtered = client.get(f"{url}?point={two_towns['thionville'].id}&max_price=32", headers=EN).text
+    filtered = without_bdi(client.get(f"{url}?point={two_towns['thionville'].id}&max_price=32", headers=EN).text)
     assert re.findall(r'<h2 class="offer-title">([^<]*)</h2>', filtered) == [
         "Lenovo Far 0", "Lenovo Far 1", "Lenovo Far 2"]
     assert 'value="smartphone"' not in filtered and 'value="laptop"' in filtered

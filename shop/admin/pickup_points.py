@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, TimeField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
+from shop.i18n import isolate
 from shop.admin.views import admin_only, bp
 from shop.extensions import db
 from shop.forms import refuse
@@ -104,7 +105,7 @@ def new_pickup_point():
         except DomainError as error:
             _refuse(form, error)
         else:
-            flash(_("The pickup point %(name)s is created.", name=point.name), "success")
+            flash(_("The pickup point %(name)s is created.", name=isolate(point.name)), "success")
             return redirect(url_for("admin.pickup_points_page"), code=303)
     return render_template("admin/pickup_point_form.html", form=form, point=None), 422 if form.errors else 200
 
@@ -120,7 +121,7 @@ def edit_pickup_point(point_id: int):
         except DomainError as error:
             _refuse(form, error)
         else:
-            flash(_("The pickup point %(name)s is saved.", name=point.name), "success")
+            flash(_("The pickup point %(name)s is saved.", name=isolate(point.name)), "success")
             return redirect(url_for("admin.pickup_points_page"), code=303)
     return render_template("admin/pickup_point_form.html", form=form, point=point,
                            still_here=pickup_points.still_here(point.id)), 422 if form.errors else 200

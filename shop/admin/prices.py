@@ -2,6 +2,7 @@
 
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -55,7 +56,8 @@ def prices():
                     form[cell_name(*key)].errors.append(str(message))
                 form.form_errors.append(str(error.message))
             else:
-                flash(_("The price grid is saved (%(count)d changes).", count=changed), "success")
+                flash(ngettext("The price grid is saved (%(num)d change).", "The price grid is saved (%(num)d changes).", changed),
+                      "success")
                 return redirect(url_for("admin.prices"), code=303)
     return render_template("admin/prices.html", form=form, categories=list(Category), grades=list(Grade),
                            caps=pricing.LEGAL_CAPS_CENTS, cap_source=pricing.LEGAL_CAP_SOURCE,

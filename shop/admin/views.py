@@ -5,6 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from shop.i18n import isolate
 from shop.admin.forms import STAFF_ROLES, InviteForm, OrganisationForm, PublicDetailsForm, QuotaForm, public_details
 from shop.forms import ActionForm, refuse
 from shop.auth.access import roles_required
@@ -126,7 +127,7 @@ def invite_member(organisation_id: int):
         except DomainError as error:
             refuse(form, error)
         else:
-            flash(_("The invitation is sent to %(email)s.", email=user.email), "success")
+            flash(_("The invitation is sent to %(email)s.", email=isolate(user.email)), "success")
             return redirect(url_for("admin.organisation", organisation_id=organisation.id), code=303)
     return _organisation_page(organisation, invite_form=form, status=422)
 
@@ -147,7 +148,7 @@ def accounts_page():
             refuse(form, error)
             status = 422
         else:
-            flash(_("The invitation is sent to %(email)s.", email=user.email), "success")
+            flash(_("The invitation is sent to %(email)s.", email=isolate(user.email)), "success")
             return redirect(url_for("admin.accounts_page"), code=303)
     elif form.is_submitted():
         status = 422
@@ -187,5 +188,5 @@ def reset_two_factor(user_id: int):
         flash(str(error.message), "error")
     else:
         flash(_("Two-step sign-in is reset for %(email)s. They set it up again at their next sign-in, "
-                "within %(days)d days.", email=user.email, days=twofactor.ENROL_WINDOW.days), "success")
+                "within %(days)d days.", email=isolate(user.email), days=twofactor.ENROL_WINDOW.days), "success")
     return redirect(url_for("admin.accounts_page"), code=303)

@@ -5,6 +5,7 @@ import time
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_limiter.util import get_remote_address
 from flask_login.utils import login_url
@@ -223,8 +224,9 @@ def second_factor():
             target = _finish_sign_in(user)
             if used == "recovery":
                 left = twofactor.recovery_codes_left(user)
-                flash(_("You used a recovery code. %(left)d are left: make new ones from your account page "
-                        "when you can.", left=left), "info")
+                flash(ngettext("You used a recovery code. %(num)d is left: make new ones from your account page "
+                               "when you can.", "You used a recovery code. %(num)d are left: make new ones from your "
+                               "account page when you can.", left), "info")
             return redirect(target, code=303)
     return _no_store(render_template("auth/second_factor.html", form=form))
 

@@ -6,12 +6,14 @@ import re
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import format_date, format_decimal, format_percent
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 import sqlalchemy as sa
 
 from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.forms import ActionForm, refuse
+from shop.i18n import isolate
 from shop.impact.charts import bar_chart
 from shop.impact.forms import BatchForm, DonorForm, ErasureForm, ErasureImportForm, PeriodForm
 from shop.models.types import utcnow
@@ -205,7 +207,7 @@ def _desc(rows) -> str:
         return _("Nothing to show for this period. The table below gives every figure.")
     label, _value, text = max(rows, key=lambda r: r[1])
     return _("Bar chart: the largest bar is %(label)s (%(value)s). The table below gives every figure.",
-             label=label, value=text)
+             label=isolate(label), value=isolate(text))
 
 
 def _chart(chart_id: str, title: str, rows):
@@ -288,7 +290,7 @@ def erasures():
                 except DomainError as error:
                     refuse(form, error)
                 else:
-                    flash(_("Erasure recorded for %(serial)s.", serial=device.serial_number), "success")
+                    flash(_("Erasure recorded for %(serial)s.", serial=isolate(device.serial_number)), "success")
                     return redirect(url_for(".erasures"), code=303)
     return render_template("impact/erasures.html", form=form, records=erasure.recent(_point_ids())), status
 
@@ -312,7 +314,7 @@ def import_erasures():
                 parsed = erasure.parse(text, point_ids=_point_ids())
                 if parsed.valid and request.form.get("confirm"):
                     count = erasure.import_rows(parsed, actor=current_user)
-                    flash(_("%(count)d erasure records imported.", count=count), "success")
+                    flash(ngettext("%(num)d erasure record imported.", "%(num)d erasure records imported.", count), "success")
                     return redirect(url_for(".erasures"), code=303)
                 form.content.data = text
                 status = 200 if parsed.valid else 422

@@ -112,6 +112,13 @@ def new_passport_token() -> str:
     return secrets.token_urlsafe(12)
 
 
+def device_title(brand: str, model: str) -> str:
+    """"Lenovo ThinkPad T480", but "Fairphone 3+" rather than "Fairphone Fairphone 3+"."""
+    if model.casefold().startswith(brand.casefold()):
+        return model
+    return f"{brand} {model}"
+
+
 class Device(db.Model):
     """One physical, unique item: a stock of one."""
 
@@ -183,7 +190,7 @@ class Device(db.Model):
 
     @property
     def title(self) -> str:
-        return f"{self.brand} {self.model}"
+        return device_title(self.brand, self.model)
 
     @property
     def editable(self) -> bool:

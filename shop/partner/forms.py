@@ -13,7 +13,7 @@ from shop.models import CodeCategory, CodeState, EligibilityGround
 from shop.services import codes
 from shop.services.accounts import normalise_email
 from shop.services.errors import DomainError
-from shop.services.partners import BeneficiaryData, normalise_phone
+from shop.services.partners import BeneficiaryData, check_birth_year, check_justification, normalise_phone
 
 REQUIRED = _l("This field is required.")
 NOT_IN_LIST = _l("Choose from the list.")
@@ -76,6 +76,11 @@ def _at_least_one(form, field):
 def _year_given(form, field):
     if field.data is None:
         raise ValidationError(_l("Enter the year with 4 digits, for example 1985."))
+    # The service's own rule, checked here too so that every field is checked in one round.
+    try:
+        check_birth_year(field.data)
+    except DomainError as error:
+        raise ValidationError(str(error.message)) from None
 
 
 class BeneficiaryForm(FlaskForm):
@@ -102,6 +107,17 @@ class BeneficiaryForm(FlaskForm):
         self.ground.choices = [SelectChoice("", _l("Choose a ground"))] + [
             SelectChoice(ground.value, ground.label) for ground in EligibilityGround
         ]
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # A rule across two fields, checked in the same round as the others (not after them).
+        if self.ground.data in {ground.value for ground in EligibilityGround}:
+            try:
+                check_justification(EligibilityGround(self.ground.data), self.justification.data)
+            except DomainError as error:
+                self.justification.errors = [*self.justification.errors, str(error.message)]
+                valid = False
+        return valid
 
     def to_data(self) -> BeneficiaryData:
         return BeneficiaryData(

@@ -10,12 +10,13 @@ from flask import (
     Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for,
 )
 from flask_babel import force_locale, to_user_timezone
+from markupsafe import Markup
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from shop.auth.access import roles_required
 from shop.extensions import db
-from shop.i18n import current_language, text_direction
+from shop.i18n import current_language, isolate, text_direction
 from shop.forms import ActionForm, refuse
 from shop.models import CodeState, PaymentMethod, Role
 from shop.models.types import utcnow
@@ -105,7 +106,7 @@ def new_beneficiary():
         except DomainError as error:
             refuse(form, error)
         else:
-            flash(_("%(name)s is registered. You can now issue a code.", name=person.display_name), "success")
+            flash(_("%(name)s is registered. You can now issue a code.", name=isolate(person.display_name)), "success")
             return redirect(url_for(".beneficiary", beneficiary_id=person.id), code=303)
     return render_template("partner/beneficiary_form.html", form=form, person=None,
                            ask_override=bool(form.override_reason.errors or form.override_reason.data))
@@ -210,28 +211,15 @@ def slip(code_id: int):
         ))
     person = code.beneficiary
     audit.record(current_user, "code.slip_print", code, organisation_id=code.organisation_id)
-    # The few words meant for the social worker stay in the worker's language.
-    worker = {
-        "lang": current_language(),
-        "dir": text_direction(),
-        "print": _("Print the slip"),
-        "how_to_print": _("Print this page (Ctrl+P, or ⌘+P on a Mac) and give it to the person. "
-                          "The code is shown only once: after you leave this page, it cannot be shown again."),
-        "back": _("Back to %(name)s's page", name=person.display_name),
-    }
-    with force_locale(person.language):
-        html = render_template(
-            "partner/slip.html",
-            code=code,
-            person=person,
-            organisation=scope.organisation(),
-            shown_code=codes.display(clear),
-            qr_code=qr.svg(url_for("reserve.enter_code", code=clear, _external=True),
-                           _("QR code: scan it to open the shop with your code filled in")),
-            site=request.url_root,
-            pickup_points=catalog.active_pickup_points(with_hours=True),
-            worker=worker,
-        )
+    slip = _in_language_of(
+        person, "partner/_slip_for_person.html", code=code, person=person, organisation=scope.organisation(),
+        shown_code=codes.display(clear),
+        qr_code=lambda: qr.svg(url_for("reserve.enter_code", code=clear, _external=True),
+                               _("QR code: scan it to open the shop with your code filled in")),
+        site=request.url_root, pickup_points=catalog.active_pickup_points(with_hours=True),
+    )
+    html = render_template("partner/slip.html", person=person, slip=slip, person_lang=person.language,
+                           person_dir=text_direction(person.language))
     return _no_store(html)
 
 
@@ -297,7 +285,7 @@ def team():
         except DomainError as error:
             refuse(form, error, field="email")
         else:
-            flash(_("An invitation was sent to %(email)s.", email=user.email), "success")
+            flash(_("An invitation was sent to %(email)s.", email=isolate(user.email)), "success")
             return redirect(url_for(".team"), code=303)
     return _no_store(render_template("partner/team.html", form=form, members=scope.team(),
                                      organisation=scope.organisation()))
@@ -317,9 +305,9 @@ def _set_active(user_id: int, active: bool):
         flash(str(error.message), "error")
     else:
         if active:
-            flash(_("%(name)s can sign in again.", name=member.name), "success")
+            flash(_("%(name)s can sign in again.", name=isolate(member.name)), "success")
         else:
-            flash(_("%(name)s can no longer sign in.", name=member.name), "success")
+            flash(_("%(name)s can no longer sign in.", name=isolate(member.name)), "success")
     return redirect(url_for(".team"), code=303)
 
 
@@ -384,7 +372,7 @@ def reserve_for_offer(code_id: int, offer_key: str):
         db.session.rollback()
         flash(str(error.message), "error")
         return redirect(url_for(".reserve_for", code_id=code.id), code=303)
-    flash(_("The device is reserved for %(name)s.", name=code.beneficiary.display_name), "success")
+    flash(_("The device is reserved for %(name)s.", name=isolate(code.beneficiary.display_name)), "success")
     return redirect(url_for(".reservation", number=reservation.number), code=303)
 
 
@@ -395,13 +383,24 @@ def reservation(number: str):
     found = _found(_scope().reservation, number)
     person = found.beneficiary
     audit.record(current_user, "reservation.view", found, organisation_id=found.organisation_id)
-    with force_locale(person.language):
-        html = render_template(
-            "partner/reservation.html", reservation=found, person=person,
-            pickup_qr=qr.svg(found.pickup_code, _("Pickup code %(code)s", code=found.pickup_code)),
-            point=catalog.get_pickup_point(found.pickup_point_id), form=ActionForm(),
-        )
-    return _no_store(html)
+    for_person = _in_language_of(
+        person, "partner/_reservation_for_person.html", reservation=found, person=person,
+        pickup_qr=lambda: qr.svg(found.pickup_code, _("Pickup code %(code)s", code=isolate(found.pickup_code))),
+        point=catalog.get_pickup_point(found.pickup_point_id),
+    )
+    return _no_store(render_template(
+        "partner/reservation.html", reservation=found, person=person, form=ActionForm(), for_person=for_person,
+        person_lang=person.language, person_dir=text_direction(person.language),
+    ))
+
+
+def _in_language_of(reader, template: str, **context) -> Markup:
+    """The part of a worker's page meant for the person, in the person's language (the page
+    around it, menu and buttons included, stays in the worker's). Callables in `context` are
+    called inside the person's language, for texts made in Python (a QR code's label)."""
+    with force_locale(reader.language):
+        values = {name: value() if callable(value) else value for name, value in context.items()}
+        return Markup(render_template(template, **values))
 
 
 @bp.post("/reservations/<number>/cancel")

@@ -12,6 +12,8 @@ class CodeForm(FlaskForm):
     code = StringField(
         _l("Your eligibility code"),
         validators=[DataRequired(_l("Please type the code from your slip.")), Length(max=64, message=_l("This code is too long."))],
+        # Typed as printed: capitals, no spell check, left to right in every language.
+        render_kw={"autocapitalize": "characters", "spellcheck": "false", "dir": "ltr", "class": "code-input"},
     )
     offer = HiddenField()
     then = HiddenField()  # where to go once the code is known (the waitlist form)

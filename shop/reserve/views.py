@@ -2,7 +2,7 @@
 
 import secrets
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from sqlalchemy.exc import OperationalError
@@ -21,6 +21,23 @@ from shop.services.reservations import SoldOut, UnknownCode
 bp = Blueprint("reserve", __name__, url_prefix="/reserve")
 
 CODE_SESSION_KEY = "code_id"
+TYPED_CODE_KEY = "typed_code"
+
+
+def _code_from_link():
+    """The QR code on a slip opens /reserve?code=…: the code goes into the session (shown grouped,
+    as on the slip) and the browser moves at once to the clean URL, so that the code stays out of
+    history, proxies and referrers (the access logs take it out too: shop/accesslog.py). Opening
+    the code is still the person's own step: a link alone never counts as an attempt."""
+    typed = codes.normalise(request.args.get("code", "")[:64])
+    if typed:
+        session[TYPED_CODE_KEY] = codes.display(typed)
+    args = {name: request.args[name][:limit] for name, limit in (("offer", 16), ("then", 200))
+            if request.args.get(name)}
+    response = redirect(url_for("reserve.enter_code", **args), code=303)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _session_key() -> str:
@@ -51,7 +68,10 @@ def _require_code():
 
 @bp.route("", methods=["GET", "POST"])
 def enter_code():
-    form = CodeForm(data={"code": request.args.get("code", "")[:64], "offer": request.args.get("offer", "")[:16],
+    if request.method == "GET" and "code" in request.args:
+        return _code_from_link()
+    typed = session.pop(TYPED_CODE_KEY, "") if request.method == "GET" else ""
+    form = CodeForm(data={"code": typed, "offer": request.args.get("offer", "")[:16],
                           "then": request.args.get("then", "")[:200]}
                     if request.method == "GET" else None)
     status = 200
@@ -83,7 +103,9 @@ def enter_code():
             return redirect(url_for("reserve.me"), code=303)
     elif request.method == "POST":
         status = 400 if not form.code.errors else 200
-    return render_template("reserve/enter_code.html", form=form), status
+    response = make_response(render_template("reserve/enter_code.html", form=form), status)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the page may show a code from a QR
+    return response
 
 
 @bp.get("/me")
@@ -100,7 +122,7 @@ def me():
 @bp.post("/forget")
 def forget():
     session.pop(CODE_SESSION_KEY, None)
-    flash(_("Your code is no longer remembered on this device."), "success")
+    flash(_("This phone or computer no longer remembers your code."), "success")
     return redirect(url_for("catalog.home"), code=303)
 
 

@@ -13,7 +13,7 @@ from shop.extensions import db
 from shop.models import (
     CatalogVersion, Category, Device, DevicePhoto, DeviceStatus, Grade, KeyboardLayout, OfferRow, PickupPoint,
 )
-from shop.models.stock import VERSION_SHARDS
+from shop.models.stock import VERSION_SHARDS, device_title
 from shop.models.types import utcnow
 
 SORTS = ("price_asc", "price_desc")
@@ -60,7 +60,7 @@ class Offer:
 
     @property
     def title(self) -> str:
-        return f"{self.brand} {self.model}"
+        return device_title(self.brand, self.model)
 
     @property
     def screen_inches(self) -> float | None:

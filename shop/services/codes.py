@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 
 from shop.extensions import db
 from shop.models import (
@@ -189,7 +190,7 @@ def issue(
     if not categories:
         raise DomainError(_l("Choose at least one kind of device."))
     if not 1 <= validity_days <= MAX_VALIDITY_DAYS:
-        raise DomainError(_l("The validity must be between 1 and %(max)d days.", max=MAX_VALIDITY_DAYS))
+        raise DomainError(lazy_ngettext("The validity must be between 1 and %(num)d day.", "The validity must be between 1 and %(num)d days.", MAX_VALIDITY_DAYS))
     organisation = beneficiary.organisation
     if worker.organisation_id != organisation.id or not organisation.is_active:
         raise DomainError(_l("Your structure cannot issue codes at the moment."))
@@ -253,12 +254,12 @@ def extend(code: EligibilityCode, *, worker: User, days: int, reason: str, now: 
     if not reason:
         raise DomainError(_l("Please give a reason."))
     if not 1 <= days <= MAX_VALIDITY_DAYS:
-        raise DomainError(_l("The validity must be between 1 and %(max)d days.", max=MAX_VALIDITY_DAYS))
+        raise DomainError(lazy_ngettext("The validity must be between 1 and %(num)d day.", "The validity must be between 1 and %(num)d days.", MAX_VALIDITY_DAYS))
     if code.status != CodeState.ACTIVE:
         raise DomainError(_l("Only an active or expired code can be extended."))
     new_end = max(code.expires_at, now) + timedelta(days=days)
     if new_end - code.issued_at > timedelta(days=MAX_VALIDITY_DAYS):
-        raise DomainError(_l("A code cannot stay valid more than %(max)d days in all.", max=MAX_VALIDITY_DAYS))
+        raise DomainError(lazy_ngettext("A code cannot stay valid more than %(num)d day in all.", "A code cannot stay valid more than %(num)d days in all.", MAX_VALIDITY_DAYS))
     result = db.session.execute(
         sa.update(EligibilityCode)
         .where(EligibilityCode.id == code.id, EligibilityCode.status == CodeState.ACTIVE,

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 
 from shop.extensions import db
 from shop.models import Device, ErasureMethod, ErasureRecord, ErasureResult
@@ -168,8 +169,9 @@ def parse(text: str, *, point_ids: list[int] | None, today: date | None = None) 
             parsed.problems.append(Problem(number, None, _l("Too many lines: at most %(max)d per file.", max=MAX_ROWS)))
             return parsed
         if len(cells) != len(header):
-            parsed.problems.append(Problem(number, None, _l("This line has %(found)d cells instead of %(expected)d.",
-                                                            found=len(cells), expected=len(header))))
+            parsed.problems.append(Problem(number, None, lazy_ngettext(
+                "This line has %(num)d cell instead of %(expected)d.", "This line has %(num)d cells instead of %(expected)d.",
+                len(cells), expected=len(header))))
             continue
         records.append((number, {name: cell.strip() for name, cell in zip(names, cells) if name}))
     if not records and not parsed.problems:
@@ -193,7 +195,7 @@ def parse(text: str, *, point_ids: list[int] | None, today: date | None = None) 
                 refuse(column, _l("This cell is empty."))
         for column, limit in LIMITS.items():
             if len(values.get(column) or "") > limit:
-                refuse(column, _l("Too long: at most %(max)d characters.", max=limit))
+                refuse(column, lazy_ngettext("Too long: at most %(num)d character.", "Too long: at most %(num)d characters.", limit))
         serial = values.get("serial_number")
         if serial and serial not in known:
             refuse("serial_number", _l("No device with this serial number in the stock."))

@@ -159,19 +159,29 @@ class PossibleDuplicate(DomainError):
     """Someone with the same name, year of birth and phone is registered elsewhere."""
 
 
+def check_birth_year(year: int | None, now: datetime | None = None) -> None:
+    """A year of birth is a plausible 4-digit year ("85" is not 1985)."""
+    now = now or utcnow()
+    if not MIN_BIRTH_YEAR <= (year or 0) <= now.year:
+        raise DomainError(_l("The year of birth must be between %(min)d and %(max)d.", min=MIN_BIRTH_YEAR, max=now.year),
+                          field="birth_year")
+
+
+def check_justification(ground: EligibilityGround, justification: str | None) -> None:
+    if ground == EligibilityGround.OTHER and not (justification or "").strip():
+        raise DomainError(_l("Please explain the reason when you choose “Other”."), field="justification")
+
+
 def _clean(data: BeneficiaryData, now: datetime) -> dict:
     name = " ".join((data.display_name or "").split())
     if not name:
         raise DomainError(_l("Please enter the name the person is called by."), field="display_name")
-    if not MIN_BIRTH_YEAR <= (data.birth_year or 0) <= now.year:
-        raise DomainError(_l("The year of birth must be between %(min)d and %(max)d.", min=MIN_BIRTH_YEAR, max=now.year),
-                          field="birth_year")
+    check_birth_year(data.birth_year, now)
     if data.language not in current_app.config["LANGUAGES"]:
         raise DomainError(_l("Choose a language from the list."), field="language")
     ground = EligibilityGround(data.ground)
     justification = (data.justification or "").strip() or None
-    if ground == EligibilityGround.OTHER and not justification:
-        raise DomainError(_l("Please explain the reason when you choose “Other”."), field="justification")
+    check_justification(ground, justification)
     sms_phone = None
     if data.texts_allowed:
         number = (data.sms_phone or "").strip() or (data.phone or "").strip()

@@ -7,6 +7,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 
 from shop.services.errors import DomainError
 
@@ -30,7 +31,7 @@ def _hasher() -> PasswordHasher:
 def check_policy(password: str, *, email: str | None = None) -> None:
     """Refuse short, overlong, common or guessable passwords with a plain message."""
     if len(password) < MIN_LENGTH:
-        raise DomainError(_l("Your password must have at least %(n)d characters.", n=MIN_LENGTH))
+        raise DomainError(lazy_ngettext("Your password must have at least %(num)d character.", "Your password must have at least %(num)d characters.", MIN_LENGTH))
     if len(password) > MAX_LENGTH:
         raise DomainError(_l("Your password is too long."))
     lowered = password.lower()

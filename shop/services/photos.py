@@ -12,6 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shop.extensions import db
@@ -124,7 +125,7 @@ def add_photo(device: Device, data: bytes, *, actor) -> DevicePhoto:
         raise DomainError(_l("This device is reserved or sold: it can no longer be changed."), field="photo")
     count = db.session.scalar(sa.select(sa.func.count()).where(DevicePhoto.device_id == device.id))
     if count >= MAX_PHOTOS:
-        raise DomainError(_l("A device can have at most %(n)d photos.", n=MAX_PHOTOS), field="photo")
+        raise DomainError(lazy_ngettext("A device can have at most %(num)d photo.", "A device can have at most %(num)d photos.", MAX_PHOTOS), field="photo")
     variants = make_variants(data)
     token = secrets.token_urlsafe(16)
     target = folder()

@@ -1,13 +1,13 @@
 """Solidarity prices and the legal caps on them."""
 
 import re
-from decimal import Decimal
 
 import sqlalchemy as sa
-from flask_babel import format_currency
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 
 from shop.extensions import db
+from shop.i18n import isolate, money
 from shop.models import Category, Grade, GridPrice
 from shop.services import audit
 from shop.services.errors import DomainError
@@ -38,14 +38,14 @@ def legal_cap(category: Category) -> int | None:
 def check_price(category: Category, price_cents: int, *, public_donor: bool) -> None:
     """Refuse a negative or absurd price, and any price above the legal cap for public donations."""
     if price_cents < 0 or price_cents > MAX_PRICE_CENTS:
-        raise DomainError(_l("The price must be between 0 and %(max)d euros.", max=MAX_PRICE_CENTS // 100))
+        raise DomainError(lazy_ngettext("The price must be between 0 and %(num)d euro.", "The price must be between 0 and %(num)d euros.", MAX_PRICE_CENTS // 100))
     cap = legal_cap(category)
     if public_donor and cap is not None and price_cents > cap:
         raise DomainError(
             _l(
                 "A device given by a public body cannot cost more than %(cap)s "
                 "in this category (legal cap).",
-                cap=format_currency(Decimal(cap) / 100, "EUR"),
+                cap=isolate(money(cap)),
             ),
             cap_cents=cap,
         )

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 
 from shop.extensions import db
 from shop.models import (
@@ -132,7 +133,7 @@ class _Refused(Exception):
 def _text(limit):
     def read(value):
         if len(value) > limit:
-            raise _Refused(_l("At most %(n)d characters.", n=limit))
+            raise _Refused(lazy_ngettext("At most %(num)d character.", "At most %(num)d characters.", limit))
         return value
     return read
 
@@ -281,13 +282,16 @@ def check(content: bytes, *, pickup_point: PickupPoint) -> Checked:
                 continue  # blank lines are ignored
             result.row_count += 1
             if result.row_count > MAX_ROWS:
-                result.problems.append(Problem(None, None, _l(
-                    "The file has more than %(max)d devices: split it into smaller files.", max=MAX_ROWS)))
+                result.problems.append(Problem(None, None, lazy_ngettext(
+                    "The file has more than %(num)d device: split it into smaller files.",
+                    "The file has more than %(num)d devices: split it into smaller files.", MAX_ROWS)))
                 return result
             if len(cells) != len(header):
-                result.problems.append(Problem(line, None, _l(
-                    "This line has %(found)d cells but the first line names %(expected)d columns. "
-                    "Check the separators and quotes.", found=len(cells), expected=len(header))))
+                result.problems.append(Problem(line, None, lazy_ngettext(
+                    "This line has %(num)d cell but the first line names %(expected)d columns. "
+                    "Check the separators and quotes.",
+                    "This line has %(num)d cells but the first line names %(expected)d columns. "
+                    "Check the separators and quotes.", len(cells), expected=len(header))))
                 continue
             raw_rows.append((line, cells))
     except csv.Error:

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, SelectChoice, SelectField
 from wtforms.validators import DataRequired
 
+from shop.i18n import isolate
 from shop.extensions import db
 from shop.services import stock_import
 from shop.services.errors import DomainError, NotFound
@@ -120,7 +121,7 @@ def import_confirm():
                                filename=filename, preview=[], changed=True), 422
     count = len(checked.rows)
     flash(ngettext("%(num)d device imported at %(point)s.", "%(num)d devices imported at %(point)s.", count,
-                   point=point.name), "success")
+                   point=isolate(point.name)), "success")
     return redirect(url_for("staff.stock", point=point.id), code=303)
 
 

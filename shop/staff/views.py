@@ -6,6 +6,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from shop.i18n import isolate
 from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.forms import ActionForm, refuse
@@ -87,7 +88,7 @@ def mark_ready(number: str):
         db.session.rollback()
         flash(str(error.message), "error")
     else:
-        flash(_("Reservation %(number)s is ready for pickup.", number=found.number), "success")
+        flash(_("Reservation %(number)s is ready for pickup.", number=isolate(found.number)), "success")
     if request.form.get("back") == "board":
         return redirect(url_for(".board", point=found.pickup_point_id), code=303)
     return redirect(url_for(".reservation", number=found.number), code=303)
@@ -232,7 +233,7 @@ def edit_device(device_id: int):
         except DomainError as error:
             refuse(form, error)
         else:
-            flash(_("Device %(serial)s is saved.", serial=device.serial_number) if changed
+            flash(_("Device %(serial)s is saved.", serial=isolate(device.serial_number)) if changed
                   else _("Nothing to save: no change."), "success")
             return redirect(url_for(".edit_device", device_id=device.id), code=303)
     return _edit_page(device, form=form, code=422)
@@ -329,7 +330,7 @@ def new_device():
         except DomainError as error:
             refuse(form, error, field="price")
         else:
-            flash(_("Device %(serial)s is in the stock as received.", serial=device.serial_number), "success")
+            flash(_("Device %(serial)s is in the stock as received.", serial=isolate(device.serial_number)), "success")
             return redirect(url_for(".stock", point=device.pickup_point_id), code=303)
     return render_template("staff/device_form.html", form=form), 422 if form.errors else 200
 
@@ -350,7 +351,7 @@ def move_device(device_id: int, to_status: str):
         db.session.rollback()
         flash(str(error.message), "error")
     else:
-        flash(_("%(serial)s: %(status)s.", serial=device.serial_number, status=target.label), "success")
+        flash(_("%(serial)s: %(status)s.", serial=isolate(device.serial_number), status=target.label), "success")
     return redirect(url_for(".stock", point=device.pickup_point_id, status=_known_status(request.form.get("back_status"))),
                     code=303)
 

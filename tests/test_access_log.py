@@ -1,0 +1,37 @@
+"""An eligibility code from a slip's QR code never reaches an access log."""
+
+import datetime
+import logging
+
+from gunicorn.config import Config
+
+from shop.accesslog import GunicornLogger, redact
+
+CODE = "SRQ8RT85CH792H"
+
+
+def test_redact_removes_the_code_and_keeps_the_rest():
+    assert redact(f"GET /reserve?code={CODE} HTTP/1.1") == "GET /reserve?code=[removed] HTTP/1.1"
+    assert redact(f"/reserve?offer=abc&code={CODE.lower()}&x=1") == "/reserve?offer=abc&code=[removed]&x=1"
+    assert redact("GET /catalog?category=laptop HTTP/1.1") == "GET /catalog?category=laptop HTTP/1.1"
+
+
+class _Response:
+    status, sent, headers = "303 SEE OTHER", 0, [("Location", "/reserve")]
+
+
+def test_gunicorns_access_log_line_holds_no_code():
+    environ = {"REQUEST_METHOD": "GET", "RAW_URI": f"/reserve?code={CODE}", "SERVER_PROTOCOL": "HTTP/1.1",
+               "PATH_INFO": "/reserve", "QUERY_STRING": f"code={CODE}", "REMOTE_ADDR": "203.0.113.5",
+               "HTTP_REFERER": f"https://shop.example/reserve?code={CODE}"}
+    logger = GunicornLogger(Config())
+    atoms = logger.atoms(_Response(), [("Referer", environ["HTTP_REFERER"])], environ, datetime.timedelta(0))
+    line = logger.cfg.access_log_format % atoms
+    assert CODE not in line and CODE not in repr(atoms)
+    assert "/reserve?code=[removed]" in line
+
+
+def test_the_development_servers_log_holds_no_code(app, caplog):
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        logging.getLogger("werkzeug").info('%s - - "%s" %s -', "127.0.0.1", f"GET /reserve?code={CODE} HTTP/1.1", "303")
+    assert CODE not in caplog.text and "code=[removed]" in caplog.text
