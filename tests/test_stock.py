@@ -293,7 +293,7 @@ def test_labels_beyond_one_page_say_how_many_were_left_out(client, db, stock, mo
     db.session.commit()
     sign_in(client, stock["staff"])
     page = client.get(f"/staff/stock/labels?device={stock['device'].id}&device={second.id}", headers=EN).text
-    assert page.count('<li class="label">') == 1 and "print the 1 others" in page
+    assert page.count('<li class="label">') == 1 and "print the 1 other one" in page
 
 
 def test_blank_looking_optional_choices_count_as_none(client, db, stock):
