@@ -15,6 +15,7 @@ from flask_babel import format_currency, format_date, format_time, get_timezone
 from flask_babel import gettext as _
 
 from shop.i18n import RTL_LANGUAGES
+from shop.services import sms as sms_text
 
 FSI, PDI = "\u2068", "\u2069"
 _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
@@ -199,5 +200,5 @@ def render(key: str, raw_values: dict, language: str, *, sms: bool) -> Rendered:
     if sms:
         if template.sms is None:
             raise ValueError(f"{key} has no SMS text")
-        return Rendered(subject="", body=template.sms(values))
+        return Rendered(subject="", body=sms_text.plain(template.sms(values)))
     return Rendered(subject=template.subject(values), body=template.body(values))

@@ -57,6 +57,18 @@ def encoding(text: str) -> str:
     return "GSM-7" if all(ch in _GSM_BASIC or ch in _GSM_EXTENSION for ch in text) else "UCS-2"
 
 
+# Typographic punctuation that the catalogs use (French ’, « », non-breaking spaces) is outside
+# GSM-7 and would turn a whole French text into UCS-2 (70 characters a segment instead of 160).
+# A text message gets the plain signs instead; letters are never changed.
+_PLAIN = str.maketrans({"’": "'", "‘": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"',
+                        "–": "-", "—": "-", "…": "...", "\u00a0": " ", "\u202f": " ", "\u2009": " "})
+
+
+def plain(text: str) -> str:
+    """The text with typographic punctuation replaced by its GSM-7 equivalent."""
+    return text.translate(_PLAIN)
+
+
 def segments(text: str) -> int:
     """How many SMS segments the text takes (160/153 septets in GSM-7, 70/67 UTF-16 units in UCS-2)."""
     if encoding(text) == "GSM-7":
