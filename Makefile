@@ -12,8 +12,11 @@ COMPILED := $(CATALOGS:.po=.mo)
 run: setup db
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
+# Tests run in parallel, one worker per core (pytest-xdist); a test file stays on one worker, so
+# its module fixtures (live servers, seeded scenes) are built once. TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= auto
 test: setup
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 setup: $(STAMP) $(COMPILED) bytecode
 

@@ -26,6 +26,31 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (`shop_test_gw0`, …),
+    created on first use, so that workers never truncate each other's tables. The environment
+    variable is rewritten too: tests that start subprocesses (benches, gunicorn) read it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or not url.startswith("postgresql"):
+        return url
+    base, _, name = url.rpartition("/")
+    name, query = (name.split("?", 1) + [""])[:2]
+    own = f"{base}/{name}_{worker}" + (f"?{query}" if query else "")
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
+                              isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                              {"n": f"{name}_{worker}"}).first()
+        if not exists:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}_{worker}"'))
+    engine.dispose()
+    return own
+
+
+if os.environ.get("TEST_DATABASE_URL"):
+    os.environ["TEST_DATABASE_URL"] = _worker_database(os.environ["TEST_DATABASE_URL"])
+
+
 def _database_url(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
