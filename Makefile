@@ -1,16 +1,23 @@
 # Two commands: `make run` serves the shop with demo data; `make test` runs every test.
 PYTHON ?= python3
+PORT ?= 5000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv, pinned: the same resolver and installer on every machine (the version `make lock` was run with).
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
+# The locks: every package pinned with its hashes, compiled from pyproject.toml by `make lock`.
+LOCK_FLAGS := --quiet --universal --python-version 3.11 --generate-hashes --no-emit-index-url \
+	--no-emit-find-links --custom-compile-command 'make lock'
 FLASK := $(BIN)/flask --app shop
 CATALOGS := $(wildcard translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: run test setup bytecode translations extract compile db bench clean
+.PHONY: run test setup lock bytecode translations extract compile db bench clean
 
 run: setup db
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -22,11 +29,25 @@ setup: $(STAMP) $(COMPILED) bytecode
 bytecode: $(STAMP)
 	$(BIN)/python -m compileall -q -j 0 shop migrations >/dev/null
 
-$(STAMP): pyproject.toml
+# Installs exactly the dev lock (hashes checked; anything else in .venv is removed), then the
+# shop itself without dependencies. Production installs requirements/prod.txt (docs/DEPLOY.md).
+$(STAMP): pyproject.toml requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
+	test "$$($(UV) --version 2>/dev/null)" = "uv $(UV_VERSION)" || \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
+	$(UV) pip sync --quiet --require-hashes --compile-bytecode --python $(BIN)/python requirements/dev.txt
+	$(UV) pip install --quiet --no-deps --python $(BIN)/python -e .
 	touch $(STAMP)
+
+# Re-resolve both locks from pyproject.toml (after adding or changing a dependency): one command.
+# Keeps the current pins where pyproject.toml still allows them; `make lock LOCK_ARGS=--upgrade`
+# moves everything to the newest allowed release.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test "$$($(UV) --version 2>/dev/null)" = "uv $(UV_VERSION)" || \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
+	$(UV) pip compile $(LOCK_FLAGS) $(LOCK_ARGS) --extra dev -o requirements/dev.txt pyproject.toml
+	$(UV) pip compile $(LOCK_FLAGS) $(LOCK_ARGS) -o requirements/prod.txt pyproject.toml
 
 translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po | $(STAMP)
 	$(BIN)/pybabel compile -d translations -l $* >/dev/null
