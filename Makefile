@@ -61,10 +61,16 @@ translations: $(STAMP)
 	$(BIN)/pybabel update -i messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 	rm -f messages.pot
 
-# Upgrade the database to the newest migration and load demo data (once: seed-demo is idempotent).
+# Upgrade the database to the newest migration and load demo data (seed-demo is idempotent). The
+# default SQLite file is done once per change of the migrations or the demo data (a second
+# `make run` starts the shop at once); a DATABASE_URL of your own is upgraded every time.
+DB_READY := instance/.db-ready
 db: setup
-	$(FLASK) db upgrade
-	$(FLASK) seed-demo
+	@if [ -n "$$DATABASE_URL" ] || [ ! -f instance/shop.sqlite3 ] || [ ! -f $(DB_READY) ] || \
+	    [ -n "$$(find migrations/versions shop/demo.py -newer $(DB_READY) -print -quit)" ]; then \
+		echo "$(FLASK) db upgrade && $(FLASK) seed-demo"; \
+		$(FLASK) db upgrade && $(FLASK) seed-demo && { [ -n "$$DATABASE_URL" ] || touch $(DB_READY); }; \
+	fi
 
 bench: setup
 	$(BIN)/python bench/catalog_rps.py
