@@ -185,7 +185,7 @@ def _one_line_errors(callback):
             reason = str(getattr(error, "orig", error)).strip().splitlines() or ["no message"]
             address = db.engine.url.render_as_string(hide_password=True)
             if isinstance(error, OperationalError) or getattr(error, "connection_invalidated", False):
-                raise click.ClickException(f"the database cannot be reached ({address}): {reason[0]} "
+                raise click.ClickException(f"the database cannot be reached ({address}): {reason[0].rstrip('.')}. "
                                            f"Check DATABASE_URL and that the server runs.") from None
             raise click.ClickException(f"the database refused the command ({address}): {reason[0]}") from None
         except OSError as error:
