@@ -14,13 +14,24 @@ FLASK := $(BIN)/flask --app shop
 CATALOGS := $(wildcard translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: run test setup lock bytecode translations extract compile db bench clean
+.PHONY: run test setup lock prod prod-stop prod-status bytecode translations extract compile db bench clean
 
 run: setup db
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# A production-like stack on this machine (PostgreSQL, Redis, gunicorn x4, dispatcher, cron) in
+# instance/prod: see scripts/prod.sh and docs/DEPLOY.md section 9.
+prod: setup
+	scripts/prod.sh start
+
+prod-stop:
+	scripts/prod.sh stop
+
+prod-status:
+	scripts/prod.sh status
 
 setup: $(STAMP) $(COMPILED) bytecode
 

@@ -103,3 +103,9 @@ def test_the_production_guide_installs_the_production_lock_with_the_pinned_uv():
     assert f"pip install 'uv=={version}'" in guide
     assert re.search(r"uv pip sync --require-hashes --compile-bytecode [^\n]*requirements/prod\.txt", guide)
     assert "install --no-deps" in guide
+
+
+def test_the_container_image_installs_the_production_lock_with_the_pinned_uv():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    version = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    assert f"'uv=={version}'" in dockerfile and "--require-hashes" in dockerfile and "requirements/prod.txt" in dockerfile
