@@ -156,10 +156,10 @@ start() {
 stop_one() {  # stop_one NAME: TERM to its whole session, then wait
     running "$1" || { rm -f "$RUN/$1.pid"; return 0; }
     pid=$(cat "$RUN/$1.pid")
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true  # its session: gunicorn and its workers
     i=0
     while kill -0 "$pid" 2>/dev/null && [ $i -lt 150 ]; do i=$((i + 1)); sleep 0.2; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
+    kill -KILL "-$pid" 2>/dev/null || true
     rm -f "$RUN/$1.pid"
 }
 
