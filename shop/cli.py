@@ -164,9 +164,16 @@ def register_cli(app: Flask) -> None:
         click.echo(f"Restored the {kind} backup {source}. Run `flask --app shop db upgrade` if it is older "
                    f"than this release.")
 
-    for command in app.cli.commands.values():
-        if command.callback is not None:
-            command.callback = _one_line_errors(command.callback)
+    for command in app.cli.commands.values():  # the shop's and Flask-Migrate's (`db upgrade`…)
+        _wrap(command)
+
+
+def _wrap(command: click.Command) -> None:
+    for sub in getattr(command, "commands", {}).values():
+        _wrap(sub)
+    # Flask-Migrate's commands are module-level objects shared by every app: wrap them once.
+    if command.callback is not None and not getattr(command.callback, "one_line_errors", False):
+        command.callback = _one_line_errors(command.callback)
 
 
 def _one_line_errors(callback):
@@ -191,4 +198,5 @@ def _one_line_errors(callback):
         except OSError as error:
             raise click.ClickException(f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")) from None
 
+    run.one_line_errors = True
     return run

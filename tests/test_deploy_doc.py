@@ -190,3 +190,16 @@ def test_flask_reads_the_environment_file_with_dash_e(tmp_path):
                          cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1
     assert "the database cannot be reached" in run.stderr and "/from-env-file" in run.stderr
+
+
+def test_the_migrations_before_start_fail_in_one_line_when_the_database_does_not_answer():
+    line = next(line for line in DOC.splitlines() if line.startswith("ExecStartPre=")).split("=", 1)[1]
+    args = shlex.split(line)
+    assert args[0] == "/srv/shop/.venv/bin/flask" and args[1:] == ["--app", "shop", "db", "upgrade"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SHOP_ENV": "development",
+           "DATABASE_URL": f"postgresql://shop:pw@127.0.0.1:{_free_port()}/shop"}
+    run = subprocess.run([sys.executable, "-m", "flask", *args[1:]], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1 and run.stderr.startswith("Error: the database cannot be reached"), run.stderr
+    assert ":pw@" not in run.stderr  # the password stays out of the message
