@@ -165,7 +165,7 @@ def _as_here(command: str, env_file: Path, tmp_path: Path) -> str:
 
 def test_cron_lines_that_fail_say_so_in_one_line_and_exit_non_zero(tmp_path):
     commands = _cron_commands()
-    assert {c.split("--app shop ", 1)[1].split()[0] for c in commands} == {"expire-holds", "deliver", "purge", "backup"}
+    assert {"expire-holds", "deliver", "purge", "backup"} <= {c.split("--app shop ", 1)[1].split()[0] for c in commands}
     unreachable = tmp_path / "unreachable.env"
     unreachable.write_text(f"SHOP_ENV=development\nDATABASE_URL=postgresql://shop:pw@127.0.0.1:{_free_port()}/shop\n"
                            "MAIL_FROM='Solidarity Shop <no-reply@example.org>'\n")
