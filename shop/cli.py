@@ -134,7 +134,7 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("backup")
     @click.argument("target", type=click.Path(dir_okay=False))
     def backup_command(target: str) -> None:
-        """Write a consistent copy of the database to TARGET while the shop keeps running."""
+        """Write a consistent copy of the database to TARGET (mode 0600) while the shop keeps running."""
         from pathlib import Path
 
         from shop.services import backup
@@ -145,3 +145,58 @@ def register_cli(app: Flask) -> None:
         except DomainError as error:
             raise click.ClickException(str(error)) from None
         click.echo(f"Backup written to {path}.")
+
+    @app.cli.command("restore")
+    @click.argument("source", type=click.Path(dir_okay=False))
+    @click.option("--force", is_flag=True, help="Replace a database that is not empty (stop the shop first).")
+    def restore_command(source: str, force: bool) -> None:
+        """Put the backup SOURCE in place of the database of DATABASE_URL (all of it or nothing)."""
+        from pathlib import Path
+
+        from shop.services import backup
+        from shop.services.errors import DomainError
+
+        db.engine.dispose()  # no connection of this process holds the old database open
+        try:
+            kind = backup.restore(current_app.config["SQLALCHEMY_DATABASE_URI"], Path(source), force=force)
+        except DomainError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"Restored the {kind} backup {source}. Run `flask --app shop db upgrade` if it is older "
+                   f"than this release.")
+
+    for command in app.cli.commands.values():  # the shop's and Flask-Migrate's (`db upgrade`…)
+        _wrap(command)
+
+
+def _wrap(command: click.Command) -> None:
+    for sub in getattr(command, "commands", {}).values():
+        _wrap(sub)
+    # Flask-Migrate's commands are module-level objects shared by every app: wrap them once.
+    if command.callback is not None and not getattr(command.callback, "one_line_errors", False):
+        command.callback = _one_line_errors(command.callback)
+
+
+def _one_line_errors(callback):
+    """A command that fails for an operational reason (database unreachable, a file it cannot
+    write) exits 1 with one line on stderr, not a traceback: cron mails it, a person reads it."""
+    import functools
+
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except (OperationalError, DBAPIError) as error:
+            db.session.rollback()
+            reason = str(getattr(error, "orig", error)).strip().splitlines() or ["no message"]
+            address = db.engine.url.render_as_string(hide_password=True)
+            if isinstance(error, OperationalError) or getattr(error, "connection_invalidated", False):
+                raise click.ClickException(f"the database cannot be reached ({address}): {reason[0].rstrip('.')}. "
+                                           f"Check DATABASE_URL and that the server runs.") from None
+            raise click.ClickException(f"the database refused the command ({address}): {reason[0]}") from None
+        except OSError as error:
+            raise click.ClickException(f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")) from None
+
+    run.one_line_errors = True
+    return run

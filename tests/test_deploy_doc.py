@@ -126,3 +126,80 @@ def test_the_guide_keeps_eligibility_codes_out_of_both_access_logs():
     assert re.search(r"map \$request_uri \$loggable_uri \{[^}]*code=[^}]*\$uri\?\[removed\]", nginx)
     assert re.search(r"log_format shop [^;]*\$loggable_uri", nginx) and "$request " not in nginx.split("log_format", 1)[1]
     assert re.search(r"access_log \S+ shop;", nginx)
+
+
+def _environment_block() -> str:
+    return DOC.split("## 3. Environment", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_environment_file_reads_the_same_in_sh_systemd_and_python_dotenv(tmp_path):
+    from dotenv import dotenv_values
+
+    env_file = tmp_path / "shop.env"
+    env_file.write_text(_environment_block())
+    shell = subprocess.run(["/bin/sh", "-c", f"set -a; . {shlex.quote(str(env_file))}; env -0"],
+                           env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, timeout=10)
+    assert shell.returncode == 0 and not shell.stderr, shell.stderr
+    sourced = dict(item.split("=", 1) for item in shell.stdout.split("\0") if "=" in item)
+    loaded = dotenv_values(env_file)
+    assert len(loaded) >= 15 and None not in loaded.values()
+    assert {name: sourced.get(name) for name in loaded} == loaded
+    assert loaded["MAIL_FROM"] == "Solidarity Shop <no-reply@example.org>"
+    # systemd's EnvironmentFile= takes NAME=value lines and comment lines; it strips quotes but keeps
+    # a trailing "# …" as part of the value and knows no `export`, `$` or backslash continuation.
+    for line in _environment_block().splitlines():
+        assert line.startswith("#") or re.fullmatch(r"[A-Z][A-Z0-9_]*=('[^'$\\]*'|[^\s'\"#$\\;&<>|`]*)", line), line
+
+
+def _cron_commands() -> list[str]:
+    block = DOC.split("## 7. Cron", 1)[1].split("```cron\n", 1)[1].split("```", 1)[0]
+    return [line.split(None, 6)[6] for line in block.splitlines() if line and not line.startswith(("#", "MAILTO="))]
+
+
+def _as_here(command: str, env_file: Path, tmp_path: Path) -> str:
+    """The cron command on this checkout: this Python, a test environment file, a temporary folder."""
+    return (command.replace("/srv/shop", str(ROOT)).replace("/etc/shop.env", str(env_file))
+            .replace(".venv/bin/flask", f"{shlex.quote(sys.executable)} -m flask")
+            .replace("/var/backups/shop", str(tmp_path)).replace("\\%", "%"))
+
+
+def test_cron_lines_that_fail_say_so_in_one_line_and_exit_non_zero(tmp_path):
+    commands = _cron_commands()
+    assert {"expire-holds", "deliver", "purge", "backup"} <= {c.split("--app shop ", 1)[1].split()[0] for c in commands}
+    unreachable = tmp_path / "unreachable.env"
+    unreachable.write_text(f"SHOP_ENV=development\nDATABASE_URL=postgresql://shop:pw@127.0.0.1:{_free_port()}/shop\n"
+                           "MAIL_FROM='Solidarity Shop <no-reply@example.org>'\n")
+    broken = tmp_path / "broken.env"
+    broken.write_text("SHOP_ENV=development\nMAIL_FROM=Solidarity Shop <no-reply@example.org>\n")  # the old, unquoted line
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}  # cron's bare environment
+    cases = [(command, unreachable, "Error: ") for command in commands]
+    cases += [(commands[0], tmp_path / "missing.env", "missing.env"), (commands[0], broken, "broken.env")]
+    for command, env_file, says in cases:
+        run = subprocess.run(["/bin/sh", "-c", _as_here(command, env_file, tmp_path)], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode != 0, command
+        assert run.stderr.count("\n") == 1 and says in run.stderr, (command, run.stderr)
+    assert not list(tmp_path.glob("*.dump")) and not list(tmp_path.glob(".*.partial"))
+
+
+def test_flask_reads_the_environment_file_with_dash_e(tmp_path):
+    env_file = tmp_path / "shop.env"
+    env_file.write_text(f"DATABASE_URL=postgresql://shop:pw@127.0.0.1:{_free_port()}/from-env-file\n")
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    run = subprocess.run([sys.executable, "-m", "flask", "-e", str(env_file), "--app", "shop", "expire-holds"],
+                         cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert "the database cannot be reached" in run.stderr and "/from-env-file" in run.stderr
+
+
+def test_the_migrations_before_start_fail_in_one_line_when_the_database_does_not_answer():
+    line = next(line for line in DOC.splitlines() if line.startswith("ExecStartPre=")).split("=", 1)[1]
+    args = shlex.split(line)
+    assert args[0] == "/srv/shop/.venv/bin/flask" and args[1:] == ["--app", "shop", "db", "upgrade"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SHOP_ENV": "development",
+           "DATABASE_URL": f"postgresql://shop:pw@127.0.0.1:{_free_port()}/shop"}
+    run = subprocess.run([sys.executable, "-m", "flask", *args[1:]], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1 and run.stderr.startswith("Error: the database cannot be reached"), run.stderr
+    assert ":pw@" not in run.stderr  # the password stays out of the message
