@@ -296,7 +296,7 @@ def returns_report(*, donor_id: int | None = None, batch_id: int | None = None,
     per_batch = db.session.execute(
         base.with_only_columns(Device.batch_id, sa.func.count(C.id), back).group_by(Device.batch_id)).all()
     references = dict(db.session.execute(sa.select(DonationBatch.id, DonationBatch.reference).where(
-        DonationBatch.id.in_([b for b, _, _ in per_batch if b is not None]))).tuples()) if per_batch else {}
+        DonationBatch.id.in_([b for b, _, _ in per_batch if b is not None]))).tuples().all()) if per_batch else {}
     for batch, n, taken in sorted(per_batch, key=lambda row: references.get(row[0], "")):
         report.by_batch.append(ReturnLine(references.get(batch, "—"), n, taken or 0))
     by_category = dict((category, (n, taken)) for category, n, taken in db.session.execute(

@@ -33,7 +33,7 @@ MAX_MONTHS = 60
 
 def periods() -> dict[Category, int]:
     """Every kind's period in months: the admins' choice, else the default."""
-    chosen = dict(db.session.execute(sa.select(WarrantyPeriod.category, WarrantyPeriod.months)).tuples())
+    chosen = dict(db.session.execute(sa.select(WarrantyPeriod.category, WarrantyPeriod.months)).tuples().all())
     return {category: chosen.get(category, DEFAULT_MONTHS[category]) for category in Category}
 
 
