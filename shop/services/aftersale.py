@@ -35,7 +35,7 @@ class Sale:
         return warranty.end_for_device(self.device)
 
 
-def _current_device(reservation: Reservation) -> Device:
+def current_device(reservation: Reservation) -> Device:
     replacement_id = db.session.scalar(
         sa.select(AftersaleCase.replacement_id)
         .where(AftersaleCase.reservation_id == reservation.id, AftersaleCase.outcome == O.EXCHANGED)
@@ -57,7 +57,7 @@ def find_sale(query: str, point_ids: list[int]) -> Sale:
     if reservation is None and len(packed) <= 12:
         reservation = db.session.scalar(sa.select(Reservation).where(sold_here, Reservation.number == packed))
     if reservation is not None:
-        return Sale(reservation, _current_device(reservation))
+        return Sale(reservation, current_device(reservation))
     device = db.session.scalar(sa.select(Device).where(sa.func.upper(Device.serial_number) == text.upper()))
     if device is None:
         raise NotFound(_l("No device with this serial number is known to the shop."), field="q")
@@ -68,7 +68,7 @@ def find_sale(query: str, point_ids: list[int]) -> Sale:
             Reservation.id.in_(sa.select(AftersaleCase.reservation_id).where(
                 AftersaleCase.replacement_id == device.id, AftersaleCase.outcome == O.EXCHANGED))))
         .order_by(Reservation.picked_up_at.desc()).limit(1))
-    if reservation is None or _current_device(reservation).id != device.id or device.status != DeviceStatus.SOLD:
+    if reservation is None or current_device(reservation).id != device.id or device.status != DeviceStatus.SOLD:
         raise DomainError(_l("This device is not with a buyer of this pickup point: it cannot be returned."), field="q")
     return Sale(reservation, device)
 
