@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from shop.models import (
     AftersaleCase, AuditEntry, CaseOutcome, Category, Device, DeviceEvent, DeviceStatus, ErasureRecord, Payment,
@@ -286,6 +286,12 @@ class ReturnMachine(RuleBasedStateMachine):
         else:
             db.session.commit()
 
+    @initialize()
+    def two_are_sold(self):
+        """Start with two units with their buyers and one on the shelf (to exchange with)."""
+        self.sell(0)
+        self.sell(1)
+
     @rule(which=st.integers(0, 2))
     def sell(self, which):
         unit = self._unit(which)
@@ -320,10 +326,15 @@ class ReturnMachine(RuleBasedStateMachine):
         performed = date(2026, 1, 20) if when == "old" else devices.paris_date(utcnow())
         self._try(lambda: factories.erasure(unit, performed_on=performed, result="success" if ok else "failure"))
 
-    @rule(which=st.integers(0, 2), to=st.sampled_from([S.ERASED, S.REFURBISHED, S.LISTED]))
-    def move(self, which, to):
-        unit = self._unit(which)
-        self._try(lambda: devices.move_by_hand(unit, to, actor="staff"))
+    @rule(which=st.integers(0, 2), steps=st.integers(1, 3))
+    def advance(self, which, steps):
+        """Towards the shelf, `steps` moves at most: received → erased → refurbished → listed."""
+        following = {S.RECEIVED: S.ERASED, S.ERASED: S.REFURBISHED, S.REFURBISHED: S.LISTED}
+        for _ in range(steps):
+            unit = self._unit(which)
+            if unit.status not in following:
+                return
+            self._try(lambda: devices.move_by_hand(unit, following[unit.status], actor="staff"))
 
     @invariant()
     def a_returned_device_on_sale_has_a_new_erasure(self):
