@@ -153,3 +153,10 @@ def test_returns_show_on_the_donor_report_and_the_dashboard_as_fewer_than_5(clie
     assert "EMS-2026-01" in section and "Laptop" in section and "fewer than 5" in section
     dashboard = without_bdi(client.get("/admin/impact", headers=EN).text)
     assert "Returns per donation batch" in dashboard and "fewer than 5" in dashboard.split('id="h-returns"', 1)[1]
+
+
+def test_opening_a_case_for_a_device_not_sold_here_says_why(client, db, shop):
+    sign_in(client, shop["staff"])
+    page = client.post("/staff/aftersale/open", data={"serial": "PF-9999", "reason": "battery"}, headers=EN)
+    assert page.status_code == 422 and "it cannot be returned" in page.text
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AftersaleCase)) == 0

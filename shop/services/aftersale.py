@@ -157,7 +157,10 @@ def exchange(case: AftersaleCase, *, replacement_serial: str, actor: User, now: 
                        field="replacement")
     _close(case, O.EXCHANGED, actor=actor, now=now, replacement_id=replacement.id)
     try:
-        device_service.transition(replacement.id, DeviceStatus.LISTED, DeviceStatus.SOLD, actor=actor.email,
+        # Taken off the shelf by a conditional UPDATE (listed → reserved), then handed over.
+        device_service.transition(replacement.id, DeviceStatus.LISTED, DeviceStatus.RESERVED, actor=actor.email,
+                                  note="after-sale exchange")
+        device_service.transition(replacement.id, DeviceStatus.RESERVED, DeviceStatus.SOLD, actor=actor.email,
                                   note="after-sale exchange")
     except Conflict:
         raise Conflict(_l("This unit is no longer on sale: someone else took it. Choose another one."),

@@ -21,8 +21,7 @@ TRANSITIONS: dict[DeviceStatus, frozenset[DeviceStatus]] = {
     S.RECEIVED: frozenset({S.ERASED, S.WITHDRAWN, S.RECYCLED}),
     S.ERASED: frozenset({S.REFURBISHED, S.WITHDRAWN, S.RECYCLED}),
     S.REFURBISHED: frozenset({S.LISTED, S.WITHDRAWN, S.RECYCLED}),
-    # listed → sold: a unit given at the counter in exchange for a returned one (shop.services.aftersale).
-    S.LISTED: frozenset({S.RESERVED, S.REFURBISHED, S.WITHDRAWN, S.SOLD}),
+    S.LISTED: frozenset({S.RESERVED, S.REFURBISHED, S.WITHDRAWN}),
     S.RESERVED: frozenset({S.SOLD, S.LISTED}),
     S.WITHDRAWN: frozenset({S.REFURBISHED, S.RECYCLED}),
     # sold → received: a device brought back under an after-sale case (exchanged or refunded).

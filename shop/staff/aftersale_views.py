@@ -97,7 +97,7 @@ def aftersale_page():
             try:
                 sale = aftersale.find_sale(form.q.data, _points())
             except DomainError as error:
-                form.q.errors.append(str(error.message))
+                form.q.errors = [str(error.message)]
                 status = 404 if isinstance(error, NotFound) else 422
         else:
             status = 422
@@ -122,7 +122,7 @@ def open_case():
     try:
         sale = aftersale.find_sale(open_form.serial.data or "", _points())
     except DomainError as error:
-        find.q.errors.append(str(error.message))
+        find.q.errors = [str(error.message)]  # a form not validated has no error list yet
         return _list_page(find, None, None, 422)
     if open_form.validate_on_submit():
         try:
