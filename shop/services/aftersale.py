@@ -58,7 +58,9 @@ def find_sale(query: str, point_ids: list[int]) -> Sale:
         reservation = db.session.scalar(sa.select(Reservation).where(sold_here, Reservation.number == packed))
     if reservation is not None:
         return Sale(reservation, current_device(reservation))
-    device = db.session.scalar(sa.select(Device).where(sa.func.upper(Device.serial_number) == text.upper()))
+    # The unique index first; then the same serial typed in another case (a full scan, rare).
+    device = db.session.scalar(sa.select(Device).where(Device.serial_number == text)) or db.session.scalar(
+        sa.select(Device).where(sa.func.upper(Device.serial_number) == text.upper()).limit(1))
     if device is None:
         raise NotFound(_l("No device with this serial number is known to the shop."), field="q")
     # The sale that gave this device to someone: its reservation, or the case that exchanged it.
