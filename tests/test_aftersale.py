@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from shop.models import (
-    AftersaleCase, AuditEntry, CaseOutcome, Category, Device, DeviceEvent, DeviceStatus, ErasureRecord, Payment,
+    AftersaleCase, AuditEntry, CaseOutcome, Category, Device, DeviceEvent, DeviceStatus, Payment,
     PaymentChannel, PaymentKind, PaymentMethod, PaymentStatus, ReturnReason, Role,
 )
 from shop.extensions import db

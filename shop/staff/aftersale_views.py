@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from shop.extensions import db
 from shop.forms import ActionForm, Optional, refuse
-from shop.i18n import isolate, text_direction
-from shop.models import CaseOutcome, ErasureRecord, ErasureResult, PaymentChannel, ReturnReason
+from shop.i18n import text_direction
+from shop.models import ErasureRecord, ErasureResult, PaymentChannel, ReturnReason
 from shop.services import aftersale, audit, pricing
 from shop.services.errors import DomainError, NotFound
 from shop.services.staff import StaffScope
