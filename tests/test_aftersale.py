@@ -417,3 +417,20 @@ def test_returns_are_counted_per_batch_and_per_kind(db):
     assert report.total == 3
     assert aftersale.returns_report(donor_id=factories.batch().donor_id).total == 0
     assert aftersale.returns_report(since=utcnow() + timedelta(days=1)).total == 0
+
+
+def test_the_returns_report_costs_the_same_statements_for_1_or_8_cases(db, count_queries):
+    point = factories.pickup_point()
+    staff = factories.user(Role.STAFF, pickup_point_id=point.id)
+    counts = []
+    for wanted in (1, 8):
+        batch = factories.batch()
+        while db.session.scalar(sa.select(sa.func.count()).select_from(AftersaleCase).join(
+                Device, Device.id == AftersaleCase.device_id).where(Device.batch_id == batch.id)) < wanted:
+            _case(_sold(point=point, staff=staff, batch_id=batch.id)[0], staff)
+        batch_id = batch.id
+        db.session.commit()
+        with count_queries() as counter:
+            assert aftersale.returns_report(batch_id=batch_id).total == wanted
+        counts.append(counter.count)
+    assert counts[0] == counts[1] <= 3, counts
