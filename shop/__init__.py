@@ -80,6 +80,8 @@ def create_app(config: dict | None = None) -> Flask:
     import shop.admin.pickup_points  # noqa: F401 (adds routes to the admin blueprint)
     import shop.admin.prices  # noqa: F401
     import shop.admin.payment_issues  # noqa: F401
+    import shop.admin.warranty_views  # noqa: F401
+    import shop.staff.aftersale_views  # noqa: F401 (after-sale cases and the handover form)
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(pages_bp)

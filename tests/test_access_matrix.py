@@ -44,6 +44,10 @@ RULES = {
     "staff.import_confirm": "staff",
     "staff.edit_device": "staff", "staff.upload_photo": "staff", "staff.delete_photo": "staff",
     "staff.labels": "staff", "staff.bulk": "staff",
+    # After the sale: the handover form, after-sale cases; the warranty periods.
+    "staff.handover_form": "staff", "staff.aftersale": "staff", "staff.open_case": "staff",
+    "staff.aftersale_case": "staff", "staff.case_repaired": "staff", "staff.case_exchange": "staff",
+    "staff.case_refund": "staff", "staff.case_refuse": "staff", "admin.warranty_periods": "admin",
     "admin.index": "admin", "admin.create_organisation": "admin", "admin.organisation": "admin",
     "admin.set_status": "admin", "admin.set_quota": "admin", "admin.set_details": "admin", "admin.invite_member": "admin",
     "admin.accounts_page": "admin", "admin.set_account_active": "admin",
@@ -116,6 +120,7 @@ def world(db):
         "to_status": "withdrawn", "point_id": point.id,
         "to_status": "withdrawn", "donor_id": batch.donor_id, "batch_id": batch.id,
         "to_status": "withdrawn", "photo_id": 1, "name": "../style.css", "entry_id": 1,
+        "case_id": 1,
     }
     return {"people": people, "clear": clear, "args": args, "reservation_id": reservation.id}
 

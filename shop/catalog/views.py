@@ -78,4 +78,7 @@ def passport(token: str):
         found = devices.passport(token)
     except NotFound:
         abort(404)
-    return render_template("catalog/passport.html", passport=found, device=found.device)
+    from shop.services import warranty
+
+    return render_template("catalog/passport.html", passport=found, device=found.device,
+                           warranty_end=warranty.end_for_device(found.device))

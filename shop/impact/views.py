@@ -18,7 +18,7 @@ from shop.impact.charts import bar_chart
 from shop.impact.forms import BatchForm, DonorForm, ErasureForm, ErasureImportForm, PeriodForm
 from shop.models.types import utcnow
 from shop.models import Device, DonationBatch, Donor, DonorKind, ErasureMethod, ErasureResult, Role
-from shop.services import donations, erasure, impact
+from shop.services import aftersale, donations, erasure, impact
 from shop.services.csvfile import download
 from shop.services.errors import DomainError, NotFound
 from shop.services.impact_factors import ENVIRONMENT_FACTORS, TYPICAL_NEW_PRICE_CENTS
@@ -174,7 +174,9 @@ def _report(donor: Donor, link, *, shared: bool):
     # Thousands of certificates share a few dates and methods: format each one once.
     day = functools.lru_cache(maxsize=None)(format_date)
     methods = {m: str(m.label) for m in ErasureMethod}
+    returns = aftersale.returns_report(donor_id=donor.id, batch_id=report.batch.id if report.batch else None)
     response = render_template("impact/report.html", report=report, link=link, shared=shared, day=day, methods=methods,
+                               returns=returns,
                                printable=fmt == "print", factors=ENVIRONMENT_FACTORS, new_price=TYPICAL_NEW_PRICE_CENTS,
                                certificate_limit=None if fmt == "print" else 100, now_date=utcnow())
     response = _no_store(response)
@@ -247,6 +249,7 @@ def dashboard():
     if not form.end.data:
         form.end.data = period.end
     return render_template("impact/dashboard.html", form=form, dash=dash, charts=charts,
+                           returns=aftersale.returns_report(since=period.start_at, until=period.end_at),
                            factors=ENVIRONMENT_FACTORS, new_price=TYPICAL_NEW_PRICE_CENTS)
 
 

@@ -260,6 +260,9 @@ class ErasureRecord(db.Model):
     result: Mapped[ErasureResult] = mapped_column(enum_column(ErasureResult, "erasure_result"))
     certificate_reference: Mapped[str | None] = mapped_column(sa.String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the device came back after a sale (shop.services.aftersale): the old proof no
+    # longer counts, and the device needs a new erasure before it is listed again.
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     device: Mapped[Device] = relationship(back_populates="erasure_records")
 

@@ -24,7 +24,8 @@ TRANSITIONS: dict[DeviceStatus, frozenset[DeviceStatus]] = {
     S.LISTED: frozenset({S.RESERVED, S.REFURBISHED, S.WITHDRAWN}),
     S.RESERVED: frozenset({S.SOLD, S.LISTED}),
     S.WITHDRAWN: frozenset({S.REFURBISHED, S.RECYCLED}),
-    S.SOLD: frozenset(),
+    # sold → received: a device brought back under an after-sale case (exchanged or refunded).
+    S.SOLD: frozenset({S.RECEIVED}),
     S.RECYCLED: frozenset(),
 }
 
@@ -38,7 +39,10 @@ MANUAL_TARGETS = frozenset(DeviceStatus) - {S.RESERVED, S.SOLD}
 
 
 def manual_moves(from_status: DeviceStatus) -> list[DeviceStatus]:
-    """The moves staff may make by hand from this status, in lifecycle order."""
+    """The moves staff may make by hand from this status, in lifecycle order. A sold device comes
+    back only through an after-sale case, which records why."""
+    if DeviceStatus(from_status) == S.SOLD:
+        return []
     return [s for s in DeviceStatus if s in TRANSITIONS[DeviceStatus(from_status)] and s in MANUAL_TARGETS]
 
 
@@ -214,11 +218,27 @@ def transition(
 
 
 def has_successful_erasure(device_id: int) -> bool:
-    """Whether a successful erasure is recorded for the device: no device goes on sale without one."""
-    return db.session.scalar(
-        select(ErasureRecord.id).where(ErasureRecord.device_id == device_id,
-                                       ErasureRecord.result == ErasureResult.SUCCESS).limit(1)
-    ) is not None
+    """Whether a successful erasure is recorded for the device: no device goes on sale without one.
+
+    A device that came back after a sale needs a new one: the records it had are superseded at its
+    return, and a record typed or imported later counts only if performed on or after the day of
+    the return (Paris time), so an old certificate entered again does not count.
+    """
+    current = select(ErasureRecord.id).where(
+        ErasureRecord.device_id == device_id, ErasureRecord.result == ErasureResult.SUCCESS,
+        ErasureRecord.superseded_at.is_(None))
+    returned_at = db.session.scalar(
+        select(sa.func.max(ErasureRecord.superseded_at)).where(ErasureRecord.device_id == device_id))
+    if returned_at is not None:
+        current = current.where(ErasureRecord.performed_on >= paris_date(returned_at))
+    return db.session.scalar(current.limit(1)) is not None
+
+
+def paris_date(moment):
+    """The calendar day in Europe/Paris of a UTC moment (erasure dates are typed as local days)."""
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo("Europe/Paris")).date()
 
 
 def move_along(device: Device, path: list[DeviceStatus], *, actor: str | None = None) -> None:
@@ -382,7 +402,8 @@ def passport(token: str) -> Passport:
         select(DeviceEvent.at, DeviceEvent.to_status).where(DeviceEvent.device_id == device.id).order_by(DeviceEvent.id)
     ).all()
     erasure = db.session.scalar(
-        select(ErasureRecord).where(ErasureRecord.device_id == device.id, ErasureRecord.result == ErasureResult.SUCCESS)
+        select(ErasureRecord).where(ErasureRecord.device_id == device.id, ErasureRecord.result == ErasureResult.SUCCESS,
+                                    ErasureRecord.superseded_at.is_(None))
         .order_by(ErasureRecord.performed_on.desc(), ErasureRecord.id.desc()).limit(1)
     )
     donor_kind = db.session.scalar(

@@ -133,7 +133,10 @@ def receipt(number: str):
     if found.picked_up_at is None:
         abort(404)
     audit.record(current_user, "reservation.receipt", found, organisation_id=found.organisation_id)
-    return render_template("staff/receipt.html", reservation=found)
+    from shop.services import warranty
+
+    return render_template("staff/receipt.html", reservation=found,
+                           warranty_end=warranty.end_date(found.picked_up_at, found.device.category))
 
 
 # --- Stock at the pickup point ----------------------------------------------------------------

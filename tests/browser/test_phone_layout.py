@@ -20,9 +20,9 @@ from shop.extensions import db
 from shop.i18n import LANG_COOKIE
 from shop.models import (
     Category, CodeCategory, Device, DeviceStatus, Donor, DonationBatch, EligibilityGround,
-    PaymentChannel, PaymentMethod, PickupPoint, Role, User,
+    PaymentChannel, PaymentMethod, PickupPoint, ReturnReason, Role, User,
 )
-from shop.services import accounts, catalog, codes, donations, partners, reservations
+from shop.services import accounts, aftersale, catalog, codes, donations, partners, reservations
 from tests.browser.test_public_pages import describe_violations
 from tests import factories
 from tests.browser.test_reservation_journey import sign_in
@@ -138,10 +138,16 @@ def scene(live_app):
         sold_code, _ = issued("Olena")
         sold = reservations.reserve(sold_code, to_take[1], method=PaymentMethod.COUNTER)
         reservations.hand_over(sold, actor=staff, channel=PaymentChannel.CASH)
+        returned_code, _ = issued("Zahra")  # a sale brought back: its after-sale case
+        for_return = factories.device(point=point, model="Phone layout return", serial_number=f"PL-{secrets.token_hex(4)}")
+        returned = reservations.reserve(returned_code, for_return.offer_key, method=PaymentMethod.COUNTER)
+        reservations.hand_over(returned, actor=staff, channel=PaymentChannel.CASH)
+        case = aftersale.open_case(aftersale.find_sale(returned.number, [point.id]), reason=ReturnReason.BATTERY,
+                                   description="La batterie ne tient pas", actor=staff)
         donor = _first(sa.select(Donor).order_by(Donor.id))
         ids = {
             "offer": offer, "person": reserved.beneficiary_id, "code": browsing.id, "waiting": waiting.number,
-            "sold": sold.number, "organisation": partner_admin.organisation_id, "point": point.id,
+            "sold": sold.number, "case": case.id, "organisation": partner_admin.organisation_id, "point": point.id,
             "donor": donor.id, "batch": _first(sa.select(DonationBatch.id).order_by(DonationBatch.id)),
             "device": _first(sa.select(Device.id).where(Device.pickup_point_id == point.id,
                                                         Device.status == DeviceStatus.LISTED).order_by(Device.id)),
@@ -238,6 +244,11 @@ def audiences(s) -> dict[str, Audience]:
             Page("reservation", f"/staff/reservations/{s['waiting']}", endpoint="staff.reservation"),
             Page("reservation handed over", f"/staff/reservations/{s['sold']}"),
             Page("receipt", f"/staff/reservations/{s['sold']}/receipt", endpoint="staff.receipt"),
+            Page("handover form", f"/staff/reservations/{s['sold']}/handover-form", endpoint="staff.handover_form",
+                 in_persons_language=True),
+            Page("after-sale", "/staff/aftersale", endpoint="staff.aftersale"),
+            Page("after-sale, a sale found", f"/staff/aftersale?q={s['sold']}"),
+            Page("after-sale case", f"/staff/aftersale/{s['case']}", endpoint="staff.aftersale_case"),
             Page("stock", "/staff/stock", endpoint="staff.stock"),
             Page("new device", "/staff/stock/new", endpoint="staff.new_device"),
             Page("edit device", f"/staff/stock/{s['device']}/edit", endpoint="staff.edit_device"),
@@ -256,6 +267,7 @@ def audiences(s) -> dict[str, Audience]:
             Page("pickup point", f"/admin/pickup-points/{point}", endpoint="admin.edit_pickup_point"),
             Page("new pickup point", "/admin/pickup-points/new", endpoint="admin.new_pickup_point"),
             Page("price grid", "/admin/prices", endpoint="admin.prices"),
+            Page("warranty", "/admin/warranty", endpoint="admin.warranty_periods"),
             Page("payment issues", "/admin/payment-issues", endpoint="admin.payment_issues"),
             Page("messages", "/admin/messages", endpoint="admin.messages"),
             Page("donors", "/admin/donors", endpoint="impact.donors"),
