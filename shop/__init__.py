@@ -80,6 +80,7 @@ def create_app(config: dict | None = None) -> Flask:
     import shop.admin.pickup_points  # noqa: F401 (adds routes to the admin blueprint)
     import shop.admin.prices  # noqa: F401
     import shop.admin.payment_issues  # noqa: F401
+    import shop.admin.api_tokens  # noqa: F401
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(pages_bp)
@@ -98,6 +99,9 @@ def create_app(config: dict | None = None) -> Flask:
     _register_template_helpers(app)
     _register_error_pages(app)
     _register_request_hooks(app)
+    from shop.api import init_app as init_api
+
+    init_api(app)  # after the error pages: it answers problem details under /api/v1/
 
     _serve_static_compressed(app)
 

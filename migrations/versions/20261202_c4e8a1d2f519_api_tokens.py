@@ -1,0 +1,86 @@
+"""API tokens (role and scope) and stored answers of POSTs with an Idempotency-Key
+
+Revision ID: c4e8a1d2f519
+Revises: a3c9e1f40b12
+Create Date: 2026-12-02 00:40:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'c4e8a1d2f519'
+down_revision = 'a3c9e1f40b12'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        'api_tokens',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('name', sa.String(length=120), nullable=False),
+        sa.Column('token_hash', sa.String(length=64), nullable=False),
+        sa.Column('prefix', sa.String(length=16), nullable=False),
+        sa.Column('role', sa.Enum('refurbisher', 'donor', 'partner', name='api_role', native_enum=False,
+                                  create_constraint=True, length=11), nullable=False),
+        sa.Column('organisation_id', sa.Integer(), nullable=True),
+        sa.Column('created_by_id', sa.Integer(), nullable=True),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("(role = 'partner') = (organisation_id IS NOT NULL)",
+                           name=op.f('ck_api_tokens_partner_has_organisation')),
+        sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_api_tokens_created_by_id_users'),
+                                ondelete='SET NULL'),
+        sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'],
+                                name=op.f('fk_api_tokens_organisation_id_organisations')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
+        sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash')),
+    )
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_tokens_organisation_id'), ['organisation_id'], unique=False)
+
+    op.create_table(
+        'api_token_donors',
+        sa.Column('token_id', sa.Integer(), nullable=False),
+        sa.Column('donor_id', sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(['donor_id'], ['donors.id'], name=op.f('fk_api_token_donors_donor_id_donors'),
+                                ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['token_id'], ['api_tokens.id'], name=op.f('fk_api_token_donors_token_id_api_tokens'),
+                                ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('token_id', 'donor_id', name=op.f('pk_api_token_donors')),
+    )
+    with op.batch_alter_table('api_token_donors', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_token_donors_donor_id'), ['donor_id'], unique=False)
+
+    op.create_table(
+        'api_idempotent_requests',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('token_id', sa.Integer(), nullable=False),
+        sa.Column('key', sa.String(length=200), nullable=False),
+        sa.Column('fingerprint', sa.String(length=64), nullable=False),
+        sa.Column('status_code', sa.Integer(), nullable=True),
+        sa.Column('body', sa.Text(), nullable=True),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['token_id'], ['api_tokens.id'],
+                                name=op.f('fk_api_idempotent_requests_token_id_api_tokens'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_api_idempotent_requests')),
+        sa.UniqueConstraint('token_id', 'key', name='uq_api_idempotent_requests_token_key'),
+    )
+    with op.batch_alter_table('api_idempotent_requests', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_idempotent_requests_created_at'), ['created_at'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('api_idempotent_requests', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_idempotent_requests_created_at'))
+    op.drop_table('api_idempotent_requests')
+    with op.batch_alter_table('api_token_donors', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_token_donors_donor_id'))
+    op.drop_table('api_token_donors')
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_tokens_organisation_id'))
+    op.drop_table('api_tokens')
