@@ -23,12 +23,8 @@ class ShopApi(Api):
         pass
 
 
-api = ShopApi()
-
-
 def init_app(app: Flask) -> None:
     from shop.api import docs
-    from shop.api.auth import check_request
     from shop.api.views import bp
     from shop.extensions import csrf
 
@@ -43,17 +39,14 @@ def init_app(app: Flask) -> None:
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
     })
-    api.init_app(app)
+    api = app.extensions["shop_api"] = ShopApi(app)
     csrf.exempt(bp)
-    bp.before_request(check_request)
-    bp.after_request(_conditional)
-    bp.register_error_handler(DomainError, _domain_error)
     api.register_blueprint(bp)
     app.register_blueprint(docs.bp)
     _answer_problems_under_the_api(app)
 
 
-def _conditional(response):
+def conditional(response):
     """Reads carry an ETag; a client sending it back in If-None-Match gets 304 Not Modified."""
     if request.method == "GET" and response.status_code == 200:
         response.add_etag(weak=True)  # weak: the same JSON may go out gzipped or not
@@ -62,7 +55,7 @@ def _conditional(response):
     return response
 
 
-def _domain_error(error: DomainError):
+def domain_error(error: DomainError):
     if isinstance(error, NotFound):
         return problems.problem(404, error.message)
     if isinstance(error, Conflict):

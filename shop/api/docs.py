@@ -1,7 +1,7 @@
 """/api/v1/docs: the OpenAPI document as a page for people, rendered on the server (no script,
 no CDN: the strict CSP holds)."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 
 bp = Blueprint("api_docs", __name__, url_prefix="/api/v1")
 
@@ -17,9 +17,7 @@ def _schema_name(ref: dict | None) -> str | None:
 
 @bp.get("/docs")
 def page():
-    from shop.api import api
-
-    spec = api.spec.to_dict()
+    spec = current_app.extensions["shop_api"].spec.to_dict()
     operations = []
     for path, item in spec["paths"].items():
         for method in METHODS:

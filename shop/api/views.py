@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 
 from shop.api import schemas as s
-from shop.api.auth import allow, decode_cursor, encode_cursor, idempotent, actor
+from shop.api.auth import actor, allow, check_request, decode_cursor, encode_cursor, idempotent
 from shop.extensions import db
 from shop.models import ApiRole, Category, DeviceStatus, ErasureMethod, ErasureResult, PickupPoint, Reservation
 from shop.models import Device
@@ -16,6 +16,23 @@ from shop.services import devices as device_service
 from shop.services.errors import DomainError, NotFound
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1", description="Solidarity Shop API")
+
+bp.before_request(check_request)  # body limits and type, the token, its role and rate limit
+
+
+@bp.after_request
+def _conditional(response):
+    from shop.api import conditional
+
+    return conditional(response)
+
+
+@bp.errorhandler(DomainError)
+def _refused(error):
+    from shop.api import domain_error
+
+    return domain_error(error)
+
 
 R, D, P = ApiRole.REFURBISHER, ApiRole.DONOR, ApiRole.PARTNER
 ALL = (R, D, P)
