@@ -43,13 +43,16 @@ def register_cli(app: Flask) -> None:
         """Send the queued messages that are due (for cron every minute, or --watch as a worker)."""
         import time
 
-        from shop.services import outbox
+        from shop.services import outbox, webhooks
 
         while True:
             report = outbox.deliver()
+            hooks = webhooks.deliver()  # the API's outgoing webhooks, same retries
             if report.handled or not watch:
                 click.echo(f"Sent {report.sent}, to retry {report.retried}, failed {report.failed}, "
                            f"not sent without consent {report.cancelled}.")
+            if hooks.sent or hooks.retried or hooks.failed or not watch:
+                click.echo(f"Webhooks: sent {hooks.sent}, to retry {hooks.retried}, failed {hooks.failed}.")
             if not watch:
                 return
             try:

@@ -1,4 +1,4 @@
-"""API tokens (role and scope) and stored answers of POSTs with an Idempotency-Key
+"""API tokens (role and scope, optional webhook), stored answers of POSTs with an Idempotency-Key, webhook deliveries
 
 Revision ID: c4e8a1d2f519
 Revises: a3c9e1f40b12
@@ -31,6 +31,8 @@ def upgrade():
         sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('webhook_url', sa.String(length=500), nullable=True),
+        sa.Column('webhook_secret', sa.String(length=255), nullable=True),
         sa.CheckConstraint("(role = 'partner') = (organisation_id IS NOT NULL)",
                            name=op.f('ck_api_tokens_partner_has_organisation')),
         sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_api_tokens_created_by_id_users'),
@@ -73,8 +75,37 @@ def upgrade():
     with op.batch_alter_table('api_idempotent_requests', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_idempotent_requests_created_at'), ['created_at'], unique=False)
 
+    op.create_table(
+        'api_webhook_deliveries',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('token_id', sa.Integer(), nullable=False),
+        sa.Column('device_id', sa.Integer(), nullable=False),
+        sa.Column('event', sa.String(length=30), nullable=False),
+        sa.Column('payload', sa.Text(), nullable=False),
+        sa.Column('status', sa.Enum('queued', 'sent', 'failed', name='webhook_status', native_enum=False,
+                                    create_constraint=True, length=6), nullable=False),
+        sa.Column('attempts', sa.Integer(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('last_error', sa.String(length=300), nullable=True),
+        sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_api_webhook_deliveries_device_id_devices'),
+                                ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['token_id'], ['api_tokens.id'],
+                                name=op.f('fk_api_webhook_deliveries_token_id_api_tokens'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_api_webhook_deliveries')),
+        sa.UniqueConstraint('token_id', 'device_id', 'event', name='uq_api_webhook_deliveries_token_device_event'),
+    )
+    with op.batch_alter_table('api_webhook_deliveries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_webhook_deliveries_device_id'), ['device_id'], unique=False)
+        batch_op.create_index('ix_api_webhook_deliveries_due', ['status', 'next_attempt_at'], unique=False)
+
 
 def downgrade():
+    with op.batch_alter_table('api_webhook_deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_api_webhook_deliveries_due')
+        batch_op.drop_index(batch_op.f('ix_api_webhook_deliveries_device_id'))
+    op.drop_table('api_webhook_deliveries')
     with op.batch_alter_table('api_idempotent_requests', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_idempotent_requests_created_at'))
     op.drop_table('api_idempotent_requests')

@@ -26,6 +26,7 @@ class TokenForm(FlaskForm):
     donors = SelectMultipleField(_l("Donors (refurbisher or donor)"), coerce=int, validators=[Optional()])
     organisation = SelectField(_l("Structure (partner)"), validators=[Optional()])
     expires_on = DateField(_l("Works until (optional)"), validators=[Optional()])
+    webhook_url = StringField(_l("Webhook address (refurbisher, optional)"), validators=[Optional(), Length(max=500)])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -54,7 +55,7 @@ def create_api_token():
             token, raw = api_tokens.create(
                 name=form.name.data, role=ApiRole(form.role.data), donor_ids=form.donors.data or [],
                 organisation_id=int(form.organisation.data) if form.organisation.data else None,
-                expires_on=form.expires_on.data, actor=current_user)
+                expires_on=form.expires_on.data, webhook_url=form.webhook_url.data, actor=current_user)
         except DomainError as error:
             refuse(form, error)
         else:

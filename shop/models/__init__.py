@@ -49,7 +49,7 @@ from shop.models.stock import (
 from shop.models.prices import GridPrice
 from shop.models.waitlist import WaitlistEntry, WaitlistStatus
 from shop.models.messages import Channel, Message, MessageStatus
-from shop.models.api import ApiRole, ApiToken, IdempotentRequest
+from shop.models.api import ApiRole, ApiToken, IdempotentRequest, WebhookDelivery, WebhookStatus
 
 __all__ = [
     "ACTIVE_STATUSES", "Payment", "PaymentChannel", "PaymentIssue", "PaymentIssueReason", "PaymentKind", "PaymentMethod", "PaymentStatus",
@@ -60,5 +60,5 @@ __all__ = [
     "DonorShareLink", "ErasureMethod", "ErasureRecord", "ErasureResult",
     "Grade", "KeyboardLayout", "CatalogVersion", "OfferRow", "OpeningHours", "PickupPoint",
     "GridPrice", "PendingImport", "WaitlistEntry", "WaitlistStatus", "Channel", "Message", "MessageStatus",
-    "ApiRole", "ApiToken", "IdempotentRequest",
+    "ApiRole", "ApiToken", "IdempotentRequest", "WebhookDelivery", "WebhookStatus",
 ]

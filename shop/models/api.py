@@ -43,6 +43,10 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Optional, refurbishers: where to POST a signed notice when one of their devices is sold,
+    # withdrawn or recycled; the signing secret is stored encrypted (shown once, like the token).
+    webhook_url: Mapped[str | None] = mapped_column(sa.String(500))
+    webhook_secret: Mapped[str | None] = mapped_column(sa.String(255))
 
     donors = relationship("Donor", secondary=api_token_donors, order_by="Donor.name")
     organisation = relationship("Organisation")
@@ -65,3 +69,33 @@ class IdempotentRequest(db.Model):
     status_code: Mapped[int | None]
     body: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class WebhookStatus(LabelledEnum):
+    QUEUED = "queued", _l("Queued")
+    SENT = "sent", _l("Sent")
+    FAILED = "failed", _l("Failed")
+
+
+class WebhookDelivery(db.Model):
+    """One notice to a token holder's URL, written in the transaction of the change it reports and
+    POSTed after the commit, with retries. One per token, device and event (a unique key)."""
+
+    __tablename__ = "api_webhook_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("token_id", "device_id", "event", name="uq_api_webhook_deliveries_token_device_event"),
+        sa.Index("ix_api_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(sa.ForeignKey("api_tokens.id", ondelete="CASCADE"))
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(sa.String(30))
+    payload: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[WebhookStatus] = mapped_column(enum_column(WebhookStatus, "webhook_status"),
+                                                  default=WebhookStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.String(300))

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from shop.extensions import db
 from shop.models import ApiRole, ApiToken, Device, DonationBatch, Donor, EligibilityCode, IdempotentRequest, Organisation
 from shop.models.types import utcnow
-from shop.services import audit
+from shop.services import audit, webhooks
 from shop.services.errors import DomainError, NotFound
 from shop.services.tx import atomic
 
@@ -28,8 +28,10 @@ def hash_token(raw: str) -> str:
 
 @atomic
 def create(*, name: str, role: ApiRole, donor_ids: list[int] | None = None, organisation_id: int | None = None,
-           expires_on: date | None = None, actor) -> tuple[ApiToken, str]:
-    """A new token; returns it with its secret, which is never stored and shown only this once."""
+           expires_on: date | None = None, webhook_url: str | None = None, actor) -> tuple[ApiToken, str]:
+    """A new token; returns it with its secret, which is never stored and shown only this once.
+    A refurbisher's token may have a webhook URL: its signing secret is then on
+    `token.webhook_secret_once`, for this one showing too (stored encrypted, to sign)."""
     role = ApiRole(role)
     name = (name or "").strip()
     if not name:
@@ -49,9 +51,19 @@ def create(*, name: str, role: ApiRole, donor_ids: list[int] | None = None, orga
         if expires_on <= utcnow().date():
             raise DomainError(_l("The end date must be in the future."), field="expires_on")
         expires_at = datetime.combine(expires_on, time(), tzinfo=timezone.utc)
+    webhook_secret = webhook_once = None
+    if webhook_url and webhook_url.strip():
+        if role != ApiRole.REFURBISHER:
+            raise DomainError(_l("Only a refurbisher token sends webhooks."), field="webhook_url")
+        webhook_url = webhooks.check_url(webhook_url)
+        webhook_once, webhook_secret = webhooks.new_secret()
+    else:
+        webhook_url = None
     raw = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(name=name[:120], token_hash=hash_token(raw), prefix=raw[:12], role=role,
-                     organisation_id=organisation_id, created_by_id=getattr(actor, "id", None), expires_at=expires_at)
+                     organisation_id=organisation_id, created_by_id=getattr(actor, "id", None), expires_at=expires_at,
+                     webhook_url=webhook_url, webhook_secret=webhook_secret)
+    token.webhook_secret_once = webhook_once
     token.donors = donors
     db.session.add(token)
     db.session.flush()
