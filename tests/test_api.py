@@ -436,3 +436,22 @@ def test_the_docs_page_is_served_without_scripts(client):
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "POST /api/v1/devices" in html
     assert "<script" not in html and "style=" not in html
+
+
+def test_a_failure_on_our_side_is_a_problem_too_and_stores_nothing(client, scene, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from shop.services import donations
+
+    raw = scene["tokens"][ApiRole.REFURBISHER]
+    body = {"donor_id": scene["batch_a"].donor_id, "reference": "R-FAIL", "received_on": "2026-01-10"}
+    for error, status in ((RuntimeError("bug"), 500), (OperationalError("SELECT", {}, Exception("gone")), 503)):
+        def broken(*args, **kwargs):
+            raise error
+        monkeypatch.setattr(donations, "create_batch", broken)
+        response = post(client, "/batches", raw, body, key=f"fail-{status}")
+        assert response.status_code == status and response.mimetype == "application/problem+json"
+        assert "Traceback" not in response.get_data(as_text=True)
+    from shop.extensions import db
+
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(IdempotentRequest)) == 0
