@@ -27,7 +27,7 @@ def allow(*roles: ApiRole):
 
 
 def check_request():
-    """The API's before-request hook: body limits and type, then the token and its role."""
+    """The API's before-request hook: the token, its role and rate limit, then the body's size and type."""
     if any(name.lower() in QUERY_NAMES for name in request.args) or any(
             value.startswith(api_tokens.PREFIX) for value in request.args.values()):
         return problem(400, _("Send the token in the Authorization header, never in the address."))
@@ -35,10 +35,8 @@ def check_request():
     roles = getattr(view, "api_roles", None)
     if roles is None:  # not an API view (the routing error is answered by the error handler)
         return None
-    if request.method == "POST":
-        refused = _check_body()
-        if refused is not None:
-            return refused
+    if request.content_length is not None and request.content_length > current_app.config["API_MAX_BYTES"]:
+        return problem(413)  # before anything reads it
     header = request.headers.get("Authorization", "")
     scheme, _space, raw = header.partition(" ")
     token = api_tokens.authenticate(raw.strip()) if scheme.lower() == "bearer" else None
@@ -48,6 +46,10 @@ def check_request():
         return problem(403)
     if not ratelimits.take(current_app.config["API_RATE_LIMIT"], "api-token", str(token.id)):
         return problem(429, headers={"Retry-After": "60"})
+    if request.method == "POST":
+        refused = _check_body()
+        if refused is not None:
+            return refused
     g.api_token = token
     g.api_scope = ApiScope(token)
     return None
@@ -55,8 +57,6 @@ def check_request():
 
 def _check_body():
     cap = current_app.config["API_MAX_BYTES"]
-    if request.content_length is not None and request.content_length > cap:
-        return problem(413)
     if request.mimetype != "application/json":
         return problem(415)
     request.max_content_length = cap + 1

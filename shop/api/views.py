@@ -17,7 +17,7 @@ from shop.services.errors import DomainError, NotFound
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1", description="Solidarity Shop API")
 
-bp.before_request(check_request)  # body limits and type, the token, its role and rate limit
+bp.before_request(check_request)  # the token, its role and rate limit, the body's size and type
 
 
 @bp.after_request
