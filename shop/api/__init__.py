@@ -4,6 +4,8 @@ flask-smorest builds the OpenAPI 3.1 document from the marshmallow schemas of `s
 (see README, "API"). Tokens only: the API is exempt from CSRF and never reads the session.
 """
 
+import http
+
 from flask import Flask, request
 from flask_smorest import Api
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -17,10 +19,26 @@ PREFIX = "/api/v1"
 
 class ShopApi(Api):
     """flask-smorest's Api without its app-wide error handlers: the shop's pages keep their own
-    error pages, and the API answers problem details (`problems.py`) for paths under /api/v1/."""
+    error pages, and the API answers problem details (`problems.py`) for paths under /api/v1/,
+    documented as such."""
 
     def _register_error_handlers(self):
         pass
+
+    def _register_responses(self):
+        from flask_smorest.utils import prepare_response
+
+        from shop.api.schemas import Problem
+
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = Problem
+            prepare_response(response, self.spec, problems.MEDIA_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "A problem (RFC 9457)", "schema": Problem}
+        prepare_response(response, self.spec, problems.MEDIA_TYPE)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
 def init_app(app: Flask) -> None:

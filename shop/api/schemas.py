@@ -40,6 +40,29 @@ class Page(Strict):
     next_cursor = fields.String(allow_none=True, metadata={"description": "null on the last page."})
 
 
+class ProblemItem(Strict):
+    item = fields.Integer(metadata={"description": "Index of the item in the request's list, from 0."})
+    field = fields.String(allow_none=True)
+    detail = fields.String()
+
+
+class Problem(Strict):
+    """RFC 9457 problem details (application/problem+json); `detail` in the Accept-Language language."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    instance = fields.String()
+    errors = fields.List(fields.Nested(ProblemItem))
+
+
+# Every POST: a key of the client's choice; a retry with the same key gets the first answer.
+IDEMPOTENCY_KEY = {"parameters": [{"in": "header", "name": "Idempotency-Key", "required": True,
+                                   "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                                   "description": "One per operation; resend the same key to retry."}]}
+
+
 # --- Tokens ---------------------------------------------------------------------------------------
 
 class TokenInfo(Strict):

@@ -93,6 +93,7 @@ def list_batches(args):
 @bp.route("/batches", methods=["POST"])
 @allow(R)
 @idempotent
+@bp.doc(**s.IDEMPOTENCY_KEY)
 @bp.arguments(s.BatchIn)
 @bp.response(201, s.BatchOut)
 def create_batch(data):
@@ -153,6 +154,7 @@ _API_FIELD = {"price": "price_cents"}
 @bp.route("/devices", methods=["POST"])
 @allow(R)
 @idempotent
+@bp.doc(**s.IDEMPOTENCY_KEY)
 @bp.arguments(s.DevicesIn)
 @bp.response(201, s.DevicesCreated)
 def create_devices(data):
@@ -193,6 +195,7 @@ def get_device(serial):
 @bp.route("/devices/<serial>/moves", methods=["POST"])
 @allow(R)
 @idempotent
+@bp.doc(**s.IDEMPOTENCY_KEY)
 @bp.arguments(s.MoveIn)
 @bp.response(200, s.DeviceOut)
 def move_device(data, serial):
@@ -213,6 +216,7 @@ def _erasure_data(data) -> erasure.ErasureData:
 @bp.route("/devices/<serial>/erasures", methods=["POST"])
 @allow(R)
 @idempotent
+@bp.doc(**s.IDEMPOTENCY_KEY)
 @bp.arguments(s.ErasureIn)
 @bp.response(201, s.DeviceOut)
 def record_erasure(data, serial):
@@ -226,6 +230,7 @@ def record_erasure(data, serial):
 @bp.route("/erasures", methods=["POST"])
 @allow(R)
 @idempotent
+@bp.doc(**s.IDEMPOTENCY_KEY)
 @bp.arguments(s.ErasuresIn)
 @bp.response(201, s.ErasuresCreated)
 def record_erasures(data):
