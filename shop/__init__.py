@@ -82,6 +82,7 @@ def create_app(config: dict | None = None) -> Flask:
     import shop.admin.payment_issues  # noqa: F401
     import shop.admin.warranty_views  # noqa: F401
     import shop.staff.aftersale_views  # noqa: F401 (after-sale cases and the handover form)
+    import shop.admin.api_tokens  # noqa: F401
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(pages_bp)
@@ -100,6 +101,9 @@ def create_app(config: dict | None = None) -> Flask:
     _register_template_helpers(app)
     _register_error_pages(app)
     _register_request_hooks(app)
+    from shop.api import init_app as init_api
+
+    init_api(app)  # after the error pages: it answers problem details under /api/v1/
 
     _serve_static_compressed(app)
 

@@ -43,13 +43,16 @@ def register_cli(app: Flask) -> None:
         """Send the queued messages that are due (for cron every minute, or --watch as a worker)."""
         import time
 
-        from shop.services import outbox
+        from shop.services import outbox, webhooks
 
         while True:
             report = outbox.deliver()
+            hooks = webhooks.deliver()  # the API's outgoing webhooks, same retries
             if report.handled or not watch:
                 click.echo(f"Sent {report.sent}, to retry {report.retried}, failed {report.failed}, "
                            f"not sent without consent {report.cancelled}.")
+            if hooks.sent or hooks.retried or hooks.failed or not watch:
+                click.echo(f"Webhooks: sent {hooks.sent}, to retry {hooks.retried}, failed {hooks.failed}.")
             if not watch:
                 return
             try:
@@ -121,14 +124,16 @@ def register_cli(app: Flask) -> None:
     def purge_command() -> None:
         """Anonymise people quiet for the retention period; drop audit entries over a year old,
         device files never confirmed, and photo files that no photo names any more."""
-        from shop.services import photos, retention, stock_import
+        from shop.services import api_tokens, photos, retention, stock_import
 
         counts = retention.purge()
         stale_imports = stock_import.forget_expired()
+        old_answers = api_tokens.forget_old_answers()
         db.session.commit()
         orphans = photos.sweep_orphans()
         click.echo(f"Anonymised {counts['anonymised']} people; deleted {counts['audit_entries_deleted']} old audit entries.")
         click.echo(f"Deleted {stale_imports} device files left unconfirmed.")
+        click.echo(f"Deleted {old_answers} stored API answers over a day old (Idempotency-Key).")
         click.echo(f"Deleted {orphans} photo files that no photo names.")
 
     @app.cli.command("backup")

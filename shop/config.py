@@ -103,6 +103,10 @@ def load() -> dict:
         # A URL-encoded form body (every form without a file): the largest form, 2,000 characters
         # of notes in any script, fully percent-encoded, is about 24 KB; a bigger body gets a 413.
         "MAX_URLENCODED_BYTES": 64 * 1024,
+        # The API (/api/v1/): the largest JSON body (5,000 devices are about 2 MB) and the
+        # requests one token may make.
+        "API_MAX_BYTES": int(os.environ.get("API_MAX_BYTES", str(8 * 1024 * 1024))),
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
         # Device photos: where their WebP variants are kept, and the largest photo accepted.
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads")),
         "PHOTO_MAX_BYTES": int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024))),

@@ -50,6 +50,7 @@ from shop.models.prices import GridPrice
 from shop.models.waitlist import WaitlistEntry, WaitlistStatus
 from shop.models.messages import Channel, Message, MessageStatus
 from shop.models.aftersale import AftersaleCase, CaseOutcome, ReturnReason, WarrantyPeriod
+from shop.models.api import ApiRole, ApiToken, IdempotentRequest, WebhookDelivery, WebhookStatus
 
 __all__ = [
     "ACTIVE_STATUSES", "Payment", "PaymentChannel", "PaymentIssue", "PaymentIssueReason", "PaymentKind", "PaymentMethod", "PaymentStatus",
@@ -61,4 +62,5 @@ __all__ = [
     "Grade", "KeyboardLayout", "CatalogVersion", "OfferRow", "OpeningHours", "PickupPoint",
     "GridPrice", "PendingImport", "WaitlistEntry", "WaitlistStatus", "Channel", "Message", "MessageStatus",
     "AftersaleCase", "CaseOutcome", "ReturnReason", "WarrantyPeriod",
+    "ApiRole", "ApiToken", "IdempotentRequest", "WebhookDelivery", "WebhookStatus",
 ]

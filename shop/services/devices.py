@@ -11,7 +11,7 @@ from shop.models import (
     Device, DeviceEvent, DeviceStatus, DonationBatch, Donor, DonorKind, ErasureRecord, ErasureResult, PickupPoint,
 )
 from shop.models.types import utcnow
-from shop.services import audit, pricing
+from shop.services import audit, pricing, webhooks
 from shop.services.errors import Conflict, DomainError, NotFound
 from shop.services.tx import atomic
 
@@ -212,6 +212,8 @@ def transition(
         DeviceEvent(device_id=device_id, from_status=from_status, to_status=to_status, actor=actor, note=note)
     )
     db.session.flush()
+    if to_status in webhooks.EVENTS:  # the refurbisher's system hears of it (after the commit)
+        webhooks.device_changed(device_id, to_status)
     loaded = db.session.identity_map.get(db.session.identity_key(Device, device_id))
     if loaded is not None:
         db.session.expire(loaded, ["status", "updated_at"])

@@ -42,6 +42,10 @@ NOT_PAGES = {
     "auth.enrol": "seen during the first sign-in of staff and admin",
     "reserve.turn": "needs a live waitlist turn: checked at 360 px and by axe-core in Arabic in test_waitlist_journey.py",
     "reserve.sold_out": "needs a sold-out offer", "catalog.sold_out": "needs a sold-out offer",
+    "api-docs.openapi_json": "a JSON file",
+    **{f"api.{name}": "the API: JSON for programs" for name in (
+        "token_info", "pickup_points", "list_batches", "get_batch", "batch_devices", "get_device", "donor_report",
+        "codes")},
 }
 
 # Measured in the page: its width, and every text squeezed into a too narrow column. A text's
@@ -206,6 +210,7 @@ def audiences(s) -> dict[str, Audience]:
             Page("impact", "/impact", endpoint="impact.public"),
             Page("donor report shared", f"/donor-report/{s['share']}", endpoint="impact.shared_report"),
             Page("code entry", "/reserve", endpoint="reserve.enter_code"),
+            Page("API documentation", "/api/v1/docs", endpoint="api_docs.page"),
             Page("sign-in", "/login", endpoint="auth.login"),
             Page("forgotten password", "/password/forgot", endpoint="auth.forgot_password"),
             Page("new password", f"/password/reset/{s['reset']}", endpoint="auth.reset_password"),
@@ -268,6 +273,7 @@ def audiences(s) -> dict[str, Audience]:
             Page("new pickup point", "/admin/pickup-points/new", endpoint="admin.new_pickup_point"),
             Page("price grid", "/admin/prices", endpoint="admin.prices"),
             Page("warranty", "/admin/warranty", endpoint="admin.warranty_periods"),
+            Page("API tokens", "/admin/api-tokens", endpoint="admin.api_tokens_page"),
             Page("payment issues", "/admin/payment-issues", endpoint="admin.payment_issues"),
             Page("messages", "/admin/messages", endpoint="admin.messages"),
             Page("donors", "/admin/donors", endpoint="impact.donors"),
