@@ -11,6 +11,7 @@ from shop.models import (
     EligibilityGround, ErasureMethod, ErasureRecord, ErasureResult, Grade, KeyboardLayout, OpeningHours, Organisation, OrganisationAudience, OrganisationKind,
     OrganisationStatus, PickupPoint, Role, User,
 )
+from shop.models.stock import RecyclingReason
 from shop.models.types import utcnow
 from shop.services import accounts, codes, partners, twofactor
 from shop.services import devices as device_service
@@ -77,7 +78,8 @@ PATHS = {
     DeviceStatus.RECYCLED: [DeviceStatus.RECYCLED],
 }
 
-RECYCLING_REASONS = ["Broken motherboard", "Screen damaged beyond repair", "Too old to be refurbished"]
+# Stored as the reason's value, shown in the reader's language (see RecyclingReason).
+RECYCLING_REASONS = list(RecyclingReason)
 
 
 def _hhmm(value: str) -> time:
@@ -208,7 +210,7 @@ def _beneficiaries(organisations: dict[str, Organisation], users: dict[str, User
         issued_at = now - timedelta(days=100) if state == "expired" else now - timedelta(days=80 if state == "expiring" else 3)
         code, _ = codes.issue(person, [CodeCategory(c) for c in categories], worker=worker, now=issued_at)
         if state == "revoked":
-            codes.revoke(code, worker=worker, reason="Slip lost", now=now)
+            codes.revoke(code, worker=worker, reason="Fiche perdue", now=now)  # as a worker in Metz types it
         created += 1
     return created
 
@@ -268,7 +270,7 @@ def seed_demo(device_count: int = 84, *, seed: int = 2025) -> dict[str, int]:
             db.session.flush()
         if final == DeviceStatus.RECYCLED:  # the reason shows in the donor's report
             device_service.transition(device.id, device.status, final, actor=ACTOR,
-                                      note=RECYCLING_REASONS[n % len(RECYCLING_REASONS)])
+                                      note=RECYCLING_REASONS[n % len(RECYCLING_REASONS)].value)
         else:
             device_service.move_along(device, PATHS[final], actor=ACTOR)
         created += 1

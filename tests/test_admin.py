@@ -456,7 +456,7 @@ def test_where_to_get_a_code_says_so_when_no_structure_is_listed(client, db):
 
     page = client.get("/where-to-get-a-code").text
 
-    assert "No partner structure is listed yet." in page
+    assert "No place is listed yet." in page
 
 
 def test_where_to_get_a_code_tells_where_when_and_for_whom_and_who_is_eligible(client, db):

@@ -182,3 +182,10 @@ def test_every_value_on_the_arabic_pages_is_isolated(app, client, shop, audience
             problems += [f"{url}: {p}" for p in unisolated(response.text, shop["values"])]
     assert seen >= 3
     assert not problems, "\n".join(sorted(set(problems)))
+
+
+def test_a_pickup_points_postal_line_is_one_isolate_so_it_reads_57140_woippy(client, shop):
+    """Two isolates side by side in a right-to-left line show as "Woippy 57140"; the French postal
+    line is one left-to-right unit."""
+    page = client.get("/pickup-points", headers={"Accept-Language": "ar"}).text
+    assert "<bdi>57140 Woippy</bdi>" in page

@@ -114,7 +114,7 @@ def test_offer_page_explains_specs_grade_price_and_pickup(client, db):
     assert "€120.00" in text
     assert "3 boulevard de Provence" in text
     assert "Wednesday: 09:00 to 12:00" in text  # 24-hour clock, English as in Britain
-    assert "you need an eligibility code" in text
+    assert "To reserve, you need a code." in text
     assert "/static/img/laptop.svg" in text
 
 
@@ -141,7 +141,7 @@ def test_home_shows_category_counts_and_pickup_points(client, db):
     db.session.commit()
     text = client.get("/", headers={"Accept-Language": "en"}).text
     assert "Smartphone" in text and "Point relais de Woippy" in text
-    assert "eligibility code" in text
+    assert "You need a code. A social worker gives it to you." in text
 
 
 def _bulk_devices(db, count: int) -> None:

@@ -188,7 +188,7 @@ def test_online_card_path_goes_to_stripe_and_waits_for_the_webhook(app, client, 
         success_url = [v for k, v in fake.requests[0]["params"].items() if k == "success_url"][0][0]
         assert "/reserve/payment/return" in success_url
         page = client.get("/reserve/payment/return", headers=EN).text
-        assert "Your payment is being confirmed" in page
+        assert "We are checking your payment" in page
         assert db.session.scalar(sa.select(Reservation.status)) == ReservationStatus.PENDING_PAYMENT
     finally:
         app.config.update(STRIPE_SECRET_KEY="", STRIPE_WEBHOOK_SECRET="")

@@ -126,7 +126,7 @@ def test_online_checkout_return_page_webhook_and_refund_over_http(app, db, clien
     path = urllib.parse.urlsplit(return_url)
     assert path.path == "/reserve/payment/return" and "session_id=cs_e2e_1" in path.query
     waiting = client.get(f"{path.path}?{path.query}")
-    assert "Your payment is being confirmed" in waiting.text  # only the webhook confirms
+    assert "We are checking your payment" in waiting.text  # only the webhook confirms
 
     # Stripe tells the shop, signed; the return page then shows the payment.
     session = stripe_api.sessions["cs_e2e_1"]

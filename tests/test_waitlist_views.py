@@ -104,10 +104,10 @@ def test_the_turn_link_reserves_the_held_unit_with_the_code_in_one_step(client, 
     devices.move_by_hand(unit, DeviceStatus.LISTED, actor="staff@example.org")
     db.session.commit()
     page = client.get(f"/reserve/turn/{entry.token}", headers=EN)
-    assert page.status_code == 200 and "Held for you until" in page.text
+    assert page.status_code == 200 and "We keep it for you until" in page.text
     wrong = factories.code(factories.beneficiary(world["worker"]), categories=("computer",), worker=world["worker"])[1]
     refused = client.post(f"/reserve/turn/{entry.token}", data={"code": wrong}, headers=EN)
-    assert refused.status_code == 422 and "held for someone else" in refused.text
+    assert refused.status_code == 422 and "kept for another person" in refused.text
     done = client.post(f"/reserve/turn/{entry.token}", data={"code": world["clear"]}, headers=EN)
     assert done.status_code == 303 and "/reserve/confirmation/" in done.headers["Location"]
     reservation = db.session.scalar(sa.select(Reservation))

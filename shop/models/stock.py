@@ -232,6 +232,23 @@ class DeviceEvent(db.Model):
     device: Mapped[Device] = relationship(back_populates="events")
 
 
+class RecyclingReason(LabelledEnum):
+    """The reasons the shop itself gives for recycling a device. The event's note stores the
+    value, so reports show the reason in the reader's language; any other note shows as typed."""
+
+    BROKEN_MOTHERBOARD = "broken_motherboard", _l("Broken motherboard")
+    SCREEN_BEYOND_REPAIR = "screen_beyond_repair", _l("Screen damaged beyond repair")
+    TOO_OLD = "too_old", _l("Too old to be refurbished")
+
+    @classmethod
+    def label_for(cls, note: str | None):
+        """The translated label of a known reason, the note itself otherwise (None stays None)."""
+        try:
+            return cls(note).label
+        except ValueError:
+            return note
+
+
 class ErasureMethod(LabelledEnum):
     NIST_CLEAR = "nist_800_88_clear", _l("NIST SP 800-88 clear (overwrite)")
     NIST_PURGE = "nist_800_88_purge", _l("NIST SP 800-88 purge")

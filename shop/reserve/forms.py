@@ -10,7 +10,7 @@ from shop.models.waitlist import MAX_PRICE_CENTS
 
 class CodeForm(FlaskForm):
     code = StringField(
-        _l("Your eligibility code"),
+        _l("Your code"),
         validators=[DataRequired(_l("Please type the code from your slip.")), Length(max=64, message=_l("This code is too long."))],
         # Typed as printed: capitals, no spell check, left to right in every language.
         render_kw={"autocapitalize": "characters", "spellcheck": "false", "dir": "ltr", "class": "code-input"},
@@ -64,4 +64,4 @@ class WaitlistForm(FlaskForm):
 class TurnForm(FlaskForm):
     """Reserve the unit held for a turn: the code, unless this browser already has it."""
 
-    code = StringField(_l("Your eligibility code"), validators=[Length(max=64, message=_l("This code is too long."))])
+    code = StringField(_l("Your code"), validators=[Length(max=64, message=_l("This code is too long."))])

@@ -305,7 +305,7 @@ def turn(token: str):
                 status = 400
             else:
                 if code.id != entry.code_id:
-                    form.code.errors.append(_("This device is held for someone else's code. Check the code on your slip."))
+                    form.code.errors.append(_("This device is kept for another person. Check the code on your slip."))
                     code, status = None, 422
         if code is not None:
             session[CODE_SESSION_KEY] = code.id

@@ -19,6 +19,7 @@ from shop.models import (
     Beneficiary, Category, CodeState, Device, DeviceEvent, DeviceStatus, DonationBatch, Donor, EligibilityCode,
     EligibilityGround, ErasureMethod, ErasureRecord, ErasureResult, Organisation, PickupPoint, Reservation, ReservationStatus,
 )
+from shop.models.stock import RecyclingReason
 from shop.models.types import utcnow
 from shop.services.csvfile import to_csv
 from shop.services.donations import BatchCount, batch_counts
@@ -173,12 +174,13 @@ def donor_report(donor: Donor, batch_id: int | None = None) -> DonorReport:
                   ErasureRecord.performed_on, ErasureRecord.certificate_reference)
         .join(Device, succeeded).where(scope).order_by(Device.serial_number, ErasureRecord.id)
     )]
-    report.recycled_reasons = list(db.session.execute(
+    # Grouped by the stored note; a reason the shop itself gives shows in the reader's language.
+    report.recycled_reasons = [(RecyclingReason.label_for(note), n) for note, n in db.session.execute(
         sa.select(DeviceEvent.note, sa.func.count(sa.distinct(DeviceEvent.device_id)))
         .join(Device, Device.id == DeviceEvent.device_id)
         .where(scope, Device.status == S.RECYCLED, DeviceEvent.to_status == S.RECYCLED)
         .group_by(DeviceEvent.note).order_by(sa.func.count(sa.distinct(DeviceEvent.device_id)).desc(), DeviceEvent.note)
-    ).tuples())
+    ).tuples()]
 
     picked_up = sa.and_(Reservation.device_id == Device.id, Reservation.status == ReservationStatus.PICKED_UP)
     sold_by_category = {}

@@ -129,10 +129,10 @@ TEMPLATES: dict[str, MessageTemplate] = {
                         point=v.text("point"), deadline=v.when("deadline"), code=v.text("pickup_code")),
     ),
     "code_ending": MessageTemplate(
-        subject=lambda v: _("Reminder: your eligibility code ends soon"),
+        subject=lambda v: _("Reminder: your code ends soon"),
         body=lambda v: _(
-            "Hello %(name)s,\n\nYour eligibility code ends on %(date)s. Reserve a device before then: "
-            "%(link)s\nIf you need more time, ask your social worker.",
+            "Hello %(name)s,\n\nYour code ends on %(date)s. Reserve a device before that day: "
+            "%(link)s\nDo you need more time? Ask your social worker.",
             name=v.text("name"), date=v.day("expires_at"), link=v.link("link")),
         sms=lambda v: _("Your code for the Solidarity Shop ends on %(date)s. Reserve a device before then: %(link)s",
                         date=v.day("expires_at"), link=v.link("link")),

@@ -337,7 +337,7 @@ def test_paying_online_goes_to_stripe_checkout_and_waits_for_the_webhook(worker_
     # Back from Stripe: the success page confirms nothing by itself; it waits for the webhook.
     session_id = location.rsplit("/", 1)[1]
     page.goto(f"/reserve/payment/return?session_id={session_id}")
-    expect(page.locator("h1")).to_have_text("Your payment is being confirmed")
+    expect(page.locator("h1")).to_have_text("We are checking your payment")
     expect(page.locator("main [role=status]")).to_be_visible()
     expect(page.locator("head meta[http-equiv=refresh]")).to_have_count(0)
     expect(page.locator("main a[href='/reserve/payment/return']")).to_be_visible()
