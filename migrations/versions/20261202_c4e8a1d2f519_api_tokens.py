@@ -1,7 +1,7 @@
 """API tokens (role and scope, optional webhook), stored answers of POSTs with an Idempotency-Key, webhook deliveries
 
 Revision ID: c4e8a1d2f519
-Revises: a3c9e1f40b12
+Revises: c5e2a8d41f07
 Create Date: 2026-12-02 00:40:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4e8a1d2f519'
-down_revision = 'a3c9e1f40b12'
+down_revision = 'c5e2a8d41f07'
 branch_labels = None
 depends_on = None
 
