@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import logging
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -26,12 +27,24 @@ from shop import config as config_module
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, sqlite_begin_mode
 from shop.models.types import render_item
 from shop.pagecache import PageCache, serve_from_cache
-from shop import accesslog, i18n
+from shop import accesslog, errorreports, i18n, observe
 from shop.i18n import current_language, language_list, select_locale, text_direction
 from shop.security import set_security_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
+
+
+def _refused_configuration_in_one_line(kind, value, traceback, _previous=sys.excepthook):
+    """`flask --app shop …` with a refused configuration: one line on stderr (exit status 1),
+    not the traceback of the whole factory."""
+    if issubclass(kind, config_module.ConfigError):
+        print(f"Refused configuration: {value}", file=sys.stderr)
+    else:
+        _previous(kind, value, traceback)
+
+
+sys.excepthook = _refused_configuration_in_one_line
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -40,7 +53,17 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config_module.load())
     if config:
         app.config.update(config)
-    config_module.check(app.config)
+    observe.configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
+    try:
+        config_module.check(app.config)
+    except config_module.ConfigError as error:
+        if config_module.server_options().under_gunicorn:
+            # gunicorn prints this error's one line and stops, instead of a traceback per worker.
+            from gunicorn.errors import AppImportError
+
+            raise AppImportError(f"Refused configuration: {error}") from None
+        raise
+    errorreports.init(app)
     if app.config["PROXY_FIX"]:
         hops = app.config["PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -53,6 +76,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    observe.install_request_hooks(app)  # first: the request id and clock cover every other hook
     app.before_request(serve_from_cache)  # before the limiter's hook: cached pages skip the rest
     message_flashed.connect(i18n.remember_flash_language, app)
     accesslog.install_development_filter()
@@ -101,14 +125,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     _serve_static_compressed(app)
 
-    @app.get("/healthz")
-    def healthz():
-        try:
-            db.session.execute(text("SELECT 1"))
-        except SQLAlchemyError:
-            db.session.rollback()
-            return {"status": "database unavailable"}, 503
-        return {"status": "ok"}
+    from shop import health
+
+    health.register(app)
 
     return app
 

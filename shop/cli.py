@@ -5,6 +5,7 @@ from flask import Flask, current_app
 
 from shop.extensions import db
 from shop.models import Role
+from shop.services.cronruns import record_success, scheduled
 
 
 def register_cli(app: Flask) -> None:
@@ -21,6 +22,7 @@ def register_cli(app: Flask) -> None:
         click.echo("Demo data ready: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
     @app.cli.command("expire-holds")
+    @scheduled("expire-holds")
     def expire_holds_command() -> None:
         """Release units whose hold ran out, pass waitlist turns that ran out to the next in line,
         and queue due reminders (safe to run twice; for cron)."""
@@ -39,19 +41,25 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("deliver")
     @click.option("--watch", is_flag=True, help="Keep running: deliver as messages become due.")
     @click.option("--interval", default=5.0, show_default=True, help="Seconds between scans with --watch.")
+    @scheduled("deliver")
     def deliver_command(watch: bool, interval: float) -> None:
         """Send the queued messages that are due (for cron every minute, or --watch as a worker)."""
         import time
 
         from shop.services import outbox
 
+        recorded = time.monotonic()
         while True:
+            scan = time.monotonic()
             report = outbox.deliver()
             if report.handled or not watch:
                 click.echo(f"Sent {report.sent}, to retry {report.retried}, failed {report.failed}, "
                            f"not sent without consent {report.cancelled}.")
             if not watch:
                 return
+            if scan - recorded >= 60:  # a watching worker says it is alive once a minute
+                record_success("deliver", scan)
+                recorded = scan
             try:
                 time.sleep(interval)
             except KeyboardInterrupt:
@@ -118,6 +126,7 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(f"{email} has no two-step sign-in yet: sign in once to set it up.") from None
 
     @app.cli.command("purge")
+    @scheduled("purge")
     def purge_command() -> None:
         """Anonymise people quiet for the retention period; drop audit entries over a year old,
         device files never confirmed, and photo files that no photo names any more."""
@@ -133,6 +142,7 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("backup")
     @click.argument("target", type=click.Path(dir_okay=False))
+    @scheduled("backup")
     def backup_command(target: str) -> None:
         """Write a consistent copy of the database to TARGET while the shop keeps running."""
         from pathlib import Path

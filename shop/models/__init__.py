@@ -49,6 +49,7 @@ from shop.models.stock import (
 from shop.models.prices import GridPrice
 from shop.models.waitlist import WaitlistEntry, WaitlistStatus
 from shop.models.messages import Channel, Message, MessageStatus
+from shop.models.ops import CronRun
 
 __all__ = [
     "ACTIVE_STATUSES", "Payment", "PaymentChannel", "PaymentIssue", "PaymentIssueReason", "PaymentKind", "PaymentMethod", "PaymentStatus",
@@ -59,4 +60,5 @@ __all__ = [
     "DonorShareLink", "ErasureMethod", "ErasureRecord", "ErasureResult",
     "Grade", "KeyboardLayout", "CatalogVersion", "OfferRow", "OpeningHours", "PickupPoint",
     "GridPrice", "PendingImport", "WaitlistEntry", "WaitlistStatus", "Channel", "Message", "MessageStatus",
+    "CronRun",
 ]

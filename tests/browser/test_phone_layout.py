@@ -35,7 +35,7 @@ MIN_COLUMN_CHARS = 8
 
 # GET endpoints not visited as pages, and why.
 NOT_PAGES = {
-    "static": "files", "healthz": "a probe, no page", "pages.language": "redirects at once",
+    "static": "files", "healthz": "a probe, no page", "readyz": "a probe, no page", "metrics": "Prometheus text", "pages.language": "redirects at once",
     "catalog.photo": "an image", "admin.audit_export": "a CSV file", "partner.export": "a CSV file",
     "staff.import_sample": "a CSV file", "admin.beneficiary_data_file": "a JSON file",
     "partner.beneficiary_data_file": "a JSON file", "auth.second_factor": "seen during every sign-in",
