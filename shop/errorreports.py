@@ -6,6 +6,7 @@ addresses, wherever they appear (exception messages, local variables, log breadc
 """
 
 import re
+import warnings
 
 from flask import Flask
 
@@ -18,8 +19,8 @@ _PERSONAL_KEY = re.compile(
 # Strings Sentry itself writes (where the error happened), kept as they are.
 _STRUCTURAL = {"filename", "abs_path", "module", "function", "lineno", "colno", "platform", "type",
                "mechanism", "level", "logger", "event_id", "timestamp", "release", "environment",
-               "server_name", "sdk", "modules", "contexts", "in_app", "context_line", "pre_context",
-               "post_context", "category", "thread_id", "transaction_info", "transaction"}
+               "server_name", "sdk", "modules", "contexts", "in_app", "category", "thread_id",
+               "transaction_info", "transaction"}
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"\+?\d[\d .()/-]{6,}\d")
 # Eligibility codes (12 Crockford characters, often in groups of 4) and tokens: any run of 10+
@@ -37,6 +38,14 @@ def init(app: Flask) -> None:
 
     from shop.services.system import version
 
+    with warnings.catch_warnings():
+        # Newer SDKs call send_default_pii deprecated (for `data_collection`) but still honour it;
+        # saying False out loud keeps it false on every 2.x version.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _init(sentry_sdk, FlaskIntegration, dsn, app, version())
+
+
+def _init(sentry_sdk, FlaskIntegration, dsn, app, release) -> None:
     sentry_sdk.init(
         dsn=dsn,
         integrations=[FlaskIntegration()],
@@ -45,7 +54,7 @@ def init(app: Flask) -> None:
         before_send=scrub,
         before_breadcrumb=lambda crumb, hint: _clean(crumb, set()),
         environment=app.config["SHOP_ENV"],
-        release=version(),
+        release=release,
         transport=app.config.get("SENTRY_TRANSPORT"),  # tests only: a fake that keeps the envelopes
     )
 

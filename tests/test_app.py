@@ -34,13 +34,15 @@ def test_healthz_answers_when_the_database_does(client):
     assert response.json == {"status": "ok"}
 
 
-def test_healthz_reports_a_database_failure(client, db, monkeypatch):
+def test_readyz_reports_a_database_failure_while_healthz_stays_up(client, db, monkeypatch):
     def broken(*args, **kwargs):
         raise OperationalError("SELECT 1", {}, Exception("down"))
 
     monkeypatch.setattr(db.session, "execute", broken)
-    response = client.get("/healthz")
+    response = client.get("/readyz")
     assert response.status_code == 503
+    assert "database" in response.json["failed"]
+    assert client.get("/healthz").status_code == 200  # liveness: restarting would not help
 
 
 def test_security_headers_are_sent(client):
