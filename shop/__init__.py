@@ -88,7 +88,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_message_category = "info"
 
     from shop.admin import audit_views as _audit_views, privacy_views as _admin_privacy_views  # noqa: F401 (routes)
-    from shop.admin import messages_views as _messages_views  # noqa: F401 (routes)
+    from shop.admin import messages_views as _messages_views, system_views as _system_views  # noqa: F401 (routes)
     from shop.admin.views import bp as admin_bp
     from shop.auth.views import bp as auth_bp
     from shop.catalog.views import bp as catalog_bp

@@ -140,6 +140,53 @@ def register_cli(app: Flask) -> None:
         click.echo(f"Deleted {stale_imports} device files left unconfirmed.")
         click.echo(f"Deleted {orphans} photo files that no photo names.")
 
+    @app.cli.command("import-devices")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--pickup-point", "point_slug", required=True, help="Slug of the pickup point the devices are at.")
+    @click.option("--actor", help="E-mail of the staff account to record as importer (default: the command line).")
+    @click.option("--language", default="en", show_default=True, help="Language of the problems reported.")
+    def import_devices_command(file: str, point_slug: str, actor: str | None, language: str) -> None:
+        """Import a refurbisher's device file (CSV), with the checks of the staff import page:
+        every device or none."""
+        from pathlib import Path
+
+        import sqlalchemy as sa
+        from flask_babel import force_locale
+
+        from shop.models import PickupPoint, User
+        from shop.services import stock_import
+        from shop.services.errors import DomainError
+
+        point = db.session.scalar(sa.select(PickupPoint).where(PickupPoint.slug == point_slug))
+        if point is None:
+            raise click.ClickException(f"No pickup point {point_slug!r}.")
+        who = "command line"
+        if actor:
+            who = db.session.scalar(sa.select(User).where(User.email == actor.strip().lower()))
+            if who is None:
+                raise click.ClickException(f"No account {actor!r}.")
+        content = Path(file).read_bytes()
+        with force_locale(language):
+            click.echo(f"Checking {file} ({len(content):,} bytes) for {point.name}…")
+            checked = stock_import.check(content, pickup_point=point)
+            if not checked.ok:
+                if len(checked.problems) == 1 and checked.problems[0].column is None:
+                    # One problem with the whole file (encoding, empty, too big): one line.
+                    raise click.ClickException(f"{file}: {checked.problems[0].message} Nothing was imported.")
+                for problem in checked.problems:
+                    where = ", ".join(part for part in (f"line {problem.line}" if problem.line else "",
+                                                        problem.column or "") if part)
+                    click.echo(f"{where}: {problem.message}" if where else str(problem.message), err=True)
+                raise click.ClickException(f"{len(checked.problems)} problem(s) in {file}: nothing was imported.")
+            click.echo(f"{len(checked.rows)} devices checked: no problem. Importing…")
+            try:
+                imported = stock_import.import_devices(content, pickup_point=point, actor=who)
+            except DomainError as error:  # the stock changed meanwhile (a serial number now taken)
+                db.session.rollback()
+                raise click.ClickException(f"{error} Run the command again to see the problems.") from None
+            db.session.commit()
+        click.echo(f"Imported {len(imported.rows)} devices at {point.name}.")
+
     @app.cli.command("backup")
     @click.argument("target", type=click.Path(dir_okay=False))
     @scheduled("backup")

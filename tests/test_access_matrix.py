@@ -48,7 +48,7 @@ RULES = {
     "admin.set_status": "admin", "admin.set_quota": "admin", "admin.set_details": "admin", "admin.invite_member": "admin",
     "admin.accounts_page": "admin", "admin.set_account_active": "admin",
     "admin.pickup_points_page": "admin", "admin.new_pickup_point": "admin", "admin.edit_pickup_point": "admin",
-    "admin.prices": "admin", "admin.payment_issues": "admin", "admin.messages": "admin",
+    "admin.prices": "admin", "admin.payment_issues": "admin", "admin.messages": "admin", "admin.system_page": "admin",
     # Two-step sign-in (the second step itself is reached only after a right password).
     "auth.second_factor": "public", "auth.enrol": "signed_in", "auth.two_factor": "signed_in",
     "auth.disable_two_factor": "signed_in", "auth.renew_recovery_codes": "signed_in",

@@ -336,3 +336,37 @@ def test_a_refused_configuration_stops_gunicorn_workers_without_a_traceback_too(
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "Refused configuration: SECRET_KEY must be set" in result.stderr
+
+
+def test_the_admin_system_page_shows_version_database_redis_cron_and_failures(app, client, db):
+    from shop.models import Role
+    from tests import factories
+
+    db.session.add(Message(channel="sms", address="+33600000000", language="fr", template="t", values={},
+                           dedupe_key="k1", status=MessageStatus.FAILED))
+    db.session.merge(CronRun(command="expire-holds", last_success_at=utcnow()))
+    db.session.merge(CronRun(command="backup", last_failure_at=utcnow(), last_error="pg_dump: connection refused"))
+    admin = factories.user(Role.ADMIN)
+    db.session.commit()
+    factories.sign_in(client, admin.email)
+    page = client.get("/admin/system", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Reachable" in html and "Up to date" in html
+    assert "Not configured: each worker counts rate limits on its own." in html
+    assert "pg_dump: connection refused" in html and "Never" in html
+    assert html.count("On time") == 1 and html.count("Late") == 3
+    assert ">1</bdi></a>" in html  # one failed message, linked to the messages page
+    french = client.get("/admin/system", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Système" in french
+
+
+def test_only_admins_see_the_system_page(client, db):
+    from shop.models import Role
+    from tests import factories
+
+    staff = factories.user(Role.STAFF)
+    db.session.commit()
+    assert client.get("/admin/system").status_code in (302, 303)
+    factories.sign_in(client, staff.email)
+    assert client.get("/admin/system").status_code == 403

@@ -258,6 +258,7 @@ def audiences(s) -> dict[str, Audience]:
             Page("price grid", "/admin/prices", endpoint="admin.prices"),
             Page("payment issues", "/admin/payment-issues", endpoint="admin.payment_issues"),
             Page("messages", "/admin/messages", endpoint="admin.messages"),
+            Page("system", "/admin/system", endpoint="admin.system_page"),
             Page("donors", "/admin/donors", endpoint="impact.donors"),
             Page("donor", f"/admin/donors/{donor}", endpoint="impact.donor"),
             Page("donor report", f"/admin/donors/{donor}/report", endpoint="impact.donor_report"),
