@@ -8,8 +8,9 @@ import pytest
 import sqlalchemy as sa
 from flask import url_for
 
-from shop.models import PaymentMethod, Reservation, Role
-from shop.services import reservations
+from shop.models import CronRun, PaymentMethod, Reservation, Role
+from shop.models.types import utcnow
+from shop.services import cronruns, reservations
 from tests import factories
 
 PASSWORD = "correct horse battery staple"
@@ -108,6 +109,8 @@ def world(db):
     booked, free = factories.device(point=point, model="Booked"), factories.device(point=point, model="Free")
     batch = factories.batch()
     reservation = reservations.reserve(code, booked.offer_key, method=PaymentMethod.COUNTER)
+    for command in cronruns.SCHEDULE:  # a shop whose cron runs: /readyz answers 200
+        db.session.add(CronRun(command=command, last_success_at=utcnow()))
     db.session.commit()
     args = {
         "beneficiary_id": person.id, "code_id": code.id, "user_id": people["worker_a"].id, "number": reservation.number,
