@@ -74,9 +74,9 @@ def create_app(config: dict | None = None) -> Flask:
         app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True,
         render_item=render_item,
     )
+    observe.install_request_hooks(app)  # first: the request id and clock cover every other hook
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    observe.install_request_hooks(app)  # first: the request id and clock cover every other hook
     app.before_request(serve_from_cache)  # before the limiter's hook: cached pages skip the rest
     message_flashed.connect(i18n.remember_flash_language, app)
     accesslog.install_development_filter()
