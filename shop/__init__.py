@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import logging
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -26,12 +27,24 @@ from shop import config as config_module
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, sqlite_begin_mode
 from shop.models.types import render_item
 from shop.pagecache import PageCache, serve_from_cache
-from shop import accesslog, i18n
+from shop import accesslog, errorreports, i18n, observe
 from shop.i18n import current_language, language_list, select_locale, text_direction
 from shop.security import set_security_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
+
+
+def _refused_configuration_in_one_line(kind, value, traceback, _previous=sys.excepthook):
+    """`flask --app shop …` with a refused configuration: one line on stderr (exit status 1),
+    not the traceback of the whole factory."""
+    if issubclass(kind, config_module.ConfigError):
+        print(f"Refused configuration: {value}", file=sys.stderr)
+    else:
+        _previous(kind, value, traceback)
+
+
+sys.excepthook = _refused_configuration_in_one_line
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -40,7 +53,17 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config_module.load())
     if config:
         app.config.update(config)
-    config_module.check(app.config)
+    observe.configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
+    try:
+        config_module.check(app.config)
+    except config_module.ConfigError as error:
+        if config_module.server_options().under_gunicorn:
+            # gunicorn prints this error's one line and stops, instead of a traceback per worker.
+            from gunicorn.errors import AppImportError
+
+            raise AppImportError(f"Refused configuration: {error}") from None
+        raise
+    errorreports.init(app)
     if app.config["PROXY_FIX"]:
         hops = app.config["PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -51,6 +74,7 @@ def create_app(config: dict | None = None) -> Flask:
         app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True,
         render_item=render_item,
     )
+    observe.install_request_hooks(app)  # first: the request id and clock cover every other hook
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     app.before_request(serve_from_cache)  # before the limiter's hook: cached pages skip the rest
@@ -64,7 +88,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_message_category = "info"
 
     from shop.admin import audit_views as _audit_views, privacy_views as _admin_privacy_views  # noqa: F401 (routes)
-    from shop.admin import messages_views as _messages_views  # noqa: F401 (routes)
+    from shop.admin import messages_views as _messages_views, system_views as _system_views  # noqa: F401 (routes)
     from shop.admin.views import bp as admin_bp
     from shop.auth.views import bp as auth_bp
     from shop.catalog.views import bp as catalog_bp
@@ -107,14 +131,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     _serve_static_compressed(app)
 
-    @app.get("/healthz")
-    def healthz():
-        try:
-            db.session.execute(text("SELECT 1"))
-        except SQLAlchemyError:
-            db.session.rollback()
-            return {"status": "database unavailable"}, 503
-        return {"status": "ok"}
+    from shop import health
+
+    health.register(app)
 
     return app
 

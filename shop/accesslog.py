@@ -9,6 +9,7 @@ gunicorn's (`--logger-class shop.accesslog.GunicornLogger`) and the development 
 
 import logging
 import re
+import sys
 
 from gunicorn.glogging import Logger
 
@@ -23,7 +24,27 @@ def redact(text: str) -> str:
 
 
 class GunicornLogger(Logger):
-    """Gunicorn's logger, with the codes taken out of request lines, query strings and referrers."""
+    """Gunicorn's logger, with the codes taken out of request lines, query strings and referrers,
+    and the request id (X-Request-ID, see shop.observe) at the end of each access line.
+
+    It is made by gunicorn's master before any worker starts, so it also checks the settings: a
+    refused configuration stops gunicorn at once with one line, rather than once per worker.
+    """
+
+    def __init__(self, cfg):
+        from shop import config
+
+        try:
+            config.check(config.load())
+        except config.ConfigError as error:
+            print(f"Refused configuration: {error}", file=sys.stderr)
+            sys.exit(1)
+        super().__init__(cfg)
+
+    def setup(self, cfg):
+        if cfg.access_log_format == cfg.settings["access_log_format"].default:
+            cfg.set("access_log_format", cfg.access_log_format + ' rid=%({x-request-id}o)s')
+        super().setup(cfg)
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)

@@ -5,6 +5,7 @@ from flask import Flask, current_app
 
 from shop.extensions import db
 from shop.models import Role
+from shop.services.cronruns import record_success, scheduled
 
 
 def register_cli(app: Flask) -> None:
@@ -21,6 +22,7 @@ def register_cli(app: Flask) -> None:
         click.echo("Demo data ready: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
     @app.cli.command("expire-holds")
+    @scheduled("expire-holds")
     def expire_holds_command() -> None:
         """Release units whose hold ran out, pass waitlist turns that ran out to the next in line,
         and queue due reminders (safe to run twice; for cron)."""
@@ -39,13 +41,16 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("deliver")
     @click.option("--watch", is_flag=True, help="Keep running: deliver as messages become due.")
     @click.option("--interval", default=5.0, show_default=True, help="Seconds between scans with --watch.")
+    @scheduled("deliver")
     def deliver_command(watch: bool, interval: float) -> None:
         """Send the queued messages that are due (for cron every minute, or --watch as a worker)."""
         import time
 
         from shop.services import outbox, webhooks
 
+        recorded = time.monotonic()
         while True:
+            scan = time.monotonic()
             report = outbox.deliver()
             hooks = webhooks.deliver()  # the API's outgoing webhooks, same retries
             if report.handled or not watch:
@@ -55,6 +60,9 @@ def register_cli(app: Flask) -> None:
                 click.echo(f"Webhooks: sent {hooks.sent}, to retry {hooks.retried}, failed {hooks.failed}.")
             if not watch:
                 return
+            if scan - recorded >= 60:  # a watching worker says it is alive once a minute
+                record_success("deliver", scan)
+                recorded = scan
             try:
                 time.sleep(interval)
             except KeyboardInterrupt:
@@ -121,6 +129,7 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(f"{email} has no two-step sign-in yet: sign in once to set it up.") from None
 
     @app.cli.command("purge")
+    @scheduled("purge")
     def purge_command() -> None:
         """Anonymise people quiet for the retention period; drop audit entries over a year old,
         device files never confirmed, and photo files that no photo names any more."""
@@ -136,8 +145,56 @@ def register_cli(app: Flask) -> None:
         click.echo(f"Deleted {old_answers} stored API answers over a day old (Idempotency-Key).")
         click.echo(f"Deleted {orphans} photo files that no photo names.")
 
+    @app.cli.command("import-devices")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--pickup-point", "point_slug", required=True, help="Slug of the pickup point the devices are at.")
+    @click.option("--actor", help="E-mail of the staff account to record as importer (default: the command line).")
+    @click.option("--language", default="en", show_default=True, help="Language of the problems reported.")
+    def import_devices_command(file: str, point_slug: str, actor: str | None, language: str) -> None:
+        """Import a refurbisher's device file (CSV), with the checks of the staff import page:
+        every device or none."""
+        from pathlib import Path
+
+        import sqlalchemy as sa
+        from flask_babel import force_locale
+
+        from shop.models import PickupPoint, User
+        from shop.services import stock_import
+        from shop.services.errors import DomainError
+
+        point = db.session.scalar(sa.select(PickupPoint).where(PickupPoint.slug == point_slug))
+        if point is None:
+            raise click.ClickException(f"No pickup point {point_slug!r}.")
+        who = "command line"
+        if actor:
+            who = db.session.scalar(sa.select(User).where(User.email == actor.strip().lower()))
+            if who is None:
+                raise click.ClickException(f"No account {actor!r}.")
+        content = Path(file).read_bytes()
+        with force_locale(language):
+            click.echo(f"Checking {file} ({len(content):,} bytes) for {point.name}…")
+            checked = stock_import.check(content, pickup_point=point)
+            if not checked.ok:
+                if len(checked.problems) == 1 and checked.problems[0].column is None:
+                    # One problem with the whole file (encoding, empty, too big): one line.
+                    raise click.ClickException(f"{file}: {checked.problems[0].message} Nothing was imported.")
+                for problem in checked.problems:
+                    where = ", ".join(part for part in (f"line {problem.line}" if problem.line else "",
+                                                        problem.column or "") if part)
+                    click.echo(f"{where}: {problem.message}" if where else str(problem.message), err=True)
+                raise click.ClickException(f"{len(checked.problems)} problem(s) in {file}: nothing was imported.")
+            click.echo(f"{len(checked.rows)} devices checked: no problem. Importing…")
+            try:
+                imported = stock_import.import_devices(content, pickup_point=point, actor=who)
+            except DomainError as error:  # the stock changed meanwhile (a serial number now taken)
+                db.session.rollback()
+                raise click.ClickException(f"{error} Run the command again to see the problems.") from None
+            db.session.commit()
+        click.echo(f"Imported {len(imported.rows)} devices at {point.name}.")
+
     @app.cli.command("backup")
     @click.argument("target", type=click.Path(dir_okay=False))
+    @scheduled("backup")
     def backup_command(target: str) -> None:
         """Write a consistent copy of the database to TARGET (mode 0600) while the shop keeps running."""
         from pathlib import Path

@@ -110,6 +110,13 @@ def load() -> dict:
         # Device photos: where their WebP variants are kept, and the largest photo accepted.
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads")),
         "PHOTO_MAX_BYTES": int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024))),
+        # Logs: "text" (time, level, [request id], logger: message) or "json" (one object a line).
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # Optional error reports to Sentry (names, codes, phone numbers and e-mails taken out).
+        "SENTRY_DSN": os.environ.get("SENTRY_DSN", ""),
+        # Bearer token for GET /metrics; without one, production answers 404 there.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         # Static URLs carry a content hash (static_url), so browsers may keep them a year.
         "SEND_FILE_MAX_AGE_DEFAULT": 365 * 24 * 3600,
     }
@@ -154,6 +161,7 @@ class ServerOptions:
         program = Path(argv[0] if argv else "")
         # The gunicorn script, or `python -m gunicorn` (argv[0] is then gunicorn/__main__.py).
         under_gunicorn = program.name.startswith("gunicorn") or program.parent.name == "gunicorn"
+        self.under_gunicorn = under_gunicorn
         args = shlex.split(environ.get("GUNICORN_CMD_ARGS", "")) + (argv[1:] if under_gunicorn else [])
         self.workers: int | None = 1
         self.workers_said = "one worker"

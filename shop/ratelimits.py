@@ -8,6 +8,8 @@ that was within the limit is then checked.
 
 import logging
 import threading
+import time
+from datetime import datetime, timezone
 
 from flask import current_app
 from limits import parse
@@ -24,6 +26,31 @@ _lock = threading.Lock()
 # Where this worker counts while the shared storage cannot be reached (as Flask-Limiter does).
 _fallback = FixedWindowRateLimiter(MemoryStorage())
 
+# Falling back is logged once, then at most every WARN_EVERY_SECONDS while it goes on (a warning
+# per attempt would drown the log while Redis is down; none would hide it).
+WARN_EVERY_SECONDS = 10 * 60
+_fallbacks = {"count": 0, "unreported": 0, "last_at": None, "warned": None}
+
+
+def _fell_back(scope: str) -> None:
+    from shop.observe import RATELIMIT_FALLBACKS
+
+    RATELIMIT_FALLBACKS.inc()
+    _fallbacks["count"] += 1
+    _fallbacks["unreported"] += 1
+    _fallbacks["last_at"] = datetime.now(timezone.utc)
+    warned = _fallbacks["warned"]
+    if warned is None or time.monotonic() - warned >= WARN_EVERY_SECONDS:
+        log.warning("Rate-limit storage unreachable: %d attempt(s) counted in this worker's memory "
+                    "(last: %s); each worker now counts on its own", _fallbacks["unreported"], scope)
+        _fallbacks["warned"] = time.monotonic()
+        _fallbacks["unreported"] = 0
+
+
+def fallback_stats() -> dict:
+    """This worker's fallbacks since it started: how many attempts, and the last one's time."""
+    return {"count": _fallbacks["count"], "last_at": _fallbacks["last_at"]}
+
 
 def take(limit: str, scope: str, *keys: str) -> bool:
     """Count one attempt for every key; False when any of them is over `limit` ("10 per 15 minutes")."""
@@ -36,7 +63,7 @@ def take(limit: str, scope: str, *keys: str) -> bool:
             try:
                 within = limiter.limiter.hit(item, scope, key)
             except Exception:  # noqa: BLE001 (Redis down, in any client library's words)
-                log.warning("Rate-limit storage unreachable: counting %s in this worker's memory", scope)
+                _fell_back(scope)
                 within = _fallback.hit(item, scope, key)
             allowed = allowed and within
     return allowed

@@ -17,7 +17,7 @@ def test_redact_removes_the_code_and_keeps_the_rest():
 
 
 class _Response:
-    status, sent, headers = "303 SEE OTHER", 0, [("Location", "/reserve")]
+    status, sent, headers = "303 SEE OTHER", 0, [("Location", "/reserve"), ("X-Request-ID", "4f2a9c01d3")]
 
 
 def test_gunicorns_access_log_line_holds_no_code():
@@ -26,9 +26,10 @@ def test_gunicorns_access_log_line_holds_no_code():
                "HTTP_REFERER": f"https://shop.example/reserve?code={CODE}"}
     logger = GunicornLogger(Config())
     atoms = logger.atoms(_Response(), [("Referer", environ["HTTP_REFERER"])], environ, datetime.timedelta(0))
-    line = logger.cfg.access_log_format % atoms
+    line = logger.cfg.access_log_format % logger.atoms_wrapper_class(atoms)
     assert CODE not in line and CODE not in repr(atoms)
     assert "/reserve?code=[removed]" in line
+    assert line.endswith(" rid=4f2a9c01d3")  # the request id, as in the shop's own log lines
 
 
 def test_the_development_servers_log_holds_no_code(app, caplog):

@@ -8,15 +8,16 @@ import pytest
 import sqlalchemy as sa
 from flask import url_for
 
-from shop.models import PaymentMethod, Reservation, Role
-from shop.services import reservations
+from shop.models import CronRun, PaymentMethod, Reservation, Role
+from shop.models.types import utcnow
+from shop.services import cronruns, reservations
 from tests import factories
 
 PASSWORD = "correct horse battery staple"
 
 # What kind of page each endpoint is.
 RULES = {
-    "static": "public", "healthz": "public",
+    "static": "public", "healthz": "public", "readyz": "public", "metrics": "public",
     "catalog.home": "public", "catalog.index": "public", "catalog.offer": "public",
     "catalog.photo": "public", "catalog.passport": "public",
     "pages.language": "public", "pages.how_it_works": "public", "pages.pickup_points": "public",
@@ -52,7 +53,7 @@ RULES = {
     "admin.set_status": "admin", "admin.set_quota": "admin", "admin.set_details": "admin", "admin.invite_member": "admin",
     "admin.accounts_page": "admin", "admin.set_account_active": "admin",
     "admin.pickup_points_page": "admin", "admin.new_pickup_point": "admin", "admin.edit_pickup_point": "admin",
-    "admin.prices": "admin", "admin.payment_issues": "admin", "admin.messages": "admin",
+    "admin.prices": "admin", "admin.payment_issues": "admin", "admin.messages": "admin", "admin.system_page": "admin",
     # Two-step sign-in (the second step itself is reached only after a right password).
     "auth.second_factor": "public", "auth.enrol": "signed_in", "auth.two_factor": "signed_in",
     "auth.disable_two_factor": "signed_in", "auth.renew_recovery_codes": "signed_in",
@@ -112,6 +113,8 @@ def world(db):
     booked, free = factories.device(point=point, model="Booked"), factories.device(point=point, model="Free")
     batch = factories.batch()
     reservation = reservations.reserve(code, booked.offer_key, method=PaymentMethod.COUNTER)
+    for command in cronruns.SCHEDULE:  # a shop whose cron runs: /readyz answers 200
+        db.session.add(CronRun(command=command, last_success_at=utcnow()))
     db.session.commit()
     args = {
         "beneficiary_id": person.id, "code_id": code.id, "user_id": people["worker_a"].id, "number": reservation.number,

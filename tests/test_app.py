@@ -43,6 +43,16 @@ def test_healthz_reports_a_database_failure(client, db, monkeypatch):
     assert response.status_code == 503
 
 
+def test_readyz_reports_a_database_failure(client, db, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("down"))
+
+    monkeypatch.setattr(db.session, "execute", broken)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "database" in response.json["failed"]
+
+
 def test_security_headers_are_sent(client):
     response = client.get("/")
     csp = response.headers["Content-Security-Policy"]

@@ -158,7 +158,7 @@ def test_admin_report_pages_and_csv_hold_no_personal_data(client, db, scenario):
     assert "Broken motherboard" in page and "Broken motherboard" in csv
     assert str(escape(CO2E_AVOIDED_KG.source)) in page and "(2022)" in page
     assert "CERT-" in printable and 'id="print-slip"' in printable and 'class="subnav"' not in printable
-    assert csv.startswith("\ufeffsection,item,value,unit,details")
+    assert csv.startswith("\ufeffSection,Item,Value,Unit,Details")
     assert pages[2].headers["Content-Disposition"].startswith("attachment;")
     assert pages[0].headers["Cache-Control"] == "no-store"
 

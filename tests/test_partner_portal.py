@@ -489,15 +489,15 @@ def test_export_holds_only_the_structures_own_people_and_is_audited(client, db, 
     person_of(world.worker_b, "Dmytro")
     sign_in(client, world.worker_a)
 
-    response = client.get("/partner/export.csv")
+    response = client.get("/partner/export.csv", headers={"Accept-Language": "en"})
 
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert re.fullmatch(r'attachment; filename="solidarity-shop-\d{4}-\d{2}-\d{2}\.csv"',
                         response.headers["Content-Disposition"])
     rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
-    assert [row["name"] for row in rows] == ["Amina"]
-    assert rows[0]["code_state"] == "active"
+    assert [row["Name"] for row in rows] == ["Amina"]
+    assert rows[0]["State"] == "active"
     assert "partner.export" in actions(db, actor_id=world.worker_a.id)
 
 

@@ -193,10 +193,10 @@ def test_audit_viewer_filters_pages_and_exports(client, db, world, count_queries
     tomorrow = (utcnow() + timedelta(days=2)).date().isoformat()
     assert "No entry matches" in client.get(f"/admin/audit?since={tomorrow}").text
 
-    exported = client.get("/admin/audit.csv?action=code.")
+    exported = client.get("/admin/audit.csv?action=code.", headers={"Accept-Language": "en"})
     assert exported.status_code == 200 and exported.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(exported.data.decode("utf-8-sig"))))
-    assert rows[0][:5] == ["id", "at", "actor", "structure", "action"]
+    assert rows[0][:5] == ["Entry", "When", "Who", "Structure", "Action"]
     assert {r[4] for r in rows[1:]} <= {"code.issue", "code.revoke", "code.slip_print"} and len(rows) >= 3
 
 
@@ -206,7 +206,7 @@ def test_audit_export_neutralises_formulas(client, db, world):
     db.session.commit()
     factories.sign_in(client, admin.email)
 
-    body = client.get("/admin/audit.csv").data.decode("utf-8-sig")
+    body = client.get("/admin/audit.csv", headers={"Accept-Language": "en"}).data.decode("utf-8-sig")
 
     assert "=HYPERLINK" in body
     assert not any(cell.startswith("=") for row in csv.reader(io.StringIO(body)) for cell in row)

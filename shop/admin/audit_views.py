@@ -4,6 +4,7 @@ from datetime import datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 from flask import render_template, request, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone, to_utc
 from flask_wtf import FlaskForm
@@ -148,7 +149,8 @@ def audit_log():
 def audit_export():
     rows = audit.search(_form().filters(), limit=audit.MAX_EXPORT)
     body = csvfile.to_csv(
-        ["id", "at", "actor", "structure", "action", "label", "target_type", "target_id", "details"],
+        [_("Entry"), _("When"), _("Who"), _("Structure"), _("Action"), _("What happened"), _("Concerning"),
+         _("Reference"), _("Details")],
         ([r.id, to_user_timezone(r.at).isoformat(timespec="seconds"), r.actor_email, r.organisation, r.action,
           label(r.action), r.target_type, r.target_id, r.details] for r in rows),
     )

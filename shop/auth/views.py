@@ -317,7 +317,7 @@ def renew_recovery_codes():
 
 
 # Pages a signed-in account that must set up two-step sign-in may still reach.
-_BEFORE_ENROLMENT = {"auth.enrol", "auth.logout", "static", "healthz", "pages.language"}
+_BEFORE_ENROLMENT = {"auth.enrol", "auth.logout", "static", "healthz", "readyz", "metrics", "pages.language"}
 
 
 @bp.before_app_request

@@ -51,6 +51,7 @@ from shop.models.waitlist import WaitlistEntry, WaitlistStatus
 from shop.models.messages import Channel, Message, MessageStatus
 from shop.models.aftersale import AftersaleCase, CaseOutcome, ReturnReason, WarrantyPeriod
 from shop.models.api import ApiRole, ApiToken, IdempotentRequest, WebhookDelivery, WebhookStatus
+from shop.models.ops import CronRun
 
 __all__ = [
     "ACTIVE_STATUSES", "Payment", "PaymentChannel", "PaymentIssue", "PaymentIssueReason", "PaymentKind", "PaymentMethod", "PaymentStatus",
@@ -63,4 +64,5 @@ __all__ = [
     "GridPrice", "PendingImport", "WaitlistEntry", "WaitlistStatus", "Channel", "Message", "MessageStatus",
     "AftersaleCase", "CaseOutcome", "ReturnReason", "WarrantyPeriod",
     "ApiRole", "ApiToken", "IdempotentRequest", "WebhookDelivery", "WebhookStatus",
+    "CronRun",
 ]

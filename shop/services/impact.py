@@ -6,6 +6,7 @@ number of queries whatever the number of devices. No report reads a beneficiary'
 e-mail or year of birth; people are only ever counted.
 """
 
+from decimal import Decimal
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -455,13 +456,13 @@ def report_csv(report: DonorReport) -> str:
               _("sold: %(sold)d, in stock: %(stock)d, recycled: %(recycled)d",
                 sold=line.sold, stock=line.in_stock, recycled=line.recycled)) for line in report.categories]
     rows.append(("people", _("People equipped"), _people(report.people_equipped), "", ""))
-    rows.append(("money", _("Money saved by the people equipped"), f"{report.money_saved_cents / 100:.2f}", "EUR",
+    rows.append(("money", _("Money saved by the people equipped"), Decimal(report.money_saved_cents).scaleb(-2), "EUR",
                  f"{TYPICAL_NEW_PRICE_CENTS.source} ({TYPICAL_NEW_PRICE_CENTS.year})"))
     rows += list(_impact_rows(report.impacts))
     methods = {method: str(method.label) for method in ErasureMethod}  # translated once, not per line
     rows += [("erasure_certificate", c.serial_number, c.certificate_reference or "", c.performed_on.isoformat(),
               f"{methods[c.method]} · {c.tool} {c.tool_version or ''}".strip()) for c in report.certificates]
-    return to_csv(["section", "item", "value", "unit", "details"], rows)
+    return to_csv([_("Section"), _("Item"), _("Value"), _("Unit"), _("Details")], rows)
 
 
 def dashboard_csv(dash: Dashboard) -> str:
@@ -480,6 +481,6 @@ def dashboard_csv(dash: Dashboard) -> str:
     for g in dash.grounds:
         rows += [("ground", g.ground.value, "codes_issued", g.codes_issued),
                  ("ground", g.ground.value, "people_equipped", g.people_equipped)]
-    rows.append(("money", "saved_eur", "total", f"{dash.money_saved_cents / 100:.2f}"))
+    rows.append(("money", "saved_eur", "total", Decimal(dash.money_saved_cents).scaleb(-2)))
     rows += [("impact", line.factor.key, line.factor.unit, line.value) for line in dash.impacts]
-    return to_csv(["section", "item", "measure", "value"], rows)
+    return to_csv([_("Section"), _("Item"), _("Measure"), _("Value")], rows)

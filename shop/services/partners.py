@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import phonenumbers
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
@@ -367,8 +368,9 @@ class PartnerScope:
     def export_csv(self, now: datetime | None = None) -> str:
         """The structure's own beneficiaries and codes, one line per code (or per person without one)."""
         now = now or utcnow()
-        header = ["beneficiary_id", "name", "birth_year", "language", "phone", "email", "ground",
-                  "code_id", "code_categories", "code_state", "issued_at", "expires_at", "used_at"]
+        header = [_("Person"), _("Name"), _("Year of birth"), _("Language"), _("Phone"), _("E-mail"),
+                  _("Eligibility ground"), _("Code"), _("Kinds of device"), _("State"), _("Issued on"),
+                  _("Expires on"), _("Used on")]
         rows = []
         for person in db.session.scalars(self.beneficiaries(now=now)):
             for code in person.codes or [None]:

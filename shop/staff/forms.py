@@ -116,3 +116,17 @@ class BulkForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.action.choices = [SelectChoice("labels", _l("Print labels"))] + [
             SelectChoice(s.value, _l("Move to: %(status)s", status=s.label)) for s in DeviceStatus if s in MANUAL_TARGETS]
+
+
+class StockSearchForm(FlaskForm):
+    """Search the stock list (GET): part of a serial number, brand or model, and a kind of device."""
+
+    class Meta:
+        csrf = False  # a search: GET, no change
+
+    q = StringField(_l("Serial number or model"), validators=[Optional(), Length(max=120)])
+    category = SelectField(_l("Kind of device"), validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.category.choices = [SelectChoice("", _l("Any"))] + [SelectChoice(c.value, c.label) for c in Category]

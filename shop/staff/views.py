@@ -10,12 +10,12 @@ from shop.i18n import isolate
 from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.forms import ActionForm, refuse
-from shop.models import DeviceStatus, PaymentChannel, Role
+from shop.models import Category, DeviceStatus, PaymentChannel, Role
 from shop.services import audit, devices, payments, photos, qr, reservations
 from shop.services import staff as stock_service
 from shop.services.errors import DomainError, NotFound
 from shop.services.staff import StaffScope
-from shop.staff.forms import BulkForm, CancelForm, DeviceForm, FindForm, HandOverForm, PhotoForm
+from shop.staff.forms import BulkForm, CancelForm, DeviceForm, FindForm, HandOverForm, PhotoForm, StockSearchForm
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 staff_only = roles_required(Role.STAFF, Role.ADMIN)
@@ -157,15 +157,21 @@ def _stock_page(scope, point_id: int | None, status_value: str | None, *, bulk=N
     points = _points_or_404(scope)
     point_id = point_id or points[0].id
     status = DeviceStatus(status_value) if status_value in {s.value for s in DeviceStatus} else None
+    search = StockSearchForm(request.args)
+    search.validate()  # a value that is not a choice is ignored, never an error page
+    category = Category(search.category.data) if search.category.data in {c.value for c in Category} else None
+    query = (search.q.data or "")[:120] if not search.q.errors else ""
     try:
-        found = scope.devices(point_id, status)
+        found, next_before = scope.devices(point_id, status, search=query, category=category,
+                                           before=request.args.get("before", type=int))
     except NotFound:
         abort(404)
     return render_template(
         "staff/stock.html", devices=found, point=next(p for p in points if p.id == point_id), points=points,
         status=status, counts=scope.status_counts(point_id), statuses=DeviceStatus,
         moves=devices.manual_moves, action=ActionForm(), bulk=bulk or BulkForm(formdata=None),
-        selected=set(selected),
+        selected=set(selected), search=search, query=query, category=category, next_before=next_before,
+        paged=request.args.get("before", type=int) is not None,
     ), code
 
 

@@ -35,7 +35,7 @@ MIN_COLUMN_CHARS = 8
 
 # GET endpoints not visited as pages, and why.
 NOT_PAGES = {
-    "static": "files", "healthz": "a probe, no page", "pages.language": "redirects at once",
+    "static": "files", "healthz": "a probe, no page", "readyz": "a probe, no page", "metrics": "Prometheus text", "pages.language": "redirects at once",
     "catalog.photo": "an image", "admin.audit_export": "a CSV file", "partner.export": "a CSV file",
     "staff.import_sample": "a CSV file", "admin.beneficiary_data_file": "a JSON file",
     "partner.beneficiary_data_file": "a JSON file", "auth.second_factor": "seen during every sign-in",
@@ -276,6 +276,7 @@ def audiences(s) -> dict[str, Audience]:
             Page("API tokens", "/admin/api-tokens", endpoint="admin.api_tokens_page"),
             Page("payment issues", "/admin/payment-issues", endpoint="admin.payment_issues"),
             Page("messages", "/admin/messages", endpoint="admin.messages"),
+            Page("system", "/admin/system", endpoint="admin.system_page"),
             Page("donors", "/admin/donors", endpoint="impact.donors"),
             Page("donor", f"/admin/donors/{donor}", endpoint="impact.donor"),
             Page("donor report", f"/admin/donors/{donor}/report", endpoint="impact.donor_report"),
