@@ -311,6 +311,36 @@ def test_reserving_a_laptop_keeps_the_smartphone_pages_and_other_points_cached(c
     assert laptop.offer_key not in client.get(f"/catalog?category=laptop&point={here.id}").text
 
 
+def test_a_hold_running_out_drops_only_the_pages_of_its_category_and_point(client, db):
+    from datetime import timedelta
+
+    from shop.models.types import utcnow
+    from shop.services import devices
+    from shop.services.catalog import versions
+
+    here, there = factories.pickup_point(), factories.pickup_point()
+    laptop = factories.device(point=here)
+    factories.device(point=here)  # another laptop stays on sale: the page lists the offer
+    factories.device(point=here, category=Category.SMARTPHONE, model="Phone", price_cents=9000)
+    factories.device(point=there)
+    db.session.commit()
+    ends = utcnow() + timedelta(hours=2)
+    devices.take_unit(laptop.offer_key, held_until=ends, now=utcnow())
+    db.session.commit()
+    now_versions = versions()
+    assert now_versions.next_change_of("laptop", here.id) == ends == now_versions.next_change
+    assert now_versions.next_change_of("laptop") == ends and now_versions.next_change_of(None, here.id) == ends
+    assert now_versions.next_change_of("smartphone") is None and now_versions.next_change_of(None, there.id) is None
+    pages = ["/catalog?category=smartphone", f"/catalog?point={there.id}", f"/catalog?category=laptop&point={here.id}", "/"]
+    for url in pages:
+        client.get(url)
+    entries = {key[0]: entry for key, entry in client.application.extensions["page_cache"]._entries.items()}
+    assert entries["/catalog?category=smartphone"].valid_until is None
+    assert entries[f"/catalog?point={there.id}"].valid_until is None
+    assert entries[f"/catalog?category=laptop&point={here.id}"].valid_until == ends
+    assert entries["/?"].valid_until == ends  # the home counts every scope
+
+
 def test_version_counters_are_created_by_the_first_change_of_their_scope(db):
     from shop.models import CatalogVersion
     from shop.services import catalog
