@@ -3,7 +3,7 @@
 Loaded with `gunicorn -c bench/gunicorn_cpu.py` next to the settings of docs/DEPLOY.md. A sync
 worker serves one request at a time, so the worker's CPU time between `pre_request` and
 `post_request` is that request's (the WSGI call and writing the response). When the worker exits,
-it writes its totals to `$BENCH_CPU_DIR/<pid>.json`: {kind: [requests, cpu seconds]}.
+it writes the totals of the requests sent with `X-Bench-Phase: measure` to `$BENCH_CPU_DIR/<pid>.json`: {kind: [requests, cpu seconds]}.
 """
 
 import json
@@ -30,6 +30,8 @@ def pre_request(worker, req):
 
 
 def post_request(worker, req, environ, resp):
+    if environ.get("HTTP_X_BENCH_PHASE") != "measure":
+        return  # warm-up requests (templates compiled, connections opened) are not counted
     spent = time.process_time() - getattr(worker, "bench_cpu_began", time.process_time())
     totals = worker.__dict__.setdefault("bench_cpu", {})
     entry = totals.setdefault(_kind(req.method, req.path), [0, 0.0])

@@ -75,13 +75,15 @@ def typed_code(n: int) -> str:
 class Browser:
     """One person's browser: cookies, a client address (seen through the proxy), gzip."""
 
-    def __init__(self, port: int, address: str):
-        self.port, self.address, self.cookies = port, address, {}
+    def __init__(self, port: int, address: str, measured: bool = False):
+        self.port, self.address, self.cookies, self.measured = port, address, {}, measured
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
     def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str, str]:
         headers = {"Accept-Encoding": "gzip", "User-Agent": "journey-bench", "X-Forwarded-For": self.address,
                    "X-Forwarded-Proto": "http", "Accept-Language": "fr"}
+        if self.measured:
+            headers["X-Bench-Phase"] = "measure"  # counted by bench/gunicorn_cpu.py
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         body = None
@@ -174,7 +176,7 @@ def measure(port: int, keys: list[str], codes: list[str], *, clients: int, warmu
             else:
                 key = rng.choice(contested) if index % 2 and contested else rng.choice(keys)
             n += 1
-            browser = Browser(port, f"10.{index}.{n // 250}.{n % 250 + 1}")
+            browser = Browser(port, f"10.{index}.{n // 250}.{n % 250 + 1}", measured=began >= clock["measured"])
             timings: list[float] = []
             try:
                 outcome = journey(browser, code, key, timings)
@@ -312,6 +314,13 @@ def main() -> int:
                 # Each round gets fresh codes (a code reserves once).
                 share = codes[used:used + len(codes) // args.rounds]
                 used += len(share)
+                # Every worker serves each step a few times first (templates compiled, statements
+                # prepared, connections open), as a server that has run for a while has.
+                prime, share = share[:16], share[16:]
+                for i, code in enumerate(prime):
+                    browser = Browser(port, f"10.254.{n}.{i + 1}")
+                    journey(browser, code, keys[-1 - i - 16 * n], [])
+                    browser.close()
                 http_figures = measure(port, keys, share, clients=args.clients, warmup=args.warmup,
                                        duration=args.duration, pg_pids=pg_pids,
                                        server_pids=lambda: [server.pid, *children(server.pid)])
