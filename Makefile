@@ -86,9 +86,12 @@ db: setup
 		$(FLASK) db upgrade && $(FLASK) seed-demo && { [ -n "$$DATABASE_URL" ] || touch $(DB_READY); }; \
 	fi
 
+# BENCH_DATABASE_URL=postgresql://… adds the reservation journey over HTTP (with the service bench).
 bench: setup
 	$(BIN)/python bench/catalog_rps.py
 	$(BIN)/python bench/catalog_growth.py
+	@if [ -n "$$BENCH_DATABASE_URL" ]; then $(BIN)/python bench/journey_http.py --url "$$BENCH_DATABASE_URL"; \
+	else echo "journey_http.py skipped: set BENCH_DATABASE_URL=postgresql://… (it needs PostgreSQL)"; fi
 
 clean:
 	rm -rf $(VENV) instance translations/*/LC_MESSAGES/*.mo

@@ -147,7 +147,25 @@ def get(port: int, path: str) -> tuple[int, bytes]:
         conn.close()
 
 
-def measure(port: int, paths: list[str], *, clients: int, warmup: float, duration: float) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(process) -> list[int]:
+    """A gunicorn master and its workers."""
+    try:
+        workers = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    except OSError:
+        workers = []
+    return [process.pid, *map(int, workers)]
+
+
+def measure(port: int, paths: list[str], *, clients: int, warmup: float, duration: float, pids=()) -> dict:
     """Requests per second answered 200 by `clients` threads going through `paths` in a loop (each
     from its own starting point), after a warm-up.
 
@@ -189,9 +207,15 @@ def measure(port: int, paths: list[str], *, clients: int, warmup: float, duratio
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
+    # The server's CPU over the counted seconds (its master and workers, read from /proc).
+    time.sleep(max(0.0, measure_from - time.monotonic()))
+    cpu_began = sum(cpu_seconds(pid) for pid in pids)
+    time.sleep(max(0.0, stop_at - time.monotonic()))
+    cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_began
     for thread in threads:
         thread.join()
-    return {"requests": sum(counts), "errors": sum(errors), "rps": sum(counts) / duration}
+    return {"requests": sum(counts), "errors": sum(errors), "rps": sum(counts) / duration,
+            "cpu_ms": 1000 * cpu / max(sum(counts), 1)}
 
 
 def main() -> int:
@@ -234,6 +258,7 @@ def main() -> int:
             "offer pages (50)": ("shop", offer_urls),
         }
         rounds: dict[str, list[float]] = {name: [] for name in targets}
+        cpu_rounds: dict[str, list[float]] = {name: [] for name in targets}  # server CPU per request
         errors = dict.fromkeys(targets, 0)
         try:
             for server in servers.values():
@@ -254,10 +279,12 @@ def main() -> int:
             for n in range(args.rounds):
                 for name, (server, paths) in targets.items():
                     result = measure(servers[server].port, paths, clients=args.clients, warmup=args.warmup,
-                                     duration=args.duration)
+                                     duration=args.duration, pids=server_pids(servers[server].process))
                     rounds[name].append(result["rps"])
+                    cpu_rounds[name].append(result["cpu_ms"])
                     errors[name] += result["errors"]
-                    print(f"round {n + 1} {name:22} {result['rps']:8.1f} req/s ({result['errors']} errors)")
+                    print(f"round {n + 1} {name:22} {result['rps']:8.1f} req/s, server CPU {result['cpu_ms']:5.2f} ms "
+                          f"a request ({result['errors']} errors)")
         finally:
             for server in servers.values():
                 server.stop()
@@ -265,15 +292,20 @@ def main() -> int:
     hello = sum(rounds["hello world"]) / len(rounds["hello world"])
     summary = {"mix, cache filling": {"rps": round(filling["rps"], 1), "ratio": round(filling["rps"] / hello, 3)}}
     below = False
-    print(f"\nhello world, mean of {args.rounds} rounds: {hello:.1f} req/s")
+    print(f"\nhello world, mean of {args.rounds} rounds: {hello:.1f} req/s; load average {os.getloadavg()[0]:.1f}")
+    hello_cpu = sorted(cpu_rounds["hello world"])[len(cpu_rounds["hello world"]) // 2]
     for name, values in rounds.items():
         mean = sum(values) / len(values)
-        summary[name] = {"rps": round(mean, 1), "ratio": round(mean / hello, 3), "errors": errors[name]}
+        cpu = sorted(cpu_rounds[name])[len(cpu_rounds[name]) // 2]  # median of the rounds
+        summary[name] = {"rps": round(mean, 1), "ratio": round(mean / hello, 3), "errors": errors[name],
+                         "cpu_ms": round(cpu, 2), "cpu_ratio": round(cpu / hello_cpu, 2) if hello_cpu else None}
     for name, figures in summary.items():
         goal = GOALS.get(name)
         verdict = "" if goal is None else f"  (goal >= {goal:.2f}: {'ok' if figures['ratio'] >= goal else 'BELOW GOAL'})"
         below |= goal is not None and figures["ratio"] < goal
-        print(f"{name:22} {figures['rps']:8.1f} req/s  ratio to hello {figures['ratio']:.3f}{verdict}")
+        cpu = (f", server CPU {figures['cpu_ms']:.2f} ms a request = {figures['cpu_ratio']}x hello's"
+               if "cpu_ms" in figures else "")
+        print(f"{name:22} {figures['rps']:8.1f} req/s  ratio to hello {figures['ratio']:.3f}{cpu}{verdict}")
 
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
@@ -281,7 +313,8 @@ def main() -> int:
     out = out_dir / f"catalog_rps-{stamp}.json"
     stock = {k: v for k, v in stock.items() if k not in ("offer_keys", "points")}
     out.write_text(json.dumps({"at": stamp, "settings": vars(args), "gunicorn": GUNICORN_SETTINGS,
-                               "cpus": os.cpu_count(), "stock": stock, "rounds": rounds, "summary": summary},
+                               "cpus": os.cpu_count(), "stock": stock, "rounds": rounds, "cpu_ms": cpu_rounds,
+                               "load": os.getloadavg()[0], "summary": summary},
                               indent=2))
     print(f"\nSaved {out.relative_to(ROOT)}")
     return 1 if (below and args.strict) else 0

@@ -13,6 +13,7 @@ bench/README.md.
 """
 
 import argparse
+import json
 import multiprocessing
 import os
 import random
@@ -196,6 +197,7 @@ def main() -> int:
                         help="contested clients keep asking for offers they were told are sold out "
                              "(by default a client looks elsewhere after that answer, as a person would)")
     parser.add_argument("--strict", action="store_true", help=f"exit 1 below {GOAL:.0f} reservations/s or on any error")
+    parser.add_argument("--json", help="also write the figures to this file (bench/journey_http.py reads them)")
     args = parser.parse_args()
 
     with scratch_database(args.url) as url:
@@ -230,6 +232,11 @@ def main() -> int:
     print(f"CPU per attempt (committed or refused): {client_ms:.1f} ms in the clients (Python), "
           f"{server_ms:.1f} ms in PostgreSQL; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"reservations committed per second: {rate:.1f}  (goal >= {GOAL:.0f}: {'OK' if rate >= GOAL else 'BELOW GOAL'})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "committed_per_s": round(rate, 1), "committed": committed, "refused": refused, "errors": errors,
+            "client_cpu_ms": round(client_ms, 2), "server_cpu_ms": round(server_ms, 2),
+            "load": round(os.getloadavg()[0], 2)}))
     if args.strict and (rate < GOAL or errors):
         return 1
     return 0

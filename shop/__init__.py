@@ -169,11 +169,14 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def finish(response):
-        # One transaction per request: commit what the services flushed, only on success.
-        if response.status_code < 400:
-            db.session.commit()
-        else:
-            _rollback_quietly()
+        # One transaction per request: commit what the services flushed, only on success. A
+        # request that never opened a database session (most cached pages) has nothing to end:
+        # creating one just to commit it was a third of a cached page's CPU.
+        if db.session.registry.has():
+            if response.status_code < 400:
+                db.session.commit()
+            else:
+                _rollback_quietly()
         set_security_headers(response, secure=request.is_secure)
         return _gzip(response)
 

@@ -20,7 +20,15 @@ def select_locale() -> str:
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in languages:
         return chosen
-    return request.accept_languages.best_match(list(languages)) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    # The browser's wish, parsed once per distinct Accept-Language header (a few hundred at most).
+    header = request.headers.get("Accept-Language", "")
+    known = current_app.extensions.setdefault("locale_by_accept_language", {})
+    best = known.get(header)
+    if best is None:
+        best = request.accept_languages.best_match(list(languages)) or current_app.config["BABEL_DEFAULT_LOCALE"]
+        if len(known) < 2000:
+            known[header] = best
+    return best
 
 
 def current_language() -> str:

@@ -148,7 +148,7 @@ def cached_page(view):
         if response.status_code not in (200, 404, 410) or response.direct_passthrough:
             return response
         shows = g.pop("page_shows", (None, None))
-        entry = Entry(version=versions.of_page(*shows), valid_until=versions.next_change,
+        entry = Entry(version=versions.of_page(*shows), valid_until=versions.next_change_of(*shows),
                       status=response.status_code, body=response.get_data(), shows=shows)
         cache.put(key, entry)
         return response

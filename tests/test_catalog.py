@@ -186,10 +186,10 @@ def test_every_public_page_costs_the_same_few_statements_whatever_the_stock(clie
             counts[url] = counter.count
     # Rendered: the catalog's versions (with the next hold expiry) and the page's own statements:
     # the pickup points and one statement for the offers, their counts, points and covers; the
-    # offer's point and its hours. Cached: the versions only.
+    # offer's point with its hours (one joined statement). Cached: the versions only.
     assert cold == {
         "/catalog": 3, "/catalog?category=laptop&min_ram=8&sort=price_desc&page=2": 3,
-        f"/offer/{key}": 4, "/": 4,
+        f"/offer/{key}": 3, "/": 4,
         "/catalog?category=printer&max_price=1": 3, "/catalog?page=99": 3, "/catalog?page=99999999999": 3,
         "/catalog?max_price=abc&min_ram=3&point=x": 3, f"/offer/{sold_out.offer_key}": 3,
         "/offer/0000000000000000": 3, "/offer/not-a-key": 1,
@@ -309,6 +309,36 @@ def test_reserving_a_laptop_keeps_the_smartphone_pages_and_other_points_cached(c
     still = {key[0] for key, entry in entries.items() if entry.version == now_versions.of_page(*entry.shows)}
     assert still == {"/catalog?category=smartphone", f"/catalog?point={there.id}"}
     assert laptop.offer_key not in client.get(f"/catalog?category=laptop&point={here.id}").text
+
+
+def test_a_hold_running_out_drops_only_the_pages_of_its_category_and_point(client, db):
+    from datetime import timedelta
+
+    from shop.models.types import utcnow
+    from shop.services import devices
+    from shop.services.catalog import versions
+
+    here, there = factories.pickup_point(), factories.pickup_point()
+    laptop = factories.device(point=here)
+    factories.device(point=here)  # another laptop stays on sale: the page lists the offer
+    factories.device(point=here, category=Category.SMARTPHONE, model="Phone", price_cents=9000)
+    factories.device(point=there)
+    db.session.commit()
+    ends = utcnow() + timedelta(hours=2)
+    devices.take_unit(laptop.offer_key, held_until=ends, now=utcnow())
+    db.session.commit()
+    now_versions = versions()
+    assert now_versions.next_change_of("laptop", here.id) == ends == now_versions.next_change
+    assert now_versions.next_change_of("laptop") == ends and now_versions.next_change_of(None, here.id) == ends
+    assert now_versions.next_change_of("smartphone") is None and now_versions.next_change_of(None, there.id) is None
+    pages = ["/catalog?category=smartphone", f"/catalog?point={there.id}", f"/catalog?category=laptop&point={here.id}", "/"]
+    for url in pages:
+        client.get(url)
+    entries = {key[0]: entry for key, entry in client.application.extensions["page_cache"]._entries.items()}
+    assert entries["/catalog?category=smartphone"].valid_until is None
+    assert entries[f"/catalog?point={there.id}"].valid_until is None
+    assert entries[f"/catalog?category=laptop&point={here.id}"].valid_until == ends
+    assert entries["/?"].valid_until == ends  # the home counts every scope
 
 
 def test_version_counters_are_created_by_the_first_change_of_their_scope(db):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from shop.extensions import db
 from shop.models import (
@@ -305,12 +305,14 @@ def pickup_point_in(town: str) -> PickupPoint | None:
     )
 
 
+# The point with its opening hours in one statement (a join, not a second SELECT): the offer,
+# reserve and confirmation pages each show them.
+_POINT_WITH_HOURS = (sa.select(PickupPoint).where(PickupPoint.id == sa.bindparam("point_id"))
+                     .options(joinedload(PickupPoint.opening_hours)))
+
+
 def get_pickup_point(pickup_point_id: int) -> PickupPoint | None:
-    return db.session.scalar(
-        sa.select(PickupPoint)
-        .where(PickupPoint.id == pickup_point_id)
-        .options(selectinload(PickupPoint.opening_hours))
-    )
+    return db.session.scalars(_POINT_WITH_HOURS, {"point_id": pickup_point_id}).unique().first()
 
 
 def plain_words(offer: Offer) -> list:
@@ -394,16 +396,17 @@ def _forget_stock_change(session) -> None:
 @dataclass(frozen=True)
 class Versions:
     """The catalog's versions as one worker last read them, summed per scope, and when a held unit
-    next comes back on sale by itself."""
+    next comes back on sale by itself, in each scope and anywhere (`next_change`)."""
 
     by_scope: dict
     next_change: object = None
     by_category: dict = field(default_factory=dict)
     by_point: dict = field(default_factory=dict)
     total: int = 0
+    ends_by_scope: dict = field(default_factory=dict)  # scope -> the next hold end in it
 
     @classmethod
-    def of(cls, rows, next_change=None) -> "Versions":
+    def of(cls, rows, next_change=None, ends_by_scope=None) -> "Versions":
         by_scope, by_category, by_point, total = {}, {}, {}, 0
         for name, version in rows:
             version = int(version)
@@ -413,7 +416,10 @@ class Versions:
                 category, point = name.split(":")
                 by_category[category] = by_category.get(category, 0) + version
                 by_point[point] = by_point.get(point, 0) + version
-        return cls(by_scope, next_change, by_category, by_point, total)
+        ends_by_scope = ends_by_scope or {}
+        if next_change is None and ends_by_scope:
+            next_change = min(ends_by_scope.values())
+        return cls(by_scope, next_change, by_category, by_point, total, ends_by_scope)
 
     def of_page(self, category=None, pickup_point_id=None) -> int:
         """A number that grows whenever a page showing this scope may change (None: any)."""
@@ -426,23 +432,39 @@ class Versions:
             return everything + self.by_point.get(str(int(pickup_point_id)), 0)
         return everything + self.by_scope.get(scope(category, pickup_point_id), 0)
 
+    def next_change_of(self, category=None, pickup_point_id=None):
+        """When a held unit a page of this scope shows next comes back on sale (None: any scope):
+        a hold running out at one point leaves the other points' and categories' pages cached."""
+        if category is None and pickup_point_id is None:
+            return self.next_change
+        if category is not None and pickup_point_id is not None:
+            return self.ends_by_scope.get(scope(category, pickup_point_id))
+        category = None if category is None else Category(category).value
+        point = None if pickup_point_id is None else str(int(pickup_point_id))
+        ends = [end for name, end in self.ends_by_scope.items()
+                if (category is None or name.split(":")[0] == category)
+                and (point is None or name.split(":")[1] == point)]
+        return min(ends, default=None)
 
-_next_change = (
-    sa.select(sa.func.min(_devices.c.held_until).label("next_change"))
+
+# One statement: every scope's version, then the next hold end of each scope (held units only,
+# through the (status, held_until) index: it does not grow with the units on sale).
+_VERSIONS = sa.union_all(
+    sa.select(_versions.c.scope, sa.func.sum(_versions.c.version).label("version"),
+              sa.type_coerce(sa.null(), _devices.c.held_until.type).label("ends"))
+    .group_by(_versions.c.scope),
+    sa.select(sa.cast(_devices.c.category, sa.String) + ":" + sa.cast(_devices.c.pickup_point_id, sa.String),
+              sa.null(), sa.func.min(_devices.c.held_until))
     .where(_devices.c.status == DeviceStatus.RESERVED, _devices.c.held_until > sa.bindparam("now"))
-    .subquery("next_change")
-)
-_VERSIONS = (
-    sa.select(_next_change.c.next_change, _versions.c.scope, sa.func.sum(_versions.c.version))
-    .select_from(_next_change.outerjoin(_versions, sa.true()))
-    .group_by(_next_change.c.next_change, _versions.c.scope)
+    .group_by(_devices.c.category, _devices.c.pickup_point_id),
 )
 
 
 def versions(now=None) -> Versions:
-    """Every scope's version and the next moment a hold runs out, in one statement."""
+    """Every scope's version and the next moment a hold runs out in each, in one statement."""
     rows = db.session.execute(_VERSIONS, {"now": now or utcnow()}).all()
-    return Versions.of([(row[1], row[2]) for row in rows if row[1] is not None], rows[0][0] if rows else None)
+    return Versions.of([(name, version) for name, version, _ in rows if version is not None],
+                       ends_by_scope={name: ends for name, version, ends in rows if version is None})
 
 
 def stock_version() -> int:

@@ -6,6 +6,8 @@ import qrcode
 import qrcode.image.svg
 from markupsafe import Markup
 
+MASK = 2
+
 
 def svg(data: str, label: str) -> Markup:
     """An `<svg role="img">` QR code of `data`, named `label` for screen readers.
@@ -13,7 +15,11 @@ def svg(data: str, label: str) -> Markup:
     It has no XML declaration, no fixed size (the stylesheet sizes it) and no `style` or `id`
     attribute, so it can be placed in a page as many times as needed.
     """
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=4)
+    # A fixed mask pattern (any of the 8 is valid and every reader reads them all): choosing the
+    # "best" one draws the code 8 times, half of the confirmation page's CPU.
+    code = qrcode.QRCode(image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=4, mask_pattern=MASK)
+    code.add_data(data)
+    image = code.make_image()
     root = image.get_image()
     for name in ("width", "height"):
         root.attrib.pop(name, None)
