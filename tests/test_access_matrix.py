@@ -68,6 +68,13 @@ RULES = {
     "impact.donors": "admin", "impact.donor": "admin", "impact.new_batch": "admin", "impact.batch": "admin",
     "impact.share_link": "admin", "impact.revoke_share_link": "admin", "impact.donor_report": "admin",
     "impact.dashboard": "admin",
+    # The HTTP API: a bearer token or nothing (a signed-in session opens no endpoint); its own
+    # role × scope matrix is in tests/test_api.py. The document and its page are public.
+    "admin.api_tokens_page": "admin", "admin.create_api_token": "admin", "admin.revoke_api_token": "admin",
+    "api-docs.openapi_json": "public", "api_docs.page": "public",
+    **{f"api.{name}": "api" for name in (
+        "batch_devices", "codes", "create_batch", "create_devices", "donor_report", "get_batch", "get_device",
+        "list_batches", "move_device", "pickup_points", "record_erasure", "record_erasures", "token_info")},
 }
 
 VISITORS = ("anonymous", "code_holder", "worker_a", "worker_b", "partner_admin_a", "staff", "admin")
@@ -77,6 +84,7 @@ TO_LOGIN = {302}
 EXPECTED = {
     "public": {v: OK | {302} for v in VISITORS},  # a signed-in visitor is sent on from /login
     "webhook": {v: {400} for v in VISITORS},
+    "api": {v: {401} for v in VISITORS},
     "share_link": {v: {404} for v in VISITORS},  # the world's token is not a live link: a 404 for everyone
     "signed_in": {"anonymous": TO_LOGIN, "code_holder": TO_LOGIN, **{v: OK for v in VISITORS[2:]}},
     "code": {"code_holder": OK, **{v: {303, 404} for v in VISITORS if v != "code_holder"}},
@@ -123,7 +131,7 @@ def world(db):
         "to_status": "withdrawn", "point_id": point.id,
         "to_status": "withdrawn", "donor_id": batch.donor_id, "batch_id": batch.id,
         "to_status": "withdrawn", "photo_id": 1, "name": "../style.css", "entry_id": 1,
-        "case_id": 1,
+        "case_id": 1, "token_id": 1, "serial": "NOT-A-SERIAL",
     }
     return {"people": people, "clear": clear, "args": args, "reservation_id": reservation.id}
 
