@@ -47,6 +47,7 @@ from shop.models.stock import (
     OfferRow,
 )
 from shop.models.prices import GridPrice
+from shop.models.slots import PickupSlot, SlotClosure, SlotMode, SlotTemplate
 from shop.models.waitlist import WaitlistEntry, WaitlistStatus
 from shop.models.messages import Channel, Message, MessageStatus
 
@@ -59,4 +60,5 @@ __all__ = [
     "DonorShareLink", "ErasureMethod", "ErasureRecord", "ErasureResult",
     "Grade", "KeyboardLayout", "CatalogVersion", "OfferRow", "OpeningHours", "PickupPoint",
     "GridPrice", "PendingImport", "WaitlistEntry", "WaitlistStatus", "Channel", "Message", "MessageStatus",
+    "PickupSlot", "SlotClosure", "SlotMode", "SlotTemplate",
 ]
