@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from shop.extensions import db
 from shop.models import (
@@ -71,7 +71,7 @@ def set_mode(point: PickupPoint, value: str, *, actor: User) -> None:
 
 def _check_capacity(capacity: int | None) -> None:
     if capacity is None or capacity < 1 or capacity > 100:
-        raise DomainError(_l("The number of people per slot must be between 1 and 100."))
+        raise DomainError(_l("The number of people per slot must be between 1 and 100."), field="capacity")
 
 
 @atomic
@@ -83,14 +83,15 @@ def add_template(point: PickupPoint, *, weekday: int, start_minute: int, end_min
     if weekday not in range(7):
         raise DomainError(_l("Choose a day of the week."))
     if not (0 <= start_minute < end_minute <= 24 * 60):
-        raise DomainError(_l("The end must come after the start."))
+        raise DomainError(_l("The end must come after the start."), field="end")
     if not (5 <= slot_minutes <= end_minute - start_minute):
-        raise DomainError(_l("A slot lasts at least 5 minutes and fits between the start and the end."))
+        raise DomainError(_l("A slot lasts at least 5 minutes and fits between the start and the end."),
+                          field="minutes")
     clash = db.session.scalar(sa.select(sa.func.count(SlotTemplate.id)).where(
         SlotTemplate.pickup_point_id == point.id, SlotTemplate.weekday == weekday,
         SlotTemplate.start_minute < end_minute, SlotTemplate.end_minute > start_minute))
     if clash:
-        raise DomainError(_l("These hours overlap other hours of the same day."))
+        raise DomainError(_l("These hours overlap other hours of the same day."), field="start")
     template = SlotTemplate(pickup_point_id=point.id, weekday=weekday, start_minute=start_minute,
                             end_minute=end_minute, slot_minutes=slot_minutes, capacity=capacity)
     db.session.add(template)
@@ -241,6 +242,21 @@ def materialise_all(now: datetime | None = None) -> None:
         materialise(point_id, now=now)
 
 
+def overview(point: PickupPoint, now) -> dict:
+    """What admins and the point's staff see: weekly hours, closed days, the next 7 days' slots."""
+    return dict(
+        templates=db.session.scalars(sa.select(SlotTemplate).where(SlotTemplate.pickup_point_id == point.id)
+                                     .order_by(SlotTemplate.weekday, SlotTemplate.start_minute)).all(),
+        closures=db.session.scalars(sa.select(SlotClosure).where(SlotClosure.pickup_point_id == point.id,
+                                                                 SlotClosure.day >= local_day(now))
+                                    .order_by(SlotClosure.day)).all(),
+        coming=db.session.scalars(sa.select(PickupSlot).where(
+            PickupSlot.pickup_point_id == point.id, PickupSlot.starts_at > now,
+            PickupSlot.starts_at < now + timedelta(days=7)).order_by(PickupSlot.starts_at)).all(),
+        mode=mode(point),
+    )
+
+
 # --- People: the slots with room, taking and changing a place ------------------------------------
 
 SLOT_LIST_LIMIT = 40
@@ -255,6 +271,17 @@ def free_slots(point_id: int, *, until: datetime, now: datetime | None = None,
         sa.select(PickupSlot).where(PickupSlot.pickup_point_id == point_id, PickupSlot.starts_at > now,
                                     PickupSlot.starts_at < until, PickupSlot.booked < PickupSlot.capacity)
         .order_by(PickupSlot.starts_at).limit(limit)))
+
+
+def choices(reservation: Reservation, now: datetime | None = None) -> list[list[PickupSlot]] | None:
+    """The free slots for this reservation grouped by day (Paris), or None when it takes no slot."""
+    now = now or utcnow()
+    if not offers_slots(reservation, now):
+        return None
+    days: dict[date, list[PickupSlot]] = {}
+    for slot in free_slots(reservation.pickup_point_id, until=reservation.held_until, now=now):
+        days.setdefault(local_day(slot.starts_at), []).append(slot)
+    return list(days.values())
 
 
 def offers_slots(reservation: Reservation, now: datetime | None = None) -> bool:
@@ -348,6 +375,36 @@ def tell_missed(reservation_ids: list[int]) -> None:
             sa.select(Reservation).where(Reservation.id.in_(reservation_ids), Reservation.status == R.MISSED)
             .options(selectinload(Reservation.beneficiary), selectinload(Reservation.pickup_point))):
         _tell(reservation, "pickup_missed", reservation.ended_at, dedupe=f"pickup_missed:{reservation.id}")
+
+
+MISSED_SHOWN_FOR = timedelta(days=30)
+REPEAT_WINDOW = timedelta(days=365)
+
+
+@dataclass
+class MissedPickup:
+    reservation: Reservation
+    missed_in_a_year: int
+
+    @property
+    def repeated(self) -> bool:
+        """Two missed pickups in 12 months: a signal for the worker, never a block."""
+        return self.missed_in_a_year >= 2
+
+
+def missed_for_organisation(organisation_id: int, now: datetime | None = None) -> list[MissedPickup]:
+    """The structure's pickups missed in the last 30 days whose code has not reserved again."""
+    now = now or utcnow()
+    missed, later = aliased(Reservation), aliased(Reservation)
+    again = sa.select(later.id).where(later.code_id == missed.code_id,
+                                      later.status.in_([R.PENDING_PAYMENT, R.CONFIRMED, R.READY, R.PICKED_UP]))
+    rows = list(db.session.scalars(
+        sa.select(missed).where(missed.organisation_id == organisation_id, missed.status == R.MISSED,
+                                missed.ended_at >= now - MISSED_SHOWN_FOR, ~again.exists())
+        .options(selectinload(missed.beneficiary), selectinload(missed.device))
+        .order_by(missed.ended_at.desc()).limit(50)))
+    counts = missed_count([r.beneficiary_id for r in rows], since=now - REPEAT_WINDOW)
+    return [MissedPickup(r, counts.get(r.beneficiary_id, 0)) for r in rows]
 
 
 def missed_slot_reservations(now: datetime) -> list[tuple[int, int]]:
