@@ -58,7 +58,7 @@ def test_the_person_chooses_then_changes_the_pickup_time_with_plain_buttons(clie
     response = client.post(f"/reserve/slot/{number}", data={"slot": first.id}, headers=EN)
     assert response.status_code == 303
     page = without_bdi(client.get(f"/reserve/confirmation/{number}", headers=EN).text)
-    assert "Your pickup time is saved." in page and "Pickup time:" in page and "Change the pickup time" in page
+    assert "The pickup time is saved." in page and "Pickup time:" in page and "Change the pickup time" in page
     client.post(f"/reserve/slot/{number}", data={"slot": second.id}, headers=EN)
     db.session.expire_all()
     assert db.session.get(Reservation, world["reservation"].id).slot_id == second.id

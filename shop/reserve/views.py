@@ -200,7 +200,7 @@ def choose_slot(number: str):
         except DomainError as error:
             flash(error.message, "error")
         else:
-            flash(_("Your pickup time is saved."), "success")
+            flash(_("The pickup time is saved."), "success")
     return redirect(url_for("reserve.confirmation", number=reservation.number) + "#slot", code=303)
 
 

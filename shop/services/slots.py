@@ -81,7 +81,7 @@ def add_template(point: PickupPoint, *, weekday: int, start_minute: int, end_min
     now = now or utcnow()
     _check_capacity(capacity)
     if weekday not in range(7):
-        raise DomainError(_l("Choose a day of the week."))
+        raise DomainError(_l("Choose one of the options."))
     if not (0 <= start_minute < end_minute <= 24 * 60):
         raise DomainError(_l("The end must come after the start."), field="end")
     if not (5 <= slot_minutes <= end_minute - start_minute):
@@ -161,7 +161,7 @@ def add_extra_slot(point: PickupPoint, *, day: date | None, start_minute: int | 
         raise DomainError(_l("A slot lasts at least 5 minutes and fits between the start and the end."))
     starts_at = _at(day, start_minute)
     if starts_at <= now:
-        raise DomainError(_l("This time has passed."))
+        raise DomainError(_l("This date has passed."))
     if db.session.scalar(sa.select(SlotClosure.id).where(SlotClosure.pickup_point_id == point.id,
                                                          SlotClosure.day == day)):
         raise DomainError(_l("The point is closed that day."))
