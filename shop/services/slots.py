@@ -60,7 +60,7 @@ def mode(point: PickupPoint) -> SlotMode:
 # --- Admin: templates, closures, extra slots -----------------------------------------------------
 
 @atomic
-def set_mode(point: PickupPoint, value: str, *, actor: User) -> None:
+def set_mode(point: PickupPoint, value: str, *, actor: User | None) -> None:
     try:
         point.slot_mode = SlotMode(value).value
     except ValueError:
@@ -76,7 +76,7 @@ def _check_capacity(capacity: int | None) -> None:
 
 @atomic
 def add_template(point: PickupPoint, *, weekday: int, start_minute: int, end_minute: int, slot_minutes: int,
-                 capacity: int, actor: User, now: datetime | None = None) -> SlotTemplate:
+                 capacity: int, actor: User | None, now: datetime | None = None) -> SlotTemplate:
     """A weekly opening split into slots; refused if it overlaps another template of that weekday."""
     now = now or utcnow()
     _check_capacity(capacity)

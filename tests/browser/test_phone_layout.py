@@ -246,6 +246,7 @@ def audiences(s) -> dict[str, Audience]:
             Page("erasures", "/staff/erasures", endpoint="impact.erasures"),
             Page("erasure import", "/staff/erasures/import", endpoint="impact.import_erasures"),
             Page("waiting lists", "/staff/waitlist", endpoint="staff.waitlist_figures"),
+            Page("pickup times", "/staff/slots", endpoint="staff.pickup_slots"),
         ]),
         "admin": Audience([
             Page("structures", "/admin/", endpoint="admin.index"),
@@ -255,6 +256,7 @@ def audiences(s) -> dict[str, Audience]:
             Page("pickup points", "/admin/pickup-points", endpoint="admin.pickup_points_page"),
             Page("pickup point", f"/admin/pickup-points/{point}", endpoint="admin.edit_pickup_point"),
             Page("new pickup point", "/admin/pickup-points/new", endpoint="admin.new_pickup_point"),
+            Page("pickup times", f"/admin/pickup-points/{point}/slots", endpoint="admin.pickup_slots"),
             Page("price grid", "/admin/prices", endpoint="admin.prices"),
             Page("payment issues", "/admin/payment-issues", endpoint="admin.payment_issues"),
             Page("messages", "/admin/messages", endpoint="admin.messages"),
