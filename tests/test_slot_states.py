@@ -128,6 +128,6 @@ class SlotMachine(RuleBasedStateMachine):
 def test_slot_state_machine(app, db):
     run_state_machine_as_test(
         SlotMachine,
-        settings=settings(max_examples=25, stateful_step_count=20, deadline=None,
+        settings=settings(max_examples=20, stateful_step_count=20, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]),
     )
