@@ -10,7 +10,6 @@ from shop.models import (
     DeviceStatus, EligibilityCode, Message, PaymentMethod, PickupSlot, Reservation, ReservationStatus, Role,
     SlotTemplate,
 )
-from shop.models.types import utcnow
 from shop.services import reservations, slots
 from shop.services.errors import Conflict, DomainError, NotFound
 from tests import factories

@@ -17,6 +17,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.extensions import db
 from shop.models import (
@@ -333,10 +334,10 @@ def choose(reservation: Reservation, slot_id: int, *, actor: User | None = None,
         raise Conflict(_l("This reservation changed in the meantime. Please reload the page."))
     if previous is not None:
         db.session.execute(_GIVE_BACK, {"slot": previous})
+    # The rows changed in SQL; the loaded objects follow without another write.
     db.session.expire(slot, ["booked"])
-    reservation.slot_id = slot.id
-    db.session.flush()
-    db.session.refresh(reservation, ["slot"])
+    set_committed_value(reservation, "slot_id", slot.id)
+    set_committed_value(reservation, "slot", slot)
     audit.record(actor, "reservation.slot", reservation, organisation_id=reservation.organisation_id,
                  starts_at=slot.starts_at.isoformat(), changed=previous is not None)
     _tell(reservation, "slot_chosen", slot.starts_at, dedupe=f"slot_chosen:{reservation.id}:{slot.id}")
