@@ -305,12 +305,13 @@ def _fill(point, n):
 def test_the_slot_list_and_todays_board_cost_the_same_queries_with_10_and_many_reservations(
         db, admin, count_queries, service):
     def run(point):
+        point_id = point.id
         db.session.expire_all()
         with count_queries() as counter:
             if service == "free_slots":
-                found = slots.free_slots(point.id, until=MONDAY + timedelta(days=14), now=MONDAY)
+                found = slots.free_slots(point_id, until=MONDAY + timedelta(days=14), now=MONDAY)
             else:
-                found = slots.today(point.id, now=MONDAY)
+                found = slots.today(point_id, now=MONDAY)
                 [(r.device.model, r.beneficiary.display_name) for b in found for r in b.reservations]
         return counter.count, found
 
@@ -322,7 +323,7 @@ def test_the_slot_list_and_todays_board_cost_the_same_queries_with_10_and_many_r
     _bulk_reservations(big, 990)
     small_count, _ = run(small)
     big_count, found = run(big)
-    assert small_count == big_count
+    assert small_count == big_count == (1 if service == "free_slots" else 2)
     if service == "today":
         assert sum(len(b.reservations) for b in found) > 100
 
