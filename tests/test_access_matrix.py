@@ -63,6 +63,12 @@ RULES = {
     "impact.donors": "admin", "impact.donor": "admin", "impact.new_batch": "admin", "impact.batch": "admin",
     "impact.share_link": "admin", "impact.revoke_share_link": "admin", "impact.donor_report": "admin",
     "impact.dashboard": "admin",
+    # Pickup times and missed pickups.
+    "reserve.choose_slot": "code", "partner.choose_slot": "partner", "partner.reserve_again": "partner",
+    "staff.pickup_slots": "staff",
+    "admin.pickup_slots": "admin", "admin.pickup_slots_mode": "admin", "admin.pickup_slots_add_hours": "admin",
+    "admin.pickup_slots_remove_hours": "admin", "admin.pickup_slots_add_closure": "admin",
+    "admin.pickup_slots_remove_closure": "admin", "admin.pickup_slots_add_extra": "admin",
 }
 
 VISITORS = ("anonymous", "code_holder", "worker_a", "worker_b", "partner_admin_a", "staff", "admin")
@@ -116,6 +122,7 @@ def world(db):
         "to_status": "withdrawn", "point_id": point.id,
         "to_status": "withdrawn", "donor_id": batch.donor_id, "batch_id": batch.id,
         "to_status": "withdrawn", "photo_id": 1, "name": "../style.css", "entry_id": 1,
+        "template_id": 1, "closure_id": 1,
     }
     return {"people": people, "clear": clear, "args": args, "reservation_id": reservation.id}
 
