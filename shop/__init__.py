@@ -102,6 +102,7 @@ def create_app(config: dict | None = None) -> Flask:
     from shop.staff.views import bp as staff_bp
     import shop.staff.import_views  # noqa: F401 (adds the import routes to the staff blueprint)
     import shop.admin.pickup_points  # noqa: F401 (adds routes to the admin blueprint)
+    import shop.admin.slots_views  # noqa: F401 (adds routes to the admin blueprint)
     import shop.admin.prices  # noqa: F401
     import shop.admin.payment_issues  # noqa: F401
     import shop.admin.warranty_views  # noqa: F401

@@ -26,9 +26,11 @@ def register_cli(app: Flask) -> None:
     def expire_holds_command() -> None:
         """Release units whose hold ran out, pass waitlist turns that ran out to the next in line,
         and queue due reminders (safe to run twice; for cron)."""
-        from shop.services import reservations, waitlist
+        from shop.services import reservations, slots, waitlist
 
         released = reservations.expire_holds()
+        db.session.commit()
+        slots.materialise_all()  # keep the pickup times of the coming weeks ahead
         db.session.commit()
         turns = waitlist.sweep()
         db.session.commit()

@@ -79,6 +79,8 @@ def load() -> dict:
         "PICKUP_DAYS": int(os.environ.get("PICKUP_DAYS", "14")),
         # How long a unit back on sale is held for the first person in line (shop.services.waitlist).
         "WAITLIST_HOLD_HOURS": int(os.environ.get("WAITLIST_HOLD_HOURS", "48")),
+        # How late after a chosen pickup time a reservation is still waited for (shop.services.slots).
+        "SLOT_GRACE_MINUTES": int(os.environ.get("SLOT_GRACE_MINUTES", "120")),
         "RETENTION_MONTHS": int(os.environ.get("RETENTION_MONTHS", "24")),
         "CODE_HASH_KEY": os.environ.get("CODE_HASH_KEY", ""),
         # Roles that cannot sign in without a second factor (TOTP). Not read from the environment:

@@ -9,7 +9,7 @@ from shop.extensions import db
 from shop.models import (
     Beneficiary, Category, CodeCategory, Device, DeviceStatus, DonationBatch, Donor, DonorKind,
     EligibilityGround, ErasureMethod, ErasureRecord, ErasureResult, Grade, KeyboardLayout, OpeningHours, Organisation, OrganisationAudience, OrganisationKind,
-    OrganisationStatus, PickupPoint, Role, User,
+    OrganisationStatus, PickupPoint, Role, SlotTemplate, User,
 )
 from shop.models.stock import RecyclingReason
 from shop.models.types import utcnow
@@ -233,9 +233,23 @@ def _price_grid() -> None:
     db.session.flush()
 
 
+def _pickup_times(point: PickupPoint) -> None:
+    """The first point offers pickup times: its opening hours in 15-minute slots, 2 people each."""
+    from shop.services import slots
+
+    if db.session.scalar(sa.select(SlotTemplate.id).where(SlotTemplate.pickup_point_id == point.id)):
+        return
+    slots.set_mode(point, "optional", actor=None)
+    for hours in point.opening_hours:
+        slots.add_template(point, weekday=hours.weekday, start_minute=hours.opens.hour * 60 + hours.opens.minute,
+                           end_minute=hours.closes.hour * 60 + hours.closes.minute, slot_minutes=15, capacity=2,
+                           actor=None)
+
+
 def seed_demo(device_count: int = 84, *, seed: int = 2025) -> dict[str, int]:
     """Create pickup points, donors, batches, devices, structures, accounts and people; safe to run twice."""
     points = _pickup_points()
+    _pickup_times(points[0])
     batches = _batches()
     _price_grid()
     organisations = _organisations()

@@ -75,6 +75,12 @@ RULES = {
     **{f"api.{name}": "api" for name in (
         "batch_devices", "codes", "create_batch", "create_devices", "donor_report", "get_batch", "get_device",
         "list_batches", "move_device", "pickup_points", "record_erasure", "record_erasures", "token_info")},
+    # Pickup times and missed pickups.
+    "reserve.choose_slot": "code", "partner.choose_slot": "partner", "partner.reserve_again": "partner",
+    "staff.pickup_slots": "staff",
+    "admin.pickup_slots": "admin", "admin.pickup_slots_mode": "admin", "admin.pickup_slots_add_hours": "admin",
+    "admin.pickup_slots_remove_hours": "admin", "admin.pickup_slots_add_closure": "admin",
+    "admin.pickup_slots_remove_closure": "admin", "admin.pickup_slots_add_extra": "admin",
 }
 
 VISITORS = ("anonymous", "code_holder", "worker_a", "worker_b", "partner_admin_a", "staff", "admin")
@@ -132,6 +138,7 @@ def world(db):
         "to_status": "withdrawn", "donor_id": batch.donor_id, "batch_id": batch.id,
         "to_status": "withdrawn", "photo_id": 1, "name": "../style.css", "entry_id": 1,
         "case_id": 1, "token_id": 1, "serial": "NOT-A-SERIAL",
+        "template_id": 1, "closure_id": 1,
     }
     return {"people": people, "clear": clear, "args": args, "reservation_id": reservation.id}
 

@@ -19,6 +19,7 @@ with errors, or a redirect with an error message) must leave every table as it w
 
 import hashlib
 import re
+from datetime import timedelta
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import quote_from_bytes, urljoin, urlsplit
@@ -32,8 +33,9 @@ from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from shop.extensions import db, limiter
-from shop.models import Category, PickupPoint, Role
-from shop.services import accounts, twofactor, waitlist
+from shop.models import Category, PaymentMethod, PickupPoint, Reservation, Role
+from shop.models.types import utcnow
+from shop.services import accounts, reservations, slots, twofactor, waitlist
 from tests import factories
 from tests.stripe_fake import WEBHOOK_SECRET, sign
 from tests.test_access_matrix import PASSWORD, RULES
@@ -161,6 +163,20 @@ def fuzz_world(app, db, client, world):  # noqa: F811  (client: each request in 
     factories.device(point=db.session.get(PickupPoint, world["args"]["point_id"]), category=Category.SMARTPHONE,
                      model="Held", cpu=None)
     turn = waitlist.join(free_code, "smartphone", world["args"]["point_id"])
+    # Pickup times at the point (hours, a closed day, free slots) and a missed pickup to reserve again.
+    point = db.session.get(PickupPoint, world["args"]["point_id"])
+    slots.set_mode(point, "optional", actor=people["admin"])
+    soon = (utcnow() + timedelta(days=2)).astimezone(slots.PARIS)
+    slots.add_template(point, weekday=soon.weekday(), start_minute=540, end_minute=600, slot_minutes=30, capacity=2,
+                       actor=people["admin"])
+    slots.add_closure(point, day=soon.date() + timedelta(days=7), reason="Holiday", actor=people["admin"])
+    late_person = factories.beneficiary(people["worker_a"], display_name="Late Person")
+    late_code, _ = factories.code(late_person, categories=("computer",), worker=people["worker_a"])
+    late = reservations.reserve(late_code, factories.device(point=point, model="Missed").offer_key,
+                                method=PaymentMethod.COUNTER)
+    db.session.execute(sa.update(Reservation).where(Reservation.id == late.id).values(held_until=utcnow()))
+    reservations.expire_holds(utcnow() + timedelta(seconds=1))
+    factories.device(point=point, model="Missed")  # on sale again for "reserve again"
     db.session.commit()
     with app.test_request_context():
         world["extra_pages"] = {

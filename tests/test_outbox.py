@@ -394,7 +394,7 @@ def _long_values(language: str) -> dict:
         name="Anastasiia Kovalenko-Petrenko", number="AB12CD", pickup_code="123456",
         device="Lenovo ThinkPad T480s 14 pouces", point="Emmaüs Connect Metz-Borny centre social",
         address="12 boulevard de la Solidarité, bâtiment B", town="Montigny-lès-Metz-Nord",
-        deadline=soon, expires_at=soon, hold_until=soon, price_cents=18000, place=187, category=category,
+        deadline=soon, expires_at=soon, hold_until=soon, when=soon, price_cents=18000, place=187, category=category,
         inviter="Jeanne Dupont", structure="CCAS de Metz",
         link="https://boutique.example.org/reserve/t/12345",  # links up to 45 characters
     ))

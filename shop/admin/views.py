@@ -1,5 +1,7 @@
 """Admin pages: partner structures, quotas and accounts."""
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -12,6 +14,7 @@ from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.models import Organisation, OrganisationKind, OrganisationStatus, Role, User
 from shop.services import accounts, catalog, codes, partners
+from shop.models.types import utcnow
 from shop.services.errors import DomainError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -28,7 +31,14 @@ def index():
     organisations = db.session.scalars(sa.select(Organisation).order_by(Organisation.status, Organisation.name)).all()
     usage = {o.id: codes.quota_used(o.id) for o in organisations}
     return render_template("admin/index.html", organisations=organisations, usage=usage,
-                           form=OrganisationForm(), action=ActionForm())
+                           form=OrganisationForm(), action=ActionForm(), no_shows=_no_shows())
+
+
+def _no_shows():
+    """Missed pickups per point and month over the last 12 months (the no-show rate)."""
+    from shop.services import slots
+
+    return slots.no_shows(since=utcnow() - timedelta(days=365))
 
 
 @bp.post("/organisations")
@@ -50,6 +60,7 @@ def create_organisation():
     organisations = db.session.scalars(sa.select(Organisation).order_by(Organisation.status, Organisation.name)).all()
     usage = {o.id: codes.quota_used(o.id) for o in organisations}
     return render_template("admin/index.html", organisations=organisations, usage=usage, form=form,
+                           no_shows=_no_shows(),
                            action=ActionForm()), 422
 
 

@@ -47,6 +47,7 @@ from shop.models.stock import (
     OfferRow,
 )
 from shop.models.prices import GridPrice
+from shop.models.slots import PickupSlot, SlotClosure, SlotMode, SlotTemplate
 from shop.models.waitlist import WaitlistEntry, WaitlistStatus
 from shop.models.messages import Channel, Message, MessageStatus
 from shop.models.aftersale import AftersaleCase, CaseOutcome, ReturnReason, WarrantyPeriod
@@ -65,4 +66,5 @@ __all__ = [
     "AftersaleCase", "CaseOutcome", "ReturnReason", "WarrantyPeriod",
     "ApiRole", "ApiToken", "IdempotentRequest", "WebhookDelivery", "WebhookStatus",
     "CronRun",
+    "PickupSlot", "SlotClosure", "SlotMode", "SlotTemplate",
 ]

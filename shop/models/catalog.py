@@ -19,6 +19,8 @@ class PickupPoint(db.Model):
     town: Mapped[str] = mapped_column(sa.String(80))
     phone: Mapped[str | None] = mapped_column(sa.String(30))
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # Pickup times (see models/slots.py): "off", "optional" or "required".
+    slot_mode: Mapped[str] = mapped_column(sa.String(10), default="off", server_default="off")
 
     opening_hours: Mapped[list["OpeningHours"]] = relationship(
         back_populates="pickup_point",

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from shop.extensions import db
 from shop.models.catalog import PickupPoint
 from shop.models.partners import Beneficiary, EligibilityCode
+from shop.models.slots import PickupSlot  # noqa: F401  (named in a relationship)
 from shop.models.stock import Device
 from shop.models.types import LabelledEnum, UTCDateTime, enum_column, utcnow
 
@@ -20,6 +21,8 @@ class ReservationStatus(LabelledEnum):
     PICKED_UP = "picked_up", _l("Picked up")
     CANCELLED = "cancelled", _l("Cancelled")
     EXPIRED = "expired", _l("Expired")
+    # Confirmed, but nobody came: the slot (plus a grace period) or the pickup deadline passed.
+    MISSED = "missed", _l("Missed: not picked up")
 
 
 ACTIVE_STATUSES = ("pending_payment", "confirmed", "ready")
@@ -75,17 +78,22 @@ class Reservation(db.Model):
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     stripe_session_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    # The pickup time chosen, if any (services/slots.py keeps pickup_slots.booked in step).
+    slot_id: Mapped[int | None] = mapped_column(sa.ForeignKey("pickup_slots.id"), index=True)
 
     device: Mapped[Device] = relationship()
     code: Mapped[EligibilityCode] = relationship()
     beneficiary: Mapped[Beneficiary] = relationship()
     pickup_point: Mapped[PickupPoint] = relationship()
+    slot: Mapped["PickupSlot | None"] = relationship()
     payments: Mapped[list["Payment"]] = relationship(back_populates="reservation", order_by="Payment.id")
 
     def state(self, now: datetime | None = None) -> ReservationStatus:
         """What the reservation is now: an active one past `held_until` has expired, job or not."""
         if self.status.value in ACTIVE_STATUSES and self.held_until <= (now or utcnow()):
-            return ReservationStatus.EXPIRED
+            if self.status == ReservationStatus.PENDING_PAYMENT:
+                return ReservationStatus.EXPIRED
+            return ReservationStatus.MISSED
         return self.status
 
     def is_running(self, now: datetime | None = None) -> bool:

@@ -18,7 +18,7 @@ from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.i18n import current_language, isolate, text_direction
 from shop.forms import ActionForm, refuse
-from shop.models import CodeState, PaymentMethod, Role
+from shop.models import CodeState, PaymentMethod, ReservationStatus, Role
 from shop.models.types import utcnow
 from shop.partner.forms import (
     CODE_ACTIONS, BeneficiaryForm, DashboardFilterForm, InviteForm, IssueCodeForm, OnBehalfFilterForm, code_form,
@@ -26,7 +26,7 @@ from shop.partner.forms import (
 from shop.models import WaitlistEntry
 from shop.reserve.views import waitlist_form
 from shop.services import (
-    accounts, audit, catalog, csvfile, codes, partners, payments, qr, reservations, waitlist,
+    accounts, audit, catalog, csvfile, codes, partners, payments, qr, reservations, slots, waitlist,
 )
 from shop.services.errors import DomainError, NotFound
 from shop.services.partners import PartnerScope
@@ -87,6 +87,7 @@ def dashboard():
         now=utcnow(),
         organisation=organisation,
         quota_used=codes.quota_used(organisation.id) if partners.can_manage_team(current_user) else None,
+        missed=slots.missed_for_organisation(organisation.id), action=ActionForm(),
     ))
 
 
@@ -390,8 +391,44 @@ def reservation(number: str):
     )
     return _no_store(render_template(
         "partner/reservation.html", reservation=found, person=person, form=ActionForm(), for_person=for_person,
-        person_lang=person.language, person_dir=text_direction(person.language),
+        person_lang=person.language, person_dir=text_direction(person.language), slot_days=slots.choices(found),
     ))
+
+
+@bp.post("/reservations/<number>/again")
+@partner_only
+def reserve_again(number: str):
+    """A missed pickup: reserve the same kind of device again with the same code, in one step."""
+    found = _found(_scope().reservation, number)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if found.status != ReservationStatus.MISSED:
+        abort(404)
+    try:
+        again = reservations.reserve(found.code, found.device.offer_key, method=PaymentMethod.COUNTER,
+                                     actor=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(url_for(".reserve_for", code_id=found.code_id), code=303)
+    flash(_("The device is reserved for %(name)s.", name=isolate(found.beneficiary.display_name)), "success")
+    return redirect(url_for(".reservation", number=again.number), code=303)
+
+
+@bp.post("/reservations/<number>/slot")
+@partner_only
+def choose_slot(number: str):
+    """Take or change the pickup time on the person's behalf."""
+    found = _found(_scope().reservation, number)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        slots.choose(found, request.form.get("slot", type=int), actor=current_user)
+    except DomainError as error:
+        flash(str(error.message), "error")
+    else:
+        flash(_("The pickup time is saved."), "success")
+    return redirect(url_for(".reservation", number=found.number) + "#slot", code=303)
 
 
 def _in_language_of(reader, template: str, **context) -> Markup:

@@ -13,7 +13,7 @@ from shop.i18n import current_language
 from shop.forms import refuse
 from shop.models import Category, EligibilityCode, PaymentMethod, WaitlistStatus
 from shop.reserve.forms import CancelForm, CodeForm, ReserveForm, TurnForm, WaitlistForm
-from shop.services import catalog, codes, payments, qr, reservations, waitlist
+from shop.services import catalog, codes, payments, qr, reservations, slots, waitlist
 from shop.services.errors import DomainError, NotFound
 from shop.models.types import utcnow
 from shop.services.reservations import SoldOut, UnknownCode
@@ -186,8 +186,22 @@ def confirmation(number: str):
     return render_template(
         "reserve/confirmation.html", reservation=reservation, cancel_form=CancelForm(),
         pickup_qr=qr.svg(reservation.pickup_code, label=_("Pickup code %(code)s", code=reservation.pickup_code)),
-        point=catalog.get_pickup_point(reservation.pickup_point_id),
+        point=catalog.get_pickup_point(reservation.pickup_point_id), slot_days=slots.choices(reservation),
     )
+
+
+@bp.post("/slot/<number>")
+def choose_slot(number: str):
+    """Take (or change) the pickup time of one's reservation: one button per free slot."""
+    reservation = _own_reservation(number)
+    if CancelForm().validate_on_submit():
+        try:
+            slots.choose(reservation, request.form.get("slot", type=int))
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("The pickup time is saved."), "success")
+    return redirect(url_for("reserve.confirmation", number=reservation.number) + "#slot", code=303)
 
 
 @bp.get("/payment/return")

@@ -190,6 +190,30 @@ TEMPLATES: dict[str, MessageTemplate] = {
         sms=lambda v: _("Time is up for %(category)s at %(point)s. The device went to the next person. You can "
                         "join the queue again.", category=v.text("category"), point=v.text("point")),
     ),
+    "slot_chosen": MessageTemplate(
+        subject=lambda v: _("Your pickup time: %(when)s", when=v.when("when")),
+        body=lambda v: _("Hello %(name)s,\n\nCome to %(point)s, %(town)s on %(when)s with your pickup code "
+                         "%(code)s and an identity document.", name=v.text("name"), point=v.text("point"),
+                         town=v.text("town"), when=v.when("when"), code=v.text("pickup_code")),
+        sms=lambda v: _("Pickup time: %(when)s at %(point)s, %(town)s. Code %(code)s. Bring an ID.",
+                        when=v.when("when"), point=v.text("point"), town=v.text("town"), code=v.text("pickup_code")),
+    ),
+    "slot_closed": MessageTemplate(
+        subject=lambda v: _("Choose a new pickup time"),
+        body=lambda v: _("Hello %(name)s,\n\n%(point)s is closed at your pickup time (%(when)s). Your device "
+                         "is still reserved. Please choose a new time from your reservation page.",
+                         name=v.text("name"), point=v.text("point"), when=v.when("when")),
+        sms=lambda v: _("%(point)s is closed on %(when)s. Your device is still reserved: please choose a new "
+                        "pickup time.", point=v.text("point"), when=v.when("when")),
+    ),
+    "pickup_missed": MessageTemplate(
+        subject=lambda v: _("Reservation %(number)s was not picked up", number=v.text("number")),
+        body=lambda v: _("Hello %(name)s,\n\nNobody came for reservation %(number)s at %(point)s. The device is "
+                         "back on sale. Your social worker can reserve again for you.",
+                         name=v.text("name"), number=v.text("number"), point=v.text("point")),
+        sms=lambda v: _("Your device at %(point)s was not picked up and is back on sale. Your social worker "
+                        "can reserve again for you.", point=v.text("point")),
+    ),
 }
 
 

@@ -20,7 +20,7 @@ from shop.models import (
 )
 from shop.models.partners import _CODE_CATEGORY_OF
 from shop.models.types import utcnow
-from shop.services import audit, catalog, codes, notifications
+from shop.services import audit, catalog, codes, notifications, slots
 from shop.services import devices as device_service
 from shop.services.errors import Conflict, DomainError, NotFound
 from shop.services.tx import atomic
@@ -121,16 +121,18 @@ def _random(alphabet: str, length: int) -> str:
 
 
 def _expire_rows(where, now: datetime, reason: str) -> list[tuple[int, int]]:
-    """Mark matching active reservations expired; returns their (id, device_id)."""
+    """End matching active reservations: expired if unpaid online, missed if they awaited pickup
+    (nobody came in time). Returns their (id, device_id)."""
     rows = db.session.execute(
-        sa.select(Reservation.id, Reservation.device_id).where(Reservation.status.in_(ACTIVE_STATUSES), *where)
+        sa.select(Reservation.id, Reservation.device_id, Reservation.status)
+        .where(Reservation.status.in_(ACTIVE_STATUSES), *where)
     ).all()
     ended = []
-    for reservation_id, device_id in rows:
+    for reservation_id, device_id, status in rows:
         result = db.session.execute(
             sa.update(Reservation)
-            .where(Reservation.id == reservation_id, Reservation.status.in_(ACTIVE_STATUSES))
-            .values(status=R.EXPIRED, ended_at=now, end_reason=reason)
+            .where(Reservation.id == reservation_id, Reservation.status == status)
+            .values(status=R.EXPIRED if status == R.PENDING_PAYMENT else R.MISSED, ended_at=now, end_reason=reason)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:
@@ -353,6 +355,7 @@ def cancel(reservation: Reservation, *, reason: str, actor: User | None = None, 
     if not _move(reservation, tuple(ReservationStatus(s) for s in ACTIVE_STATUSES), R.CANCELLED,
                  ended_at=now, end_reason=(reason or "")[:200]):
         raise Conflict(_l("This reservation changed in the meantime. Please reload the page."))
+    slots.give_back(reservation.id)
     device_service.release(reservation.device_id, actor=actor.email if actor else "beneficiary", note="cancelled", now=now)
     _offer_to_waitlist([reservation.device_id], now)
     audit.record(actor, "reservation.cancel", reservation, organisation_id=reservation.organisation_id,
@@ -362,11 +365,17 @@ def cancel(reservation: Reservation, *, reason: str, actor: User | None = None, 
 
 def expire_holds(now: datetime | None = None) -> int:
     """Release every unit whose hold ran out (the site already ignores them), for the people in
-    line first. Safe to run twice."""
+    line first; a reservation nobody came for (deadline, or chosen time plus a grace period)
+    becomes missed. Safe to run twice."""
     now = now or utcnow()
     ended = _expire_rows([Reservation.held_until <= now], now, "hold expired")
+    # A chosen pickup time that passed (plus a grace period) without pickup: missed too.
+    late = [reservation_id for reservation_id, _ in slots.missed_slot_reservations(now)]
+    if late:
+        ended += _expire_rows([Reservation.id.in_(late)], now, "pickup time missed")
     for _, device_id in ended:
         device_service.release(device_id, actor="expire-holds", note="hold expired", now=now)
+    slots.tell_missed([reservation_id for reservation_id, _ in ended])
     _offer_to_waitlist([device_id for _, device_id in ended], now)
     return len(ended)
 

@@ -63,7 +63,7 @@ class StaffScope:
         board = Board([], [], [], [])
         for reservation in rows:
             state = reservation.state(now)
-            if state == R.EXPIRED:
+            if state in (R.EXPIRED, R.MISSED):  # past the deadline; the sweep releases it
                 board.overdue.append(reservation)
             elif state == R.CONFIRMED:
                 board.to_prepare.append(reservation)

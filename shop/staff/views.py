@@ -11,7 +11,8 @@ from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.forms import ActionForm, refuse
 from shop.models import Category, DeviceStatus, PaymentChannel, Role
-from shop.services import audit, devices, payments, photos, qr, reservations
+from shop.models.types import utcnow
+from shop.services import audit, devices, payments, photos, qr, reservations, slots
 from shop.services import staff as stock_service
 from shop.services.errors import DomainError, NotFound
 from shop.services.staff import StaffScope
@@ -42,7 +43,21 @@ def board():
         abort(404)
     point = next(p for p in points if p.id == point_id)
     return render_template("staff/board.html", board=found, point=point, points=points, action=ActionForm(),
-                           find=FindForm(formdata=None))
+                           find=FindForm(formdata=None), today=slots.today(point_id))
+
+
+@bp.get("/slots")
+@staff_only
+def pickup_slots():
+    """The pickup times of the user's point(s), read only (admins edit them)."""
+    scope = StaffScope(current_user)
+    points = scope.points()
+    if not points:
+        return render_template("staff/no_point.html")
+    point_id = request.args.get("point", type=int) or points[0].id
+    point = next((p for p in points if p.id == point_id), None) or abort(404)
+    return render_template("staff/slots.html", point=point, points=points, editable=False,
+                           **slots.overview(point, utcnow()))
 
 
 @bp.get("/counter")

@@ -262,6 +262,7 @@ def audiences(s) -> dict[str, Audience]:
             Page("erasures", "/staff/erasures", endpoint="impact.erasures"),
             Page("erasure import", "/staff/erasures/import", endpoint="impact.import_erasures"),
             Page("waiting lists", "/staff/waitlist", endpoint="staff.waitlist_figures"),
+            Page("pickup times", "/staff/slots", endpoint="staff.pickup_slots"),
         ]),
         "admin": Audience([
             Page("structures", "/admin/", endpoint="admin.index"),
@@ -271,6 +272,7 @@ def audiences(s) -> dict[str, Audience]:
             Page("pickup points", "/admin/pickup-points", endpoint="admin.pickup_points_page"),
             Page("pickup point", f"/admin/pickup-points/{point}", endpoint="admin.edit_pickup_point"),
             Page("new pickup point", "/admin/pickup-points/new", endpoint="admin.new_pickup_point"),
+            Page("pickup times", f"/admin/pickup-points/{point}/slots", endpoint="admin.pickup_slots"),
             Page("price grid", "/admin/prices", endpoint="admin.prices"),
             Page("warranty", "/admin/warranty", endpoint="admin.warranty_periods"),
             Page("API tokens", "/admin/api-tokens", endpoint="admin.api_tokens_page"),

@@ -1,0 +1,81 @@
+"""Pickup times in a real browser, without JavaScript, on a 360 px phone, in Arabic: the person
+reserves, chooses a time from the plain list of buttons, changes it, and the staff of the point
+see them on today's board."""
+
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from shop.extensions import db
+from shop.models import PickupPoint, User
+from shop.models.types import utcnow
+from shop.services import slots
+from tests.browser.test_reservation_journey import beneficiary_reserves, issue_laptop_code, sign_in, worker_page  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 360, "height": 740}
+
+
+@pytest.fixture
+def todays_slots(live_app):
+    """Two extra pickup times later today at the staff's point (the demo point with pickup times)."""
+    with live_app.test_request_context():
+        staff = db.session.scalar(sa.select(User).where(User.email == "staff@example.org"))
+        point = db.session.get(PickupPoint, staff.pickup_point_id)
+        admin = db.session.scalar(sa.select(User).where(User.email == "admin@example.org"))
+        now = utcnow()
+        times = [now + timedelta(minutes=m) for m in (20, 40)]
+        if any(slots.local_day(t) != slots.local_day(now) for t in times):
+            pytest.skip("too close to midnight in Paris for two more pickup times today")
+        made = []
+        for at in times:
+            local = at.astimezone(slots.PARIS)
+            made.append(slots.add_extra_slot(point, day=local.date(), start_minute=local.hour * 60 + local.minute,
+                                             minutes=15, capacity=1, actor=admin).id)
+        point_name = point.name
+        db.session.commit()
+        db.session.remove()
+    return point_name, made
+
+
+def test_a_person_chooses_and_changes_a_pickup_time_and_staff_see_it_today(
+        browser, base_url, worker_page, todays_slots):
+    point_name, (first, second) = todays_slots
+    code = issue_laptop_code(worker_page, "Samira", language="ar")
+    context = browser.new_context(base_url=base_url, locale="fr-FR", java_script_enabled=False, viewport=PHONE)
+    page = context.new_page()
+    number, _ = beneficiary_reserves(page, code, "Samira", "ar", at_point=point_name)
+
+    choice = page.locator("#slot")
+    expect(choice.locator("h2")).to_have_text("اختر وقت الاستلام")
+    choice.locator(f"button[name=slot][value='{first}']").click()
+    expect(page).to_have_url(re.compile(rf"/reserve/confirmation/{number}#slot$"))
+    expect(page.locator("main")).to_contain_text("تم حفظ وقت الاستلام.")
+    expect(page.locator("main .callout", has_text="وقت الاستلام:")).to_be_visible()
+    expect(page.locator("#slot h2")).to_have_text("تغيير وقت الاستلام")
+    assert page.locator("html").get_attribute("dir") == "rtl"
+
+    page.locator(f"#slot button[name=slot][value='{second}']").click()
+    expect(page.locator("main")).to_contain_text("تم حفظ وقت الاستلام.")
+    # The first time is free again; the second one is full (one place), so it is no longer offered.
+    expect(page.locator(f"#slot button[name=slot][value='{first}']")).to_have_count(1)
+    expect(page.locator(f"#slot button[name=slot][value='{second}']")).to_have_count(0)
+    page.goto("/reserve/me")
+    expect(page.locator("main .callout", has_text="وقت الاستلام:")).to_be_visible()
+    context.close()
+
+    staff_context = browser.new_context(base_url=base_url, locale="fr-FR", viewport=PHONE)
+    staff = staff_context.new_page()
+    sign_in(staff, "staff@example.org", r"/staff/$")
+    staff.goto("/")
+    staff.locator("header nav.languages a[hreflang=ar]").click()
+    staff.goto("/staff/")
+    today = staff.locator("table:has(#today-caption)")
+    row = today.locator("tr", has_text=number)
+    expect(row).to_have_count(1)
+    assert staff.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    staff_context.close()
