@@ -29,6 +29,7 @@ from shop.services import (
     accounts, audit, catalog, csvfile, codes, partners, payments, qr, reservations, waitlist,
 )
 from shop.services.errors import DomainError, NotFound
+from shop.services import yearly_limit
 from shop.services.partners import PartnerScope
 
 bp = Blueprint("partner", __name__, url_prefix="/partner")
@@ -195,7 +196,8 @@ def issue_code(beneficiary_id: int):
         else:
             return _show_slip(code, clear)
     return render_template("partner/issue_code.html", form=form, person=person,
-                           default_days=codes.DEFAULT_VALIDITY_DAYS, max_days=codes.MAX_VALIDITY_DAYS)
+                           default_days=codes.DEFAULT_VALIDITY_DAYS, max_days=codes.MAX_VALIDITY_DAYS,
+                           limit_hint=yearly_limit.hint())
 
 
 @bp.get("/codes/<int:code_id>/slip")
