@@ -294,11 +294,12 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     from shop.auth.access import home_for
+    from shop.categories import icon as category_icon
 
     app.jinja_env.globals.update(
         home_for=home_for, flashed_messages=i18n.flashed_messages,
         weekday_name=weekday_name, time=isolated(i18n.person_time), static_url=static_url,
-        language_list=language_list,
+        language_list=language_list, category_icon=category_icon,
     )
 
     @app.context_processor

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.extensions import db
+from shop.categories import CodeCategory  # noqa: F401 (described with the device categories)
 from shop.models.stock import Category
 from shop.models.types import LabelledEnum, UTCDateTime, enum_column, utcnow
 
@@ -142,38 +143,6 @@ class Beneficiary(db.Model):
     def texts_allowed(self) -> bool:
         """The person agreed to texts on a number, and has not been anonymised."""
         return self.sms_consent_at is not None and bool(self.sms_phone) and self.anonymised_at is None
-
-
-class CodeCategory(LabelledEnum):
-    """What an eligibility code allows; one code category covers one or more device categories."""
-
-    COMPUTER = "computer", _l("Computer (laptop or desktop)")
-    SMARTPHONE = "smartphone", _l("Smartphone")
-    TABLET = "tablet", _l("Tablet")
-    SCREEN = "screen", _l("Screen")
-    PRINTER = "printer", _l("Printer")
-    ACCESSORY = "accessory", _l("Accessory")
-
-    @classmethod
-    def of(cls, category: Category) -> "CodeCategory":
-        return _CODE_CATEGORY_OF[Category(category)]
-
-    @property
-    def device_categories(self) -> list[Category]:
-        """The kinds of device this code category covers, in catalog order."""
-        return [c for c in Category if _CODE_CATEGORY_OF[c] == self]
-
-
-_CODE_CATEGORY_OF = {
-    Category.LAPTOP: CodeCategory.COMPUTER,
-    Category.DESKTOP: CodeCategory.COMPUTER,
-    Category.SMARTPHONE: CodeCategory.SMARTPHONE,
-    Category.TABLET: CodeCategory.TABLET,
-    Category.SCREEN: CodeCategory.SCREEN,
-    Category.PRINTER: CodeCategory.PRINTER,
-    Category.MULTIFUNCTION_PRINTER: CodeCategory.PRINTER,
-    Category.ACCESSORY: CodeCategory.ACCESSORY,
-}
 
 
 class CodeState(LabelledEnum):

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
+from shop.categories import facts as category_facts
 from shop.extensions import db
 from shop.models import (
     CatalogVersion, Category, Device, DevicePhoto, DeviceStatus, Grade, KeyboardLayout, OfferRow, PickupPoint,
@@ -314,31 +315,8 @@ def get_pickup_point(pickup_point_id: int) -> PickupPoint | None:
 
 
 def plain_words(offer: Offer) -> list:
-    """What the device is good for, in plain words, from its specs."""
-    hints = []
-    category = offer.category
-    if category.is_computer or category == Category.TABLET:
-        ram = offer.ram_gb or 0
-        if ram >= 16:
-            hints.append(_l("Good for photo editing, many open tabs and demanding programs."))
-        if ram >= 8:
-            hints.append(_l("Good for video calls, school work and office programs."))
-        elif ram >= 4:
-            hints.append(_l("Good for the web, e-mail, online forms and video calls."))
-        else:
-            hints.append(_l("Good for the web, e-mail and online forms."))
-    if category == Category.SMARTPHONE:
-        hints.append(_l("Good for calls, messages, video calls and online services."))
-        if (offer.storage_gb or 0) >= 64:
-            hints.append(_l("Room for many photos and apps."))
-    if category == Category.LAPTOP and offer.screen_tenths and offer.screen_tenths <= 133:
-        hints.append(_l("Small and light: easy to carry."))
-    if category == Category.SCREEN:
-        hints.append(_l("Plugs into a computer to see more at once."))
-    if category in (Category.PRINTER, Category.MULTIFUNCTION_PRINTER):
-        hints.append(_l("Prints your documents at home."))
-        if category == Category.MULTIFUNCTION_PRINTER:
-            hints.append(_l("Also scans and copies papers for your applications."))
+    """What the device is good for, in plain words, from its specs (per category: shop/categories.py)."""
+    hints = category_facts(offer.category).hints(offer)
     if offer.keyboard_layout == KeyboardLayout.AZERTY:
         hints.append(_l("French keyboard."))
     return hints
