@@ -290,7 +290,7 @@ def team():
             flash(_("An invitation was sent to %(email)s.", email=isolate(user.email)), "success")
             return redirect(url_for(".team"), code=303)
     return _no_store(render_template("partner/team.html", form=form, members=scope.team(),
-                                     organisation=scope.organisation()))
+                                     organisation=scope.organisation(), may_switch=accounts.may_switch))
 
 
 def _set_active(user_id: int, active: bool):

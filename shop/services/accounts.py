@@ -196,6 +196,11 @@ def load_by_session_token(token: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.session_token == token))
 
 
+def may_switch(actor: User, user: User) -> bool:
+    """Whether `actor` may deactivate (or reactivate) `user`: what `set_active` allows."""
+    return user.id != actor.id and can_invite(actor, user.role, user.organisation)
+
+
 def set_active(user: User, active: bool, *, actor: User) -> None:
     """Admins (de)activate anyone; a partner admin, the social workers of their own structure."""
     if user.id == actor.id and not active:

@@ -291,9 +291,9 @@ class PartnerScope:
         )
         codes = sa.select(EligibilityCode.beneficiary_id).where(EligibilityCode.id.in_(latest))
         if state == CodeState.EXPIRED:
-            return codes.where(EligibilityCode.status == CodeState.ACTIVE, EligibilityCode.expires_at <= now)
+            return codes.where(EligibilityCode.is_expired(now))
         if state == CodeState.ACTIVE:
-            return codes.where(EligibilityCode.status == CodeState.ACTIVE, EligibilityCode.expires_at > now)
+            return codes.where(EligibilityCode.is_valid(now))
         return codes.where(EligibilityCode.status == state)
 
     def beneficiary(self, beneficiary_id: int) -> Beneficiary:
@@ -344,8 +344,8 @@ class PartnerScope:
         now = now or utcnow()
         return list(db.session.scalars(
             sa.select(EligibilityCode)
-            .where(EligibilityCode.organisation_id == self.organisation_id, EligibilityCode.status == CodeState.ACTIVE,
-                   EligibilityCode.expires_at > now, EligibilityCode.expires_at <= now + EXPIRING_SOON)
+            .where(EligibilityCode.organisation_id == self.organisation_id, EligibilityCode.is_valid(now),
+                   EligibilityCode.expires_at <= now + EXPIRING_SOON)
             .options(selectinload(EligibilityCode.beneficiary))
             .order_by(EligibilityCode.expires_at)
         ))
@@ -385,4 +385,4 @@ class PartnerScope:
 
 
 def can_manage_team(user: User) -> bool:
-    return user.role == Role.PARTNER_ADMIN
+    return user.role.manages_team

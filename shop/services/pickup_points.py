@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from shop.extensions import db
-from shop.models import ACTIVE_STATUSES, Device, OpeningHours, PickupPoint, Reservation
+from shop.models import Device, OpeningHours, PickupPoint, Reservation
 from shop.models.types import utcnow
 from shop.services import audit, catalog
 from shop.services.errors import DomainError
@@ -110,6 +110,5 @@ def still_here(point_id: int, now=None) -> StillHere:
     on_sale = db.session.scalar(sa.select(sa.func.count(Device.id)).where(
         Device.pickup_point_id == point_id, Device.available(now))) or 0
     waiting = db.session.scalar(sa.select(sa.func.count(Reservation.id)).where(
-        Reservation.pickup_point_id == point_id, Reservation.status.in_(ACTIVE_STATUSES),
-        Reservation.held_until > now)) or 0
+        Reservation.pickup_point_id == point_id, Reservation.is_running(now))) or 0
     return StillHere(on_sale, waiting)

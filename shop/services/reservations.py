@@ -358,13 +358,11 @@ def due_reminders(now: datetime | None = None) -> tuple[list[Reservation], list[
     soon = now + REMINDER_BEFORE
     reservations = list(db.session.scalars(
         sa.select(Reservation).where(
-            Reservation.status.in_([R.CONFIRMED, R.READY]), Reservation.held_until > now,
-            Reservation.held_until <= soon, Reservation.reminder_sent_at.is_(None))
+            Reservation.awaits_pickup(now), Reservation.held_until <= soon, Reservation.reminder_sent_at.is_(None))
     ))
     expiring = list(db.session.scalars(
         sa.select(EligibilityCode).where(
-            EligibilityCode.status == CodeState.ACTIVE, EligibilityCode.expires_at > now,
-            EligibilityCode.expires_at <= now + CODE_REMINDER_BEFORE, EligibilityCode.reminder_sent_at.is_(None))
+            EligibilityCode.is_valid(now), EligibilityCode.expires_at <= now + CODE_REMINDER_BEFORE, EligibilityCode.reminder_sent_at.is_(None))
     ))
     return reservations, expiring
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from shop.extensions import db
-from shop.models import ACTIVE_STATUSES, CodeCategory, CodeState, Device, EligibilityCode, Reservation
+from shop.models import ACTIVE_STATUSES, CodeCategory, Device, EligibilityCode, Reservation
 from shop.services.errors import DomainError
 
 WINDOW_MONTHS = 12
@@ -59,8 +59,7 @@ def categories_in_use(beneficiary_id: int, now: datetime, *, exclude_code_id: in
         sa.select(EligibilityCode.categories).where(
             EligibilityCode.beneficiary_id == beneficiary_id,
             EligibilityCode.issued_at > now - WINDOW,
-            EligibilityCode.status == CodeState.ACTIVE,
-            EligibilityCode.expires_at > now,
+            EligibilityCode.is_valid(now),
             EligibilityCode.id != (exclude_code_id or -1),
         )
     )
