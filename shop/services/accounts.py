@@ -1,7 +1,5 @@
 """Accounts: invitations, sign-in, password reset and change, session invalidation."""
 
-import hashlib
-import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -12,7 +10,7 @@ from shop.extensions import db
 from shop.models import OneTimeToken, Organisation, Role, TokenPurpose, User
 from shop.models.accounts import new_session_token
 from shop.models.types import utcnow
-from shop.services import audit, notifications, passwords
+from shop.services import audit, keys, notifications, passwords
 from shop.services.errors import DomainError
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -27,13 +25,12 @@ def normalise_email(text: str) -> str:
         raise DomainError(_l("This e-mail address is not valid."), field="email") from None
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+_hash = keys.token_hash
 
 
 def _new_token(user: User, purpose: TokenPurpose, lifetime: timedelta, now: datetime) -> str:
-    raw = secrets.token_urlsafe(32)
-    db.session.add(OneTimeToken(token_hash=_hash(raw), user_id=user.id, purpose=purpose, created_at=now,
+    raw, hashed = keys.new_token()
+    db.session.add(OneTimeToken(token_hash=hashed, user_id=user.id, purpose=purpose, created_at=now,
                                 expires_at=now + lifetime))
     db.session.flush()
     return raw

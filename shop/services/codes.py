@@ -23,7 +23,7 @@ from shop.models import (
     Beneficiary, CodeCategory, CodeState, EligibilityCode, Organisation, QuotaUsage, User,
 )
 from shop.models.types import utcnow
-from shop.services import audit, yearly_limit
+from shop.services import audit, keys, yearly_limit
 from shop.services.errors import Conflict, DomainError
 from shop.services.tx import atomic
 
@@ -88,7 +88,7 @@ def _key() -> bytes:
     configured = current_app.config.get("CODE_HASH_KEY")
     if configured:
         return configured.encode()
-    return hmac.new(current_app.config["SECRET_KEY"].encode(), b"eligibility-code", hashlib.sha256).digest()
+    return keys.derived_key("eligibility-code")
 
 
 def hash_body(body: str) -> str:

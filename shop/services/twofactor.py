@@ -9,7 +9,6 @@ Recovery codes are kept as keyed hashes; using one is one conditional UPDATE too
 """
 
 import base64
-import hashlib
 import hmac
 import re
 import secrets
@@ -26,7 +25,7 @@ from shop.extensions import db
 from shop.models import RecoveryCode, Role, User
 from shop.models.accounts import new_session_token
 from shop.models.types import utcnow
-from shop.services import audit
+from shop.services import audit, keys
 from shop.services.errors import DomainError
 
 STEP_SECONDS = 30
@@ -55,9 +54,7 @@ def offered_to(user: User) -> bool:
 # --- The secret -----------------------------------------------------------------------------------
 
 def _fernet() -> Fernet:
-    secret_key = str(current_app.config["SECRET_KEY"]).encode()
-    key = hashlib.sha256(b"solidarity-shop totp-secret\0" + secret_key).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+    return Fernet(base64.urlsafe_b64encode(keys.derived_key("totp-secret")))
 
 
 def _encrypt(secret: str) -> str:
@@ -204,8 +201,7 @@ def _normalise_recovery(text: str) -> str:
 
 
 def _recovery_hash(user_id: int, text: str) -> str:
-    key = hashlib.sha256(b"solidarity-shop recovery-code\0" + str(current_app.config["SECRET_KEY"]).encode()).digest()
-    return hmac.new(key, f"{user_id}:{_normalise_recovery(text)}".encode(), hashlib.sha256).hexdigest()
+    return keys.keyed_hash("recovery-code", f"{user_id}:{_normalise_recovery(text)}")
 
 
 def _new_recovery_codes(user: User, now: datetime) -> list[str]:
