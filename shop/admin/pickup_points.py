@@ -70,7 +70,6 @@ def _data(form: PointForm) -> pickup_points.PointData:
 def _refuse(form: PointForm, error: DomainError) -> None:
     weekday, slot = error.details.get("weekday"), error.details.get("slot")
     if weekday is not None and 0 <= weekday <= 6:
-        db.session.rollback()
         form.slot(weekday, slot)[1].errors.append(str(error.message))
     else:
         refuse(form, error)

@@ -10,7 +10,6 @@ from wtforms import StringField
 from wtforms.validators import Length
 
 from shop.admin.views import admin_only, bp
-from shop.extensions import db
 from shop.models import Category, Grade
 from shop.services import pricing
 from shop.services.errors import DomainError
@@ -51,7 +50,6 @@ def prices():
             try:
                 changed = pricing.set_grid(wanted, actor=current_user)
             except DomainError as error:
-                db.session.rollback()
                 for key, message in error.details.get("problems", {}).items():
                     form[cell_name(*key)].errors.append(str(message))
                 form.form_errors.append(str(error.message))

@@ -303,7 +303,6 @@ def _set_active(user_id: int, active: bool):
     try:
         accounts.set_active(member, active, actor=current_user)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
     else:
         if active:
@@ -371,7 +370,6 @@ def reserve_for_offer(code_id: int, offer_key: str):
     except NotFound:
         abort(404)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
         return redirect(url_for(".reserve_for", code_id=code.id), code=303)
     flash(_("The device is reserved for %(name)s.", name=isolate(code.beneficiary.display_name)), "success")
@@ -414,7 +412,6 @@ def cancel_reservation(number: str):
     try:
         payments.cancel_and_refund(found, reason="cancelled by the social worker", actor=current_user)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
     else:
         flash(_("The reservation is cancelled. The code can be used again."), "success")
@@ -460,7 +457,6 @@ def leave_waitlist(entry_id: int):
     try:
         waitlist.leave(entry, actor=current_user)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
     else:
         flash(_("The place in the queue is given up."), "success")
@@ -479,7 +475,6 @@ def reserve_turn(entry_id: int):
         reservation = reservations.reserve(entry.code, entry.device.offer_key if entry.device else "",
                                            method=PaymentMethod.COUNTER, actor=current_user, turn=entry)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
         return redirect(url_for(".beneficiary", beneficiary_id=person_id, _anchor="queues"), code=303)
     flash(_("The device is reserved for %(name)s.", name=reservation.beneficiary.display_name), "success")

@@ -316,7 +316,6 @@ def turn(token: str):
             except NotFound:
                 abort(404)
             except DomainError as error:
-                db.session.rollback()
                 flash(error.message, "error")
                 return redirect(url_for("reserve.me"), code=303)
             except OperationalError:

@@ -11,6 +11,7 @@ from shop.models import OneTimeToken, Organisation, Role, TokenPurpose, User
 from shop.models.accounts import new_session_token
 from shop.models.types import utcnow
 from shop.services import audit, keys, notifications, passwords
+from shop.services.tx import atomic
 from shop.services.errors import DomainError
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -77,6 +78,7 @@ def invite(
     return user, token
 
 
+@atomic
 def create_user(*, email: str, name: str, role: Role, password: str, organisation: Organisation | None = None,
                 pickup_point_id: int | None = None, check_policy: bool = True) -> User:
     """Create an account with a password straight away (command line and demo data)."""
@@ -171,6 +173,7 @@ def request_password_reset(email: str, now: datetime | None = None) -> tuple[Use
     return user, token
 
 
+@atomic
 def change_password(user: User, current: str, new: str) -> None:
     """Change a password after checking the current one; other sessions are signed out."""
     if not passwords.verify(user.password_hash, current or ""):
@@ -198,6 +201,7 @@ def may_switch(actor: User, user: User) -> bool:
     return user.id != actor.id and can_invite(actor, user.role, user.organisation)
 
 
+@atomic
 def set_active(user: User, active: bool, *, actor: User) -> None:
     """Admins (de)activate anyone; a partner admin, the social workers of their own structure."""
     if user.id == actor.id and not active:

@@ -42,6 +42,7 @@ def manual_moves(from_status: DeviceStatus) -> list[DeviceStatus]:
     return [s for s in DeviceStatus if s in TRANSITIONS[DeviceStatus(from_status)] and s in MANUAL_TARGETS]
 
 
+@atomic
 def move_by_hand(device: Device, to_status: DeviceStatus, *, actor: str) -> None:
     """A staff member moves a device along its lifecycle (never to reserved or sold)."""
     if DeviceStatus(to_status) not in manual_moves(device.status):
@@ -78,6 +79,7 @@ def _check_description(values: dict, *, batch: DonationBatch | None = None, devi
         raise DomainError(_l("A device with this serial number is already in the stock."), field="serial_number")
 
 
+@atomic
 def add_device(device: Device, *, actor: str | None = None) -> Device:
     """Check a new device's price against its donor's caps (no price: the grid's), store it as
     `received` at an open pickup point, record it."""
@@ -109,6 +111,7 @@ EDITABLE_ATTRIBUTES = (
 )
 
 
+@atomic
 def edit_device(device: Device, values: dict, *, actor) -> list[str]:
     """Change a device's description with the same checks as when adding it; returns what changed.
 

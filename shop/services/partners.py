@@ -18,6 +18,7 @@ from shop.models import (
 from shop.models.types import utcnow
 from shop.services import audit, csvfile
 from shop.services.accounts import normalise_email
+from shop.services.tx import atomic
 from shop.services.errors import DomainError, NotFound
 
 MIN_BIRTH_YEAR = 1900
@@ -47,6 +48,7 @@ def _set_public_details(organisation: Organisation, details: PublicDetails) -> N
     organisation.audience = details.audience or OrganisationAudience.usual_for(organisation.kind)
 
 
+@atomic
 def create_organisation(*, name: str, kind: OrganisationKind, town: str, contact_email: str | None,
                         contact_phone: str | None, monthly_quota: int, actor: User | None,
                         details: PublicDetails = PublicDetails()) -> Organisation:
@@ -83,6 +85,7 @@ def set_organisation_status(organisation: Organisation, status: OrganisationStat
     audit.record(actor, f"organisation.{organisation.status.value}", organisation, organisation_id=organisation.id)
 
 
+@atomic
 def set_public_details(organisation: Organisation, details: PublicDetails, *, contact_phone: str | None,
                        contact_email: str | None, actor: User) -> None:
     """Change what people read about a structure on "Where to get a code"."""
@@ -200,6 +203,7 @@ def _clean(data: BeneficiaryData, now: datetime) -> dict:
     )
 
 
+@atomic
 def register_beneficiary(data: BeneficiaryData, *, worker: User, override_reason: str | None = None,
                          now: datetime | None = None) -> Beneficiary:
     """Register a person for the worker's structure, warning (without details) of a duplicate."""

@@ -26,6 +26,7 @@ from shop.models import RecoveryCode, Role, User
 from shop.models.accounts import new_session_token
 from shop.models.types import utcnow
 from shop.services import audit, keys
+from shop.services.tx import atomic
 from shop.services.errors import DomainError
 
 STEP_SECONDS = 30
@@ -114,6 +115,7 @@ def password_leads_on(user: User, now: datetime | None = None) -> bool:
     return not must_enrol(user) or may_enrol_at_sign_in(user, now)
 
 
+@atomic
 def start_enrolment(user: User) -> str:
     """The secret to show for enrolment: a new one, or the one shown before if not yet confirmed
     (a page reload must not change a secret already typed into an app)."""
@@ -131,6 +133,7 @@ def start_enrolment(user: User) -> str:
     return secret
 
 
+@atomic
 def confirm_enrolment(user: User, code: str, now: datetime | None = None) -> list[str]:
     """Turn two-step sign-in on once a code from the app proves the secret was copied right.
     Returns the recovery codes, in clear this once."""
@@ -272,6 +275,7 @@ def disable(user: User, code: str, now: datetime | None = None) -> None:
     audit.record(user, "user.two_factor_disable", user, organisation_id=user.organisation_id)
 
 
+@atomic
 def reset(user: User, *, actor: User) -> None:
     """An admin removes someone's second factor (lost phone): they are signed out everywhere and
     set it up again at their next sign-in within ENROL_WINDOW (required roles) or when they wish."""

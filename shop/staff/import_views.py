@@ -13,7 +13,6 @@ from wtforms import HiddenField, SelectChoice, SelectField
 from wtforms.validators import DataRequired
 
 from shop.i18n import isolate
-from shop.extensions import db
 from shop.services import stock_import
 from shop.services.errors import DomainError, NotFound
 from shop.services.staff import StaffScope
@@ -107,15 +106,11 @@ def import_confirm():
         abort(404)
     content, filename, pending_id = pending.content, pending.filename, pending.id
     session.pop(SESSION_KEY, None)
-    if not stock_import.claim(pending_id):
-        return _expired()
     try:
-        checked = stock_import.import_devices(content, pickup_point=point, actor=current_user)
-    except DomainError:
-        # Undo, but the preview no longer holds: the kept file goes, the file must be sent again.
-        db.session.rollback()
-        stock_import.claim(pending_id)
-        db.session.commit()
+        checked = stock_import.confirm(pending_id, content, pickup_point=point, actor=current_user)
+    except NotFound:
+        return _expired()
+    except DomainError:  # nothing was imported, and the kept file is gone: show why
         checked = stock_import.check(content, pickup_point=point)
         return render_template("staff/import_preview.html", checked=checked, point=point, confirm=None,
                                filename=filename, preview=[], changed=True), 422

@@ -8,7 +8,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from shop.i18n import isolate
 from shop.auth.access import roles_required
-from shop.extensions import db
 from shop.forms import ActionForm, refuse
 from shop.models import DeviceStatus, PaymentChannel, Role
 from shop.services import audit, devices, payments, photos, qr, reservations
@@ -85,7 +84,6 @@ def mark_ready(number: str):
     try:
         reservations.mark_ready(found, actor=current_user)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
     else:
         flash(_("Reservation %(number)s is ready for pickup.", number=isolate(found.number)), "success")
@@ -348,7 +346,6 @@ def move_device(device_id: int, to_status: str):
     try:
         devices.move_by_hand(device, target, actor=current_user.email)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
     else:
         flash(_("%(serial)s: %(status)s.", serial=isolate(device.serial_number), status=target.label), "success")
