@@ -60,6 +60,10 @@ def _no_store(response):
     return response
 
 
+# Shared with the other route module of this blueprint (privacy_views.py), under public names.
+scope, found, no_store = _scope, _found, _no_store
+
+
 # --- Dashboard --------------------------------------------------------------------------------
 
 @bp.get("/")

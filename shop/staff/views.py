@@ -244,12 +244,14 @@ def _photo_size_limit(endpoint, values):
         request.max_content_length = photos.max_bytes() + 64 * 1024  # the form's other fields
 
 
+# Endpoint → its own page for a body over the limit; the route modules of this blueprint add theirs.
+TOO_LARGE_PAGES = {}
+
+
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(error):
-    if request.endpoint == "staff.import_preview":
-        from shop.staff.import_views import too_large
-
-        return too_large(error)
+    if request.endpoint in TOO_LARGE_PAGES:
+        return TOO_LARGE_PAGES[request.endpoint](error)
     device = None
     if request.endpoint == "staff.upload_photo" and current_user.is_authenticated:
         try:
