@@ -79,7 +79,6 @@ def _check_description(values: dict, *, batch: DonationBatch | None = None, devi
         raise DomainError(_l("A device with this serial number is already in the stock."), field="serial_number")
 
 
-@atomic
 def add_device(device: Device, *, actor: str | None = None) -> Device:
     """Check a new device's price against its donor's caps (no price: the grid's), store it as
     `received` at an open pickup point, record it."""
