@@ -14,6 +14,8 @@ from shop.extensions import db
 from shop.models import ACTIVE_STATUSES, CodeCategory, Device, EligibilityCode, Reservation
 from shop.services.errors import DomainError
 
+# The texts below name the window in words ("12 months", "per year") so that each language can
+# say it naturally; tests/test_yearly_limit.py fails if the window changes without them.
 WINDOW_MONTHS = 12
 WINDOW = timedelta(days=365)
 # At most one code (or purchase) per window in these categories, per person.
@@ -73,8 +75,8 @@ def check_issue(beneficiary_id: int, categories, now: datetime, *, replaces_id: 
     if clash:
         raise DomainError(_l(
             "This person already has a code or a device for: %(categories)s. "
-            "The limit is one per %(months)d months.",
-            categories=", ".join(str(c.label) for c in _in_order(clash)), months=WINDOW_MONTHS,
+            "The limit is one per 12 months.",
+            categories=", ".join(str(c.label) for c in _in_order(clash)),
         ))
 
 
@@ -86,11 +88,11 @@ def check_reserve(device_category, other_rows, now: datetime) -> None:
     """
     if limited({CodeCategory.of(device_category)}) & bought(other_rows, now):
         raise DomainError(_l(
-            "You already have a device of this kind from the last %(months)d months. "
-            "The limit is one per year.", months=WINDOW_MONTHS,
+            "You already have a device of this kind from the last 12 months. "
+            "The limit is one per year."
         ))
 
 
 def hint():
     """The rule in plain words, for the form that issues a code."""
-    return _l("At most one computer and one smartphone per person in %(months)d months.", months=WINDOW_MONTHS)
+    return _l("At most one computer and one smartphone per person in 12 months.")
