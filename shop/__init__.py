@@ -87,38 +87,11 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"
 
-    from shop.admin import audit_views as _audit_views, privacy_views as _admin_privacy_views  # noqa: F401 (routes)
-    from shop.admin import messages_views as _messages_views, system_views as _system_views  # noqa: F401 (routes)
-    from shop.admin.views import bp as admin_bp
-    from shop.auth.views import bp as auth_bp
-    from shop.catalog.views import bp as catalog_bp
-    from shop.impact.views import bp as impact_bp
-    from shop.pages.views import bp as pages_bp
-    from shop.partner import privacy_views as _partner_privacy_views  # noqa: F401 (routes)
-    from shop.partner.views import bp as partner_bp
-    from shop.payments.views import bp as payments_bp
-    from shop.reserve.views import bp as reserve_bp
-    from shop.sms.views import bp as sms_bp
-    from shop.staff.views import bp as staff_bp
-    import shop.staff.import_views  # noqa: F401 (adds the import routes to the staff blueprint)
-    import shop.admin.pickup_points  # noqa: F401 (adds routes to the admin blueprint)
-    import shop.admin.slots_views  # noqa: F401 (adds routes to the admin blueprint)
-    import shop.admin.prices  # noqa: F401
-    import shop.admin.payment_issues  # noqa: F401
-    import shop.admin.warranty_views  # noqa: F401
-    import shop.staff.aftersale_views  # noqa: F401 (after-sale cases and the handover form)
-    import shop.admin.api_tokens  # noqa: F401
+    from shop import admin, auth, catalog, impact, pages, partner, payments, reserve, sms, staff
 
-    app.register_blueprint(catalog_bp)
-    app.register_blueprint(pages_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(partner_bp)
-    app.register_blueprint(reserve_bp)
-    app.register_blueprint(payments_bp)
-    app.register_blueprint(admin_bp)
-    app.register_blueprint(staff_bp)
-    app.register_blueprint(sms_bp)
-    app.register_blueprint(impact_bp)
+    # Each area's package imports all its route modules (see its __init__.py).
+    for area in (catalog, pages, auth, partner, reserve, payments, admin, staff, sms, impact):
+        app.register_blueprint(area.bp)
 
     from shop.cli import register_cli
 
@@ -323,11 +296,12 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     from shop.auth.access import home_for
+    from shop.categories import icon as category_icon
 
     app.jinja_env.globals.update(
         home_for=home_for, flashed_messages=i18n.flashed_messages,
         weekday_name=weekday_name, time=isolated(i18n.person_time), static_url=static_url,
-        language_list=language_list,
+        language_list=language_list, category_icon=category_icon,
     )
 
     @app.context_processor

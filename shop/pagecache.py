@@ -1,7 +1,7 @@
 """An in-process cache of the public catalog pages, for cheap phones and busy mornings.
 
 A cached page is served only while the versions of what it shows (the category and pickup
-point it lists, see `catalog.Versions`) are those it was rendered under, and only until the next
+point it lists, see `stock_version.Versions`) are those it was rendered under, and only until the next
 moment a held unit comes back on sale by itself. So reserving a laptop at one point leaves the
 smartphone pages and the other points' pages cached. A view names what its page shows with
 `page_shows(category, pickup_point_id)`; a page that does not say depends on everything.
@@ -26,12 +26,12 @@ from werkzeug.exceptions import NotFound
 
 from shop.i18n import current_language
 from shop.models.types import utcnow
-from shop.services import catalog
+from shop.services import stock_version
 
 
 @dataclass
 class Entry:
-    version: int  # catalog.Versions.of_page(*shows) when it was rendered
+    version: int  # stock_version.Versions.of_page(*shows) when it was rendered
     valid_until: datetime | None
     status: int
     body: bytes
@@ -49,18 +49,18 @@ class PageCache:
         self.size = size
         self._entries: OrderedDict[tuple, Entry] = OrderedDict()
         self._lock = threading.Lock()
-        self._versions: catalog.Versions | None = None
+        self._versions: stock_version.Versions | None = None
         self._versions_checked_at = 0.0
 
-    def versions(self, max_age: float) -> catalog.Versions:
+    def versions(self, max_age: float) -> stock_version.Versions:
         """The catalog's versions, read from the database at most every `max_age` seconds."""
         moment = time.monotonic()
         if self._versions is None or moment - self._versions_checked_at >= max_age:
-            self._versions = catalog.versions()
+            self._versions = stock_version.versions()
             self._versions_checked_at = moment
         return self._versions
 
-    def get(self, key: tuple, versions: catalog.Versions, now: datetime) -> Entry | None:
+    def get(self, key: tuple, versions: stock_version.Versions, now: datetime) -> Entry | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:

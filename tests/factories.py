@@ -149,6 +149,14 @@ def sign_in(client, email: str, password: str = PASSWORD, *, url: str = "/login"
     return response
 
 
+def signed_in(client, user, lang: str | None = None) -> None:
+    """Sign `user` in (both steps when asked), in `lang` if given; fails the test if refused."""
+    if lang:
+        client.set_cookie("lang", lang)
+    response = sign_in(client, user.email)
+    assert response.status_code == 303, f"sign-in of {user.email} failed: {response.status_code}"
+
+
 def beneficiary(worker=None, **overrides):
     from shop.models import EligibilityGround
     from shop.services import partners

@@ -14,7 +14,6 @@ from shop.services import partners
 from tests import factories
 from tests.factories import without_bdi
 
-PASSWORD = "correct horse battery staple"  # what factories.user() sets
 
 
 # --- Helpers ----------------------------------------------------------------------------------
@@ -37,12 +36,8 @@ def outbox(app):
 def admin(client, db):
     """An admin, signed in on `client`."""
     user = factories.user(Role.ADMIN, email="coordinator@example.org")
-    sign_in(client, user.email)
+    factories.sign_in(client, user.email)
     return user
-
-
-def sign_in(client, email: str, password: str = PASSWORD):
-    return factories.sign_in(client, email, password)
 
 
 def new_client(app):
@@ -164,7 +159,7 @@ def test_deactivated_structures_workers_can_no_longer_sign_in_nor_reach_the_port
     worker = factories.user(Role.SOCIAL_WORKER, org=org)
     lead = factories.user(Role.PARTNER_ADMIN, org=org)
     desk = new_client(app)
-    assert sign_in(desk, worker.email).status_code == 303
+    assert factories.sign_in(desk, worker.email).status_code == 303
     assert desk.get("/partner/").status_code == 200
 
     client.post(f"/admin/organisations/{org.id}/status/deactivated")
@@ -172,20 +167,20 @@ def test_deactivated_structures_workers_can_no_longer_sign_in_nor_reach_the_port
     answer = desk.get("/partner/")
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/login")
     for user in (worker, lead):
-        refused = sign_in(new_client(app), user.email)
+        refused = factories.sign_in(new_client(app), user.email)
         assert refused.status_code == 200 and "The e-mail address or the password is not right." in refused.text
 
     client.post(f"/admin/organisations/{org.id}/status/active")
-    assert sign_in(new_client(app), worker.email).status_code == 303
+    assert factories.sign_in(new_client(app), worker.email).status_code == 303
 
 
 def test_pending_structures_workers_cannot_sign_in_until_it_is_approved(app, client, db, admin):
     org = factories.organisation(status=OrganisationStatus.PENDING)
     worker = factories.user(Role.SOCIAL_WORKER, org=org)
 
-    assert sign_in(new_client(app), worker.email).status_code == 200
+    assert factories.sign_in(new_client(app), worker.email).status_code == 200
     client.post(f"/admin/organisations/{org.id}/status/active")
-    assert sign_in(new_client(app), worker.email).status_code == 303
+    assert factories.sign_in(new_client(app), worker.email).status_code == 303
 
 
 def test_admin_sets_the_monthly_quota(client, db, admin):
@@ -248,7 +243,7 @@ def test_admin_invites_a_partner_admin_to_a_structure(app, client, db, admin, ou
     visitor = new_client(app)
     link = _invitation_link(outbox[0])
     visitor.post(link, data={"password": "quiet violet harbour lantern", "confirm": "quiet violet harbour lantern"})
-    assert sign_in(visitor, "lea.martin@example.org", "quiet violet harbour lantern").headers["Location"] == "/partner/"
+    assert factories.sign_in(visitor, "lea.martin@example.org", "quiet violet harbour lantern").headers["Location"] == "/partner/"
 
 
 def test_structure_page_invites_only_partner_roles(client, db, admin, outbox):
@@ -309,7 +304,7 @@ def test_bad_staff_invitation_is_refused_keeping_what_was_typed(client, db, admi
 def test_admin_deactivates_and_reactivates_an_account(app, client, db, admin):
     staff = factories.user(Role.STAFF)
     counter = new_client(app)
-    sign_in(counter, staff.email)
+    factories.sign_in(counter, staff.email)
     assert counter.get("/staff/").status_code == 200
 
     response = client.post(f"/admin/accounts/{staff.id}/deactivate")
@@ -317,11 +312,11 @@ def test_admin_deactivates_and_reactivates_an_account(app, client, db, admin):
     assert response.status_code == 303 and response.headers["Location"] == "/admin/accounts"
     assert reload(db, User, staff.id).active is False
     assert counter.get("/staff/").status_code == 302  # the open session ended
-    assert sign_in(new_client(app), staff.email).status_code == 200
+    assert factories.sign_in(new_client(app), staff.email).status_code == 200
 
     assert client.post(f"/admin/accounts/{staff.id}/activate").status_code == 303
     assert reload(db, User, staff.id).active is True
-    assert sign_in(new_client(app), staff.email).status_code == 303
+    assert factories.sign_in(new_client(app), staff.email).status_code == 303
     assert [a for a in actions(db, "user.") if a.endswith("activate")] == ["user.deactivate", "user.activate"]
 
 
@@ -389,7 +384,7 @@ def _untouched(db, ids):
 @pytest.mark.parametrize("role", [Role.SOCIAL_WORKER, Role.PARTNER_ADMIN, Role.STAFF])
 def test_admin_pages_are_403_for_everyone_but_admins(app, client, db, role):
     ids = _targets(db)
-    sign_in(client, factories.user(role).email)
+    factories.sign_in(client, factories.user(role).email)
     urls = list(_admin_urls(app, ids))
     assert len(urls) >= 8
 

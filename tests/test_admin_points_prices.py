@@ -15,7 +15,6 @@ from shop.services.errors import DomainError
 from tests import factories
 
 EN = {"Accept-Language": "en"}
-PASSWORD = "correct horse battery staple"
 POINT = {"name": "Espace Bellecroix", "address": "5 rue de Toul", "postcode": "57070", "town": "Metz",
          "phone": "03 87 11 22 33", "active": "y", "d0_opens1": "09:00", "d0_closes1": "12:00",
          "d0_opens2": "14:00", "d0_closes2": "17:30", "d3_opens1": "10:00", "d3_closes1": "16:00"}
@@ -28,12 +27,9 @@ def admin(db):
     return user
 
 
-def sign_in(client, user):
-    assert factories.sign_in(client, user.email, PASSWORD).status_code == 303
-
 
 def test_admin_creates_a_pickup_point_with_opening_hours_and_the_public_sees_it(client, db, admin):
-    sign_in(client, admin)
+    factories.signed_in(client, admin)
     assert "Add a pickup point" in client.get("/admin/pickup-points", headers=EN).text
     assert client.get("/admin/pickup-points/new").status_code == 200
     response = client.post("/admin/pickup-points/new", data=POINT)
@@ -57,7 +53,7 @@ def test_admin_creates_a_pickup_point_with_opening_hours_and_the_public_sees_it(
     ({"d4_opens1": "nine", "d4_closes1": "12:00"}, "Not a valid time value."),
 ])
 def test_bad_pickup_points_are_refused_and_nothing_is_stored(client, db, admin, change, message):
-    sign_in(client, admin)
+    factories.signed_in(client, admin)
     response = client.post("/admin/pickup-points/new", data={**POINT, **change}, headers=EN)
     assert response.status_code == 422 and message in response.text
     assert 'value="5 rue de Toul"' in response.text  # what was typed is kept
@@ -70,7 +66,7 @@ def test_closing_a_point_hides_it_and_refuses_new_devices_but_keeps_history(clie
     kept = factories.device(point=point, model="Kept", status=DeviceStatus.SOLD)
     staff = factories.user(Role.STAFF, pickup_point_id=point.id)
     db.session.commit()
-    sign_in(client, admin)
+    factories.signed_in(client, admin)
     data = {**POINT, "name": "Woippy relais"}
     del data["active"]  # an unticked box is not sent
     assert client.post(f"/admin/pickup-points/{point.id}", data=data).status_code == 303
@@ -84,7 +80,7 @@ def test_closing_a_point_hides_it_and_refuses_new_devices_but_keeps_history(clie
         factories.device(point=db.session.get(PickupPoint, point.id))
     # Its staff can still see the stock history, but import nothing there.
     client.post("/logout")
-    sign_in(client, staff)
+    factories.signed_in(client, staff)
     assert client.get(f"/staff/stock?point={point.id}").status_code == 200
     assert client.get("/staff/stock/import").status_code == 404
 
@@ -98,7 +94,7 @@ def test_a_point_with_devices_on_sale_or_waiting_reservations_is_not_closed(clie
     waiting = factories.device(point=point, model="Waiting")
     reservation = reservations.reserve(factories.code()[0], waiting.offer_key, method=PaymentMethod.COUNTER)
     db.session.commit()
-    sign_in(client, admin)
+    factories.signed_in(client, admin)
     page = client.get(f"/admin/pickup-points/{point.id}", headers=EN).text
     assert "devices on sale here: 1; reservations waiting for pickup here: 1" in page
     data = {**POINT, "name": "Woippy relais", "address": "2 place Neuve"}
@@ -135,7 +131,7 @@ def test_admin_sets_the_grid_and_staff_get_its_price_by_default(client, db, admi
     point = factories.pickup_point()
     staff = factories.user(Role.STAFF, pickup_point_id=point.id)
     db.session.commit()
-    sign_in(client, admin)
+    factories.signed_in(client, admin)
     page = client.get("/admin/prices", headers=EN).text
     assert "price_laptop_A" in page and "€180.00" in page
     response = client.post("/admin/prices", data={"price_laptop_B": "120", "price_smartphone_A": "95,50"})
@@ -145,7 +141,7 @@ def test_admin_sets_the_grid_and_staff_get_its_price_by_default(client, db, admi
         (Category.LAPTOP, Grade.B): 12000, (Category.SMARTPHONE, Grade.A): 9550}
     assert 'value="95.50"' in client.get("/admin/prices").text
     client.post("/logout")
-    sign_in(client, staff)
+    factories.signed_in(client, staff)
     form = {"category": "laptop", "brand": "Dell", "model": "Latitude 5490", "serial_number": "GRID-1", "grade": "B",
             "price": "", "batch": "", "keyboard_layout": "", "pickup_point": str(point.id)}
     assert client.post("/staff/stock/new", data=form).status_code == 303
@@ -164,7 +160,7 @@ def test_grid_prices_above_the_cap_or_malformed_are_refused_and_nothing_changes(
                                                                                 message):
     db.session.add(GridPrice(category=Category.LAPTOP, grade=Grade.B, price_cents=10000))
     db.session.commit()
-    sign_in(client, admin)
+    factories.signed_in(client, admin)
     response = client.post("/admin/prices", data={"price_laptop_B": "110", cell: value}, headers=EN)
     assert response.status_code == 422 and message in response.text
     assert f'value="{value}"' in response.text
@@ -174,13 +170,13 @@ def test_grid_prices_above_the_cap_or_malformed_are_refused_and_nothing_changes(
 
 
 def test_the_grid_accepts_the_cap_itself_and_accessories_have_none(client, db, admin):
-    sign_in(client, admin)
+    factories.signed_in(client, admin)
     assert client.post("/admin/prices", data={"price_laptop_A": "180", "price_accessory_A": "500"}).status_code == 303
 
 
 @pytest.mark.parametrize("role", [Role.STAFF, Role.SOCIAL_WORKER, Role.PARTNER_ADMIN])
 def test_only_admins_reach_points_and_prices(client, db, role):
-    sign_in(client, factories.user(role))
+    factories.signed_in(client, factories.user(role))
     for url in ("/admin/prices", "/admin/pickup-points", "/admin/pickup-points/new"):
         assert client.get(url).status_code == 403
     assert client.post("/admin/prices", data={"price_laptop_A": "1"}).status_code == 403

@@ -6,15 +6,11 @@ from shop.models import AuditEntry, DonationBatch, Donor, DonorKind, DeviceStatu
 from tests import factories
 
 EN = {"Accept-Language": "en"}
-PASSWORD = "correct horse battery staple"
 
-
-def sign_in(client, user):
-    assert factories.sign_in(client, user.email, PASSWORD).status_code == 303
 
 
 def test_admin_adds_a_donor_and_a_batch_and_sees_the_difference(client, db):
-    sign_in(client, factories.user(Role.ADMIN))
+    factories.signed_in(client, factories.user(Role.ADMIN))
     response = client.post("/admin/donors", data={"name": "Ville de Thionville", "kind": "public_body"})
     assert response.status_code == 303
     donor = db.session.scalar(sa.select(Donor).where(Donor.name == "Ville de Thionville"))
@@ -36,7 +32,7 @@ def test_admin_adds_a_donor_and_a_batch_and_sees_the_difference(client, db):
 
 
 def test_refused_donor_and_batch_changes_keep_what_was_typed_and_change_nothing(client, db):
-    sign_in(client, factories.user(Role.ADMIN))
+    factories.signed_in(client, factories.user(Role.ADMIN))
     batch = factories.batch(reference="KEEP-1")
     other = factories.batch(reference="OTHER-1")
     clash = client.post("/admin/donors", data={"name": batch.donor.name.upper(), "kind": "company"}, headers=EN)
@@ -58,7 +54,7 @@ def test_refused_donor_and_batch_changes_keep_what_was_typed_and_change_nothing(
 
 
 def test_admin_edits_a_batch(client, db):
-    sign_in(client, factories.user(Role.ADMIN))
+    factories.signed_in(client, factories.user(Role.ADMIN))
     batch = factories.batch(reference="EDIT-1")
     response = client.post(f"/admin/batches/{batch.id}", data={
         "reference": "EDIT-2", "received_on": "2026-01-05", "declared_count": "12", "collection_site": "Depot"})
@@ -69,6 +65,6 @@ def test_admin_edits_a_batch(client, db):
 
 
 def test_unknown_donor_or_batch_is_a_404(client, db):
-    sign_in(client, factories.user(Role.ADMIN))
+    factories.signed_in(client, factories.user(Role.ADMIN))
     for url in ("/admin/donors/999", "/admin/batches/999", "/admin/donors/999/report"):
         assert client.get(url).status_code == 404

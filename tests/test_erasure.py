@@ -10,12 +10,8 @@ from shop.services import erasure
 from tests import factories
 
 EN = {"Accept-Language": "en"}
-PASSWORD = "correct horse battery staple"
 HEADER = "serial_number;method;tool;tool_version;performed_on;operator;result;certificate_reference"
 
-
-def sign_in(client, user):
-    assert factories.sign_in(client, user.email, PASSWORD).status_code == 303
 
 
 @pytest.fixture
@@ -48,7 +44,7 @@ GOOD = "\n".join([
 
 @pytest.mark.parametrize("variant", ["semicolon", "comma_with_bom"])
 def test_a_valid_file_is_previewed_then_imported_whole(client, db, stock, variant):
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     body = GOOD.encode()
     if variant == "comma_with_bom":
         body = "\ufeff".encode() + GOOD.replace(";", ",").encode()
@@ -66,7 +62,7 @@ def test_a_valid_file_is_previewed_then_imported_whole(client, db, stock, varian
 
 
 def test_a_file_with_problems_lists_each_line_and_column_and_imports_nothing(client, db, stock):
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     bad = "\n".join([
         HEADER,
         "SER-ONE;nist_800_88_purge;Blancco;7.9;2026-01-20;Valor'Emm;success;CERT-1",   # fine
@@ -94,7 +90,7 @@ def test_a_file_with_problems_lists_each_line_and_column_and_imports_nothing(cli
     ("numéro;x\n".encode("latin-1"), "The file is not in UTF-8."),
 ])
 def test_empty_incomplete_or_wrongly_encoded_files_are_refused(client, db, stock, body, message):
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     if body:
         response = upload(client, body)
     else:
@@ -104,7 +100,7 @@ def test_empty_incomplete_or_wrongly_encoded_files_are_refused(client, db, stock
 
 
 def test_staff_record_an_erasure_by_serial_number_at_their_point_only(client, db, stock):
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     form = {"serial_number": "SER-ONE", "method": "cryptographic_erase", "tool": "Vendor tool", "tool_version": "",
             "performed_on": "2026-02-01", "operator": "Valor'Emm", "result": "success", "certificate_reference": ""}
     assert client.get("/staff/erasures?serial=SER-ONE").text.count('value="SER-ONE"') == 1

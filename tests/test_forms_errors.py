@@ -6,13 +6,14 @@ import re
 import sqlalchemy as sa
 
 from shop.models import Beneficiary
-from tests.test_partner_portal import REGISTRATION, sign_in, world  # noqa: F401 (fixture)
+from tests import factories
+from tests.test_partner_portal import REGISTRATION, world  # noqa: F401 (fixture)
 
 EN = {"Accept-Language": "en"}
 
 
 def test_every_field_is_checked_in_one_round_and_each_error_links_to_its_field(client, db, world):
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
     typed = {**REGISTRATION, "display_name": "", "birth_year": "85", "ground": "other", "justification": ""}
     page = client.post("/partner/beneficiaries/new", data=typed, headers=EN).text
 
@@ -29,7 +30,7 @@ def test_every_field_is_checked_in_one_round_and_each_error_links_to_its_field(c
 
 
 def test_a_page_without_errors_has_a_plain_title(client, db, world):
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
     page = client.get("/partner/beneficiaries/new", headers=EN).text
     assert "<title>Error" not in page and "error-summary" not in page
 

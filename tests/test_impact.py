@@ -22,13 +22,9 @@ PARIS = ZoneInfo("Europe/Paris")
 
 S = DeviceStatus
 EN = {"Accept-Language": "en"}
-PASSWORD = "correct horse battery staple"
 # Distinctive personal data that must never appear in a report.
 NAME, PHONE, EMAIL, BIRTH_YEAR = "Zoltana Quixbeck", "+33 6 71 82 93 04", "zoltana.quixbeck@example.org", 1931
 
-
-def sign_in(client, user):
-    assert factories.sign_in(client, user.email, PASSWORD).status_code == 303
 
 
 def sell(device, person, staff, categories=("computer",)):
@@ -130,14 +126,14 @@ def test_dashboard_and_public_figures_reconcile(db, scenario):
     ("2026-13-01", "", "Not a valid date value."),
 ])
 def test_invalid_dashboard_ranges_get_a_clear_message_and_no_figures(client, db, start, end, message):
-    sign_in(client, factories.user(Role.ADMIN))
+    factories.signed_in(client, factories.user(Role.ADMIN))
     response = client.get("/admin/impact", query_string={"start": start, "end": end}, headers=EN)
     assert response.status_code == 422
     assert message in response.text and "Per month" not in response.text
 
 
 def test_admin_report_pages_and_csv_hold_no_personal_data(client, db, scenario):
-    sign_in(client, factories.user(Role.ADMIN))
+    factories.signed_in(client, factories.user(Role.ADMIN))
     donor = scenario["a"]
     pages = [
         client.get(f"/admin/donors/{donor.id}/report", headers=EN),
@@ -196,7 +192,7 @@ def test_revoked_or_unknown_share_link_is_a_404(client, db, scenario):
     token = donations.create_share_link(scenario["a"], actor=admin)
     db.session.commit()
     assert client.get(f"/donor-report/{token}").status_code == 200
-    sign_in(client, admin)
+    factories.signed_in(client, admin)
     assert client.post(f"/admin/donors/{scenario['a'].id}/share-link/revoke").status_code == 303
     client.post("/logout")
     response = client.get(f"/donor-report/{token}", headers=EN)
@@ -206,7 +202,7 @@ def test_revoked_or_unknown_share_link_is_a_404(client, db, scenario):
 
 
 def test_admin_creates_replaces_and_shows_the_link_once(client, db, scenario):
-    sign_in(client, factories.user(Role.ADMIN))
+    factories.signed_in(client, factories.user(Role.ADMIN))
     donor_id = scenario["a"].id
     first = client.post(f"/admin/donors/{donor_id}/share-link", headers=EN)
     assert first.status_code == 200 and "shown only once" in first.text
@@ -248,7 +244,7 @@ def _measure(client, count_queries, donor):
 
 
 def test_report_and_dashboard_run_a_constant_number_of_queries(client, db, scenario, count_queries):
-    sign_in(client, factories.user(Role.ADMIN))
+    factories.signed_in(client, factories.user(Role.ADMIN))
     point_id = db.session.scalar(sa.select(Device.pickup_point_id).limit(1))
     _bulk_devices(point_id, scenario["a2"].id, 3)
     db.session.commit()

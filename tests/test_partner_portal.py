@@ -22,7 +22,7 @@ from shop.services import codes, partners, qr, reservations, waitlist
 from tests import factories
 from tests.factories import without_bdi
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = factories.PASSWORD
 THIS_YEAR = utcnow().year
 
 
@@ -58,12 +58,6 @@ def structure(db, name: str, quota: int = 20) -> Organisation:
 def account(organisation: Organisation | None, role: Role = Role.SOCIAL_WORKER, email: str | None = None) -> User:
     email = email or f"{role.value}.{organisation.id if organisation else 'x'}@test.example.org"
     return factories.user(role, org=organisation, email=email, name=email.split("@")[0].title(), password=PASSWORD)
-
-
-def sign_in(client, user: User, lang: str = "en") -> None:
-    client.set_cookie("lang", lang)
-    response = factories.sign_in(client, user.email, PASSWORD)
-    assert response.status_code == 303, "sign-in failed"
 
 
 def person_of(worker: User, name: str = "Amina", **values) -> Beneficiary:
@@ -125,7 +119,7 @@ REGISTRATION = {
 # --- Registering a person -----------------------------------------------------------------------
 
 def test_worker_registers_a_person_with_the_minimum_data_and_lands_on_their_page(client, db, world):
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
 
     response = client.post("/partner/beneficiaries/new", data=REGISTRATION)
 
@@ -157,7 +151,7 @@ BAD_REGISTRATIONS = {
 @pytest.mark.parametrize("case", BAD_REGISTRATIONS)
 def test_bad_registration_is_refused_in_the_users_language_keeping_what_was_typed(app, client, db, world, case, lang):
     changes, message, values, typed = BAD_REGISTRATIONS[case]
-    sign_in(client, world.worker_a, lang=lang)
+    factories.signed_in(client, world.worker_a, lang=lang)
 
     response = client.post("/partner/beneficiaries/new", data={**REGISTRATION, **changes})
 
@@ -173,7 +167,7 @@ def test_bad_registration_is_refused_in_the_users_language_keeping_what_was_type
 
 def test_possible_duplicate_elsewhere_warns_without_revealing_anything_and_can_be_overridden(client, db, world):
     person_of(world.worker_a, "Amina", phone="0612345678", email="amina@example.net")
-    sign_in(client, world.worker_b)
+    factories.signed_in(client, world.worker_b, lang="en")
 
     warned = client.post("/partner/beneficiaries/new", data={**REGISTRATION, "display_name": "AMINA ", "email": ""})
 
@@ -195,7 +189,7 @@ def test_possible_duplicate_elsewhere_warns_without_revealing_anything_and_can_b
 
 def test_worker_changes_a_persons_details(client, db, world):
     person = person_of(world.worker_a)
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
     page = client.get(f"/partner/beneficiaries/{person.id}/edit").text
     assert 'value="Amina"' in page
 
@@ -215,7 +209,7 @@ def _text_columns(table):
 
 def test_issued_code_is_shown_once_on_the_slip_and_never_stored_in_clear(client, db, world):
     person = person_of(world.worker_a)
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
 
     response = client.post(f"/partner/beneficiaries/{person.id}/codes/new",
                            data={"categories": ["computer", "tablet"], "validity_days": "60"})
@@ -249,7 +243,7 @@ def test_issue_is_refused_when_the_monthly_quota_is_used_up(client, db, world):
     world.a.monthly_quota = 1
     first, second = person_of(world.worker_a, "Amina"), person_of(world.worker_a, "Nadia")
     issued(first, world.worker_a)
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
 
     response = client.post(f"/partner/beneficiaries/{second.id}/codes/new",
                            data={"categories": "smartphone", "validity_days": "90"})
@@ -263,7 +257,7 @@ def test_issue_is_refused_when_the_monthly_quota_is_used_up(client, db, world):
 def test_issue_is_refused_beyond_one_computer_per_person_in_12_months(client, db, world):
     person = person_of(world.worker_a)
     issued(person, world.worker_a)
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
 
     response = client.post(f"/partner/beneficiaries/{person.id}/codes/new",
                            data={"categories": ["computer", "tablet"], "validity_days": "90"})
@@ -286,7 +280,7 @@ def test_issue_is_refused_beyond_one_computer_per_person_in_12_months(client, db
 )
 def test_issue_refuses_unknown_category_or_validity_out_of_range(client, db, world, data, message):
     person = person_of(world.worker_a)
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
 
     response = client.post(f"/partner/beneficiaries/{person.id}/codes/new", data=data)
 
@@ -298,7 +292,7 @@ def test_issue_refuses_unknown_category_or_validity_out_of_range(client, db, wor
 
 def test_slip_is_in_the_persons_language_whatever_the_workers(client, db, world):
     person = person_of(world.worker_a, "Layla", language="ar")
-    sign_in(client, world.worker_a, lang="fr")
+    factories.signed_in(client, world.worker_a, lang="fr")
     assert '<html lang="fr" dir="ltr">' in client.get("/partner/").text
 
     response = client.post(f"/partner/beneficiaries/{person.id}/codes/new",
@@ -320,7 +314,7 @@ def test_slip_is_in_the_persons_language_whatever_the_workers(client, db, world)
 @pytest.mark.parametrize("language", ["fa", "ps"])
 def test_slip_renders_in_the_right_to_left_languages(client, db, world, language):
     person = person_of(world.worker_a, "Zarghuna", language=language)
-    sign_in(client, world.worker_a, lang="fr")
+    factories.signed_in(client, world.worker_a, lang="fr")
     response = client.post(f"/partner/beneficiaries/{person.id}/codes/new",
                            data={"categories": "computer", "validity_days": "90"})
     page = client.get(response.headers["Location"]).text
@@ -335,7 +329,7 @@ def test_slip_renders_in_the_right_to_left_languages(client, db, world, language
 
 
 def test_slip_renders_in_every_language_a_person_can_choose(app, client, db, world):
-    sign_in(client, world.worker_a, lang="en")
+    factories.signed_in(client, world.worker_a, lang="en")
     for language in app.config["LANGUAGES"]:
         person = person_of(world.worker_a, f"Person {language}", language=language)
         response = client.post(f"/partner/beneficiaries/{person.id}/codes/new",
@@ -355,7 +349,7 @@ def test_slip_renders_in_every_language_a_person_can_choose(app, client, db, wor
 def test_slip_lists_the_pickup_points_and_what_the_code_allows(client, db, world):
     factories.pickup_point(name="Emmaüs Connect Test", address="12 rue Mazelle")
     person = person_of(world.worker_a, language="en")
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
 
     response = client.post(f"/partner/beneficiaries/{person.id}/codes/new",
                            data={"categories": ["smartphone", "screen"], "validity_days": "90"})
@@ -379,7 +373,7 @@ def test_qr_code_is_inline_svg_without_style_or_declaration():
 
 def test_revoke_needs_a_reason_then_revokes(client, db, world):
     code, _ = issued(person_of(world.worker_a), world.worker_a)
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
 
     refused = client.post(f"/partner/codes/{code.id}/revoke", data={f"revoke-{code.id}-reason": " "})
     assert refused.status_code == 200 and "Please give a reason." in refused.text
@@ -399,7 +393,7 @@ def test_revoke_needs_a_reason_then_revokes(client, db, world):
 def test_extend_pushes_the_end_date_back(client, db, world):
     code, _ = issued(person_of(world.worker_a), world.worker_a, validity_days=30)
     before = code.expires_at
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
 
     refused = client.post(f"/partner/codes/{code.id}/extend",
                           data={f"extend-{code.id}-days": "500", f"extend-{code.id}-reason": "Waiting"})
@@ -416,7 +410,7 @@ def test_extend_pushes_the_end_date_back(client, db, world):
 
 def test_reissue_revokes_the_old_code_and_shows_a_new_slip(client, db, world):
     old, old_clear = issued(person_of(world.worker_a), world.worker_a)
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
 
     response = client.post(f"/partner/codes/{old.id}/reissue", data={f"reissue-{old.id}-reason": "Slip lost"})
 
@@ -432,7 +426,7 @@ def test_reissue_revokes_the_old_code_and_shows_a_new_slip(client, db, world):
 def test_reissue_replaces_a_lost_slip_even_when_the_quota_is_used_up(client, db, world):
     world.a.monthly_quota = 1
     old, _ = issued(person_of(world.worker_a), world.worker_a)
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
 
     response = client.post(f"/partner/codes/{old.id}/reissue", data={f"reissue-{old.id}-reason": "Slip lost"},
                            follow_redirects=True)
@@ -445,7 +439,7 @@ def test_reissue_replaces_a_lost_slip_even_when_the_quota_is_used_up(client, db,
 
 def test_slip_shown_already_offers_a_reissue(client, db, world):
     code, _ = issued(person_of(world.worker_a), world.worker_a)
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
 
     page = client.get(f"/partner/codes/{code.id}/slip").text
 
@@ -460,7 +454,7 @@ def test_dashboard_lists_searches_and_filters_the_structures_people(client, db, 
     person_of(world.worker_b, "Dmytro")
     issued(amina, world.worker_a)
     revoked, _ = issued(nadia, world.worker_a, categories=("tablet",), validity_days=5)
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
 
     page = client.get("/partner/").text
     assert "Amina" in page and "Nadia" in page and "Dmytro" not in page
@@ -476,7 +470,7 @@ def test_dashboard_lists_searches_and_filters_the_structures_people(client, db, 
 
 def test_dashboard_shows_the_quota_to_the_partner_admin(client, db, world):
     issued(person_of(world.worker_a), world.worker_a)
-    sign_in(client, world.admin_a)
+    factories.signed_in(client, world.admin_a, lang="en")
 
     page = client.get("/partner/").text
 
@@ -487,7 +481,7 @@ def test_dashboard_shows_the_quota_to_the_partner_admin(client, db, world):
 def test_export_holds_only_the_structures_own_people_and_is_audited(client, db, world):
     issued(person_of(world.worker_a, "Amina"), world.worker_a)
     person_of(world.worker_b, "Dmytro")
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
 
     response = client.get("/partner/export.csv", headers={"Accept-Language": "en"})
 
@@ -502,7 +496,7 @@ def test_export_holds_only_the_structures_own_people_and_is_audited(client, db, 
 
 
 def test_partner_admin_invites_a_social_worker(app, client, db, world):
-    sign_in(client, world.admin_a)
+    factories.signed_in(client, world.admin_a, lang="en")
     outbox = app.extensions.setdefault("mail_outbox", [])
     outbox.clear()
 
@@ -521,7 +515,7 @@ def test_partner_admin_invites_a_social_worker(app, client, db, world):
 
 
 def test_partner_admin_deactivates_and_reactivates_a_social_worker(client, db, world):
-    sign_in(client, world.admin_a)
+    factories.signed_in(client, world.admin_a, lang="en")
 
     assert client.post(f"/partner/team/{world.worker_a.id}/deactivate").status_code == 303
     assert db.session.get(User, world.worker_a.id).active is False
@@ -532,7 +526,7 @@ def test_partner_admin_deactivates_and_reactivates_a_social_worker(client, db, w
 
 def test_partner_admin_cannot_deactivate_themself_nor_another_partner_admin(client, db, world):
     other_admin = account(world.a, Role.PARTNER_ADMIN, email="second.admin@test.example.org")
-    sign_in(client, world.admin_a)
+    factories.signed_in(client, world.admin_a, lang="en")
 
     assert client.post(f"/partner/team/{world.admin_a.id}/deactivate").status_code == 403
     assert client.post(f"/partner/team/{other_admin.id}/deactivate").status_code == 403
@@ -593,7 +587,7 @@ def _a_is_untouched(db, world, ids):
 @pytest.mark.parametrize("intruder", ["worker_b", "admin_b"])
 def test_another_structure_gets_404_for_every_url_naming_a_record_of_a(app, client, db, world, intruder):
     ids = _records_of_a(db, world)
-    sign_in(client, getattr(world, intruder))
+    factories.signed_in(client, getattr(world, intruder), lang="en")
     checked = 0
 
     for method, url, arguments in _partner_urls(app, ids):
@@ -611,7 +605,7 @@ def test_another_structure_gets_404_for_every_url_naming_a_record_of_a(app, clie
 
 def test_social_worker_gets_403_on_team_pages(app, client, db, world):
     ids = _records_of_a(db, world)
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
 
     for method, url, _ in _partner_urls(app, ids):
         if url.startswith("/partner/team"):
@@ -620,7 +614,7 @@ def test_social_worker_gets_403_on_team_pages(app, client, db, world):
 
 @pytest.mark.parametrize("role", [Role.STAFF, Role.ADMIN])
 def test_staff_and_admins_get_403_on_partner_pages(app, client, db, world, role):
-    sign_in(client, account(None, role))
+    factories.signed_in(client, account(None, role), lang="en")
     assert client.get("/partner/").status_code == 403
     assert client.get("/partner/beneficiaries/new").status_code == 403
 
@@ -639,7 +633,7 @@ def test_anonymous_visitors_are_sent_to_sign_in_from_every_partner_url(app, clie
 
 def test_views_and_code_operations_are_audited(client, db, world):
     person = person_of(world.worker_a)
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
 
     client.get(f"/partner/beneficiaries/{person.id}")
     client.post(f"/partner/beneficiaries/{person.id}/codes/new", data={"categories": "computer", "validity_days": "90"})
@@ -670,6 +664,6 @@ def test_status_filter_follows_the_latest_code_of_each_person(client, db, world)
     person = person_of(world.worker_a, "Oleksandr")
     old, _ = issued(person, world.worker_a, categories=("tablet",), now=utcnow() - _td(days=200))
     issued(person, world.worker_a, categories=("tablet",))
-    sign_in(client, world.worker_a)
+    factories.signed_in(client, world.worker_a, lang="en")
     assert "Oleksandr" not in client.get("/partner/?status=expired").text
     assert "Oleksandr" in client.get("/partner/?status=active").text

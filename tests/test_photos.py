@@ -17,7 +17,7 @@ from shop.models import AuditEntry, DevicePhoto, DeviceStatus, Role
 from shop.services import catalog, photos
 from shop.services.errors import DomainError
 from tests import factories
-from tests.test_staff import EN, sign_in
+from tests.test_staff import EN
 
 FOUR_MB = 4 * 1024 * 1024
 
@@ -132,7 +132,7 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded(app):
 
 
 def test_upload_stores_variants_under_random_names_and_shows_them(client, db, shop):
-    sign_in(client, shop["staff"])
+    factories.signed_in(client, shop["staff"])
     device = shop["device"]
     version = catalog.stock_version()
     response = upload(client, device.id, smooth_jpeg(), filename="../../etc/passwd.jpg")
@@ -148,7 +148,7 @@ def test_upload_stores_variants_under_random_names_and_shows_them(client, db, sh
 
 
 def test_a_text_file_renamed_jpg_is_refused_and_nothing_is_stored(client, db, shop):
-    sign_in(client, shop["staff"])
+    factories.signed_in(client, shop["staff"])
     response = upload(client, shop["device"].id, b"not an image at all\n" * 50, filename="holiday.jpg", headers=EN)
     assert response.status_code == 422
     assert "not a photo we can use" in response.text and 'id="photo-error"' in response.text
@@ -157,7 +157,7 @@ def test_a_text_file_renamed_jpg_is_refused_and_nothing_is_stored(client, db, sh
 
 
 def test_a_photo_over_the_size_limit_gets_a_clear_message(client, app, db, shop):
-    sign_in(client, shop["staff"])
+    factories.signed_in(client, shop["staff"])
     previous = app.config["PHOTO_MAX_BYTES"]
     app.config["PHOTO_MAX_BYTES"] = 1024 * 1024
     try:
@@ -171,7 +171,7 @@ def test_a_photo_over_the_size_limit_gets_a_clear_message(client, app, db, shop)
 
 def test_a_photo_between_the_site_limit_and_the_photo_limit_is_accepted(client, app, db, shop):
     """The site refuses bodies over MAX_CONTENT_LENGTH; photos have their own, larger limit."""
-    sign_in(client, shop["staff"])
+    factories.signed_in(client, shop["staff"])
     previous = app.config["MAX_CONTENT_LENGTH"]
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     try:
@@ -183,7 +183,7 @@ def test_a_photo_between_the_site_limit_and_the_photo_limit_is_accepted(client, 
 
 
 def test_photo_route_serves_with_long_cache_headers_and_etag(client, db, shop):
-    sign_in(client, shop["staff"])
+    factories.signed_in(client, shop["staff"])
     upload(client, shop["device"].id, png(900, 600))
     token = db.session.scalar(sa.select(DevicePhoto.token))
     response = client.get(f"/photos/{token}-800.webp")
@@ -210,7 +210,7 @@ def test_photo_route_gives_404_for_unknown_tokens_and_traversal(client, shop, pa
 
 
 def test_delete_a_photo_removes_its_files(client, db, shop):
-    sign_in(client, shop["staff"])
+    factories.signed_in(client, shop["staff"])
     upload(client, shop["device"].id, png())
     photo_id = db.session.scalar(sa.select(DevicePhoto.id))
     assert client.post(f"/staff/stock/{shop['device'].id}/photos/{photo_id}/delete").status_code == 303
@@ -219,11 +219,11 @@ def test_delete_a_photo_removes_its_files(client, db, shop):
 
 
 def test_staff_of_another_point_cannot_upload_or_delete(client, db, shop):
-    sign_in(client, shop["staff"])
+    factories.signed_in(client, shop["staff"])
     upload(client, shop["device"].id, png())
     photo_id = db.session.scalar(sa.select(DevicePhoto.id))
     client.post("/logout")
-    sign_in(client, shop["other"])
+    factories.signed_in(client, shop["other"])
     assert upload(client, shop["device"].id, png()).status_code == 404
     assert client.post(f"/staff/stock/{shop['device'].id}/photos/{photo_id}/delete").status_code == 404
     previous = client.application.config["PHOTO_MAX_BYTES"]
@@ -239,7 +239,7 @@ def test_staff_of_another_point_cannot_upload_or_delete(client, db, shop):
 def test_no_photo_on_a_sold_device(client, db, shop):
     sold = factories.device(point=shop["metz"], status=DeviceStatus.SOLD)
     db.session.commit()
-    sign_in(client, shop["staff"])
+    factories.signed_in(client, shop["staff"])
     response = upload(client, sold.id, png(), headers=EN)
     assert response.status_code == 422 and "can no longer be changed" in response.text
 
@@ -249,7 +249,7 @@ def test_catalog_and_offer_show_the_photo_of_one_unit_lazy_loaded_else_the_categ
     without = factories.device(point=shop["metz"], model="No Photo", price_cents=9000)
     db.session.commit()
     assert twin.offer_key == with_photo.offer_key
-    sign_in(client, shop["staff"])
+    factories.signed_in(client, shop["staff"])
     upload(client, twin.id, png(900, 600))  # the photo is on the second unit of the offer
     client = client.application.test_client()  # an anonymous visitor
     token = db.session.scalar(sa.select(DevicePhoto.token))
@@ -268,7 +268,7 @@ def test_photos_cost_the_catalog_no_extra_query(client, db, shop, count_queries)
     for n in range(30):
         factories.device(point=shop["metz"], model=f"Model {n}")
     db.session.commit()
-    sign_in(client, shop["staff"])
+    factories.signed_in(client, shop["staff"])
     upload(client, shop["device"].id, png())
     client = client.application.test_client()  # an anonymous visitor: pages go through the page cache
     counts = {}
@@ -301,7 +301,7 @@ def test_files_follow_the_transaction(db, shop):
 
 def test_purge_deletes_photo_files_that_no_photo_names_once_they_are_an_hour_old(app, client, db, shop):
     """Left by a process killed between writing a photo's files and its commit."""
-    sign_in(client, shop["staff"])
+    factories.signed_in(client, shop["staff"])
     upload(client, shop["device"].id, smooth_jpeg())
     kept = db.session.scalar(sa.select(DevicePhoto.token))
     folder = shop["uploads"]

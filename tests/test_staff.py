@@ -9,7 +9,6 @@ from tests import factories
 from tests.factories import without_bdi
 
 EN = {"Accept-Language": "en"}
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -25,12 +24,9 @@ def counter(db):
                 reservation=reservation)
 
 
-def sign_in(client, user):
-    assert factories.sign_in(client, user.email, PASSWORD).status_code == 303
-
 
 def test_staff_land_on_their_board_with_counts(client, counter):
-    sign_in(client, counter["staff"])
+    factories.signed_in(client, counter["staff"])
     page = without_bdi(client.get("/staff/", headers=EN).text)
     assert "Reservations at Metz" in page
     assert counter["reservation"].number in page
@@ -38,7 +34,7 @@ def test_staff_land_on_their_board_with_counts(client, counter):
 
 
 def test_find_by_pickup_code_then_pay_and_hand_over_then_receipt(client, db, counter):
-    sign_in(client, counter["staff"])
+    factories.signed_in(client, counter["staff"])
     reservation = counter["reservation"]
     found = client.get(f"/staff/counter?q={reservation.pickup_code}")
     assert found.status_code == 303 and found.headers["Location"].endswith(f"/staff/reservations/{reservation.number}")
@@ -57,19 +53,19 @@ def test_find_by_pickup_code_then_pay_and_hand_over_then_receipt(client, db, cou
 
 
 def test_find_by_reservation_number_ignores_case_and_spaces(client, counter):
-    sign_in(client, counter["staff"])
+    factories.signed_in(client, counter["staff"])
     number = counter["reservation"].number
     assert client.get(f"/staff/counter?q= {number.lower()} ").status_code == 303
 
 
 def test_unknown_code_says_so(client, counter):
-    sign_in(client, counter["staff"])
+    factories.signed_in(client, counter["staff"])
     response = client.get("/staff/counter?q=000000", headers=EN)
     assert response.status_code == 404 and "No reservation at your pickup point" in response.text
 
 
 def test_cancel_needs_a_reason_and_frees_the_device(client, db, counter):
-    sign_in(client, counter["staff"])
+    factories.signed_in(client, counter["staff"])
     number = counter["reservation"].number
     refused = client.post(f"/staff/reservations/{number}/cancel", data={"reason": ""}, headers=EN)
     assert refused.status_code == 422 and "Please give a reason" in refused.text
@@ -79,7 +75,7 @@ def test_cancel_needs_a_reason_and_frees_the_device(client, db, counter):
 
 
 def test_staff_of_another_point_cannot_see_or_act(client, db, counter):
-    sign_in(client, counter["other_staff"])
+    factories.signed_in(client, counter["other_staff"])
     reservation = counter["reservation"]
     assert client.get(f"/staff/counter?q={reservation.pickup_code}").status_code == 404
     for method, url in [("get", ""), ("post", "/ready"), ("post", "/hand-over"), ("post", "/cancel"), ("get", "/receipt")]:
@@ -93,14 +89,14 @@ def test_staff_of_another_point_cannot_see_or_act(client, db, counter):
 
 @pytest.mark.parametrize("role", [Role.SOCIAL_WORKER, Role.PARTNER_ADMIN])
 def test_partner_users_reach_no_staff_page(client, counter, role):
-    sign_in(client, factories.user(role))
+    factories.signed_in(client, factories.user(role))
     assert client.get("/staff/").status_code == 403
     assert client.get("/staff/counter").status_code == 403
     assert client.post(f"/staff/reservations/{counter['reservation'].number}/hand-over").status_code == 403
 
 
 def test_admin_sees_every_point(client, counter):
-    sign_in(client, factories.user(Role.ADMIN))
+    factories.signed_in(client, factories.user(Role.ADMIN))
     assert client.get(f"/staff/?point={counter['woippy'].id}").status_code == 200
     assert client.get(f"/staff/reservations/{counter['reservation'].number}").status_code == 200
 
@@ -111,7 +107,7 @@ DEVICE_FORM = {"category": "smartphone", "brand": "Samsung", "model": "Galaxy A5
 
 
 def test_staff_add_a_device_and_bring_it_online(client, db, counter):
-    sign_in(client, counter["staff"])
+    factories.signed_in(client, counter["staff"])
     data = dict(DEVICE_FORM, pickup_point=str(counter["metz"].id))
     response = client.post("/staff/stock/new", data=data)
     assert response.status_code == 303
@@ -133,7 +129,7 @@ def test_staff_add_a_device_and_bring_it_online(client, db, counter):
 
 
 def test_price_above_the_legal_cap_is_refused_on_the_form_and_nothing_is_stored(client, db, counter):
-    sign_in(client, counter["staff"])
+    factories.signed_in(client, counter["staff"])
     batch = factories.batch(public=True)
     data = dict(DEVICE_FORM, pickup_point=str(counter["metz"].id), batch=str(batch.id), price="100.01")
     response = client.post("/staff/stock/new", data=data, headers=EN)
@@ -143,14 +139,14 @@ def test_price_above_the_legal_cap_is_refused_on_the_form_and_nothing_is_stored(
 
 
 def test_duplicate_serial_number_is_refused(client, db, counter):
-    sign_in(client, counter["staff"])
+    factories.signed_in(client, counter["staff"])
     data = dict(DEVICE_FORM, pickup_point=str(counter["metz"].id), serial_number=counter["device"].serial_number)
     response = client.post("/staff/stock/new", data=data, headers=EN)
     assert response.status_code == 422 and "already in the stock" in response.text
 
 
 def test_illegal_moves_and_other_points_are_refused(client, db, counter):
-    sign_in(client, counter["staff"])
+    factories.signed_in(client, counter["staff"])
     received = factories.device(point=counter["metz"], status=DeviceStatus.RECEIVED, model="Fresh")
     response = client.post(f"/staff/stock/{received.id}/move/listed", headers=EN, follow_redirects=True)
     assert "cannot go from" in response.text
@@ -164,7 +160,7 @@ def test_illegal_moves_and_other_points_are_refused(client, db, counter):
 
 
 def test_the_counter_offers_the_qr_scanner_and_only_it_may_use_the_camera(client, counter):
-    sign_in(client, counter["staff"])
+    factories.signed_in(client, counter["staff"])
     response = client.get("/staff/counter")
     assert "camera=(self)" in response.headers["Permissions-Policy"]
     assert 'id="scan"' in response.text and "/static/scan" in response.text

@@ -15,7 +15,7 @@ from shop.services import catalog, devices
 from shop.services.errors import DomainError
 from tests import factories
 from tests.factories import without_bdi
-from tests.test_staff import DEVICE_FORM, EN, sign_in
+from tests.test_staff import DEVICE_FORM, EN
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def form_of(device, **changes) -> dict:
 # --- Editing --------------------------------------------------------------------------------------
 
 def test_edit_page_shows_every_attribute_filled_in(client, stock):
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     page = client.get(f"/staff/stock/{stock['device'].id}/edit", headers=EN).text
     for value in ('value="ThinkPad T480"', f'value="{stock["device"].serial_number}"', 'value="Intel Core i5-8350U"',
                   'value="8"', 'value="256"', 'value="14.0"', 'value="Windows 11"', 'value="85"', 'value="120.00"'):
@@ -58,7 +58,7 @@ def test_editing_the_price_regroups_the_offer_bumps_the_version_of_its_scope_and
     db.session.commit()
     assert twin.offer_key == device.offer_key
     before_key, before = device.offer_key, catalog.versions()
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     response = client.post(f"/staff/stock/{device.id}/edit", data=form_of(device, price="99.50", grade="A"))
     assert response.status_code == 303
     db.session.expire_all()
@@ -78,7 +78,7 @@ def test_edit_above_the_legal_cap_is_refused_and_keeps_what_was_typed(client, db
     device = stock["device"]
     batch = factories.batch(public=True)
     db.session.commit()
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     data = form_of(device, batch=str(batch.id), price="180.01", model="Typed model")
     response = client.post(f"/staff/stock/{device.id}/edit", data=data, headers=EN)
     assert response.status_code == 422
@@ -91,7 +91,7 @@ def test_edit_above_the_legal_cap_is_refused_and_keeps_what_was_typed(client, db
 
 
 def test_edit_to_a_serial_number_already_in_the_stock_is_refused(client, db, stock):
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     taken = stock["elsewhere"].serial_number
     response = client.post(f"/staff/stock/{stock['device'].id}/edit",
                            data=form_of(stock["device"], serial_number=taken), headers=EN)
@@ -104,7 +104,7 @@ def test_edit_to_a_serial_number_already_in_the_stock_is_refused(client, db, sto
 def test_a_reserved_or_sold_device_cannot_be_edited(client, db, stock):
     sold = factories.device(point=stock["metz"], status=DeviceStatus.SOLD)
     db.session.commit()
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     page = client.get(f"/staff/stock/{sold.id}/edit", headers=EN)
     assert page.status_code == 200 and "can no longer be changed" in page.text
     refused = client.post(f"/staff/stock/{sold.id}/edit", data=form_of(sold, price="10"), headers=EN)
@@ -126,7 +126,7 @@ def test_edit_service_loses_to_a_reservation_made_meanwhile(db, stock):
 # --- Bulk moves -----------------------------------------------------------------------------------
 
 def test_stock_page_has_a_labelled_checkbox_per_device(client, stock):
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     page = without_bdi(client.get("/staff/stock", headers=EN).text)
     device = stock["device"]
     assert f'<input type="checkbox" form="bulk" name="device" value="{device.id}" id="select-{device.id}">' in page
@@ -136,7 +136,7 @@ def test_stock_page_has_a_labelled_checkbox_per_device(client, stock):
 def test_bulk_move_moves_every_selected_device_and_records_who(client, db, stock):
     second = factories.device(point=stock["metz"], status=DeviceStatus.REFURBISHED, model="Other")
     db.session.commit()
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     ids = [stock["device"].id, second.id]
     response = client.post("/staff/stock/bulk", data={"device": ids, "action": "listed", "point": stock["metz"].id},
                            headers=EN)
@@ -155,7 +155,7 @@ def test_bulk_move_is_all_or_nothing_and_names_the_devices_that_cannot(client, d
     received = factories.device(point=stock["metz"], status=DeviceStatus.RECEIVED, model="Fresh")
     sold = factories.device(point=stock["metz"], status=DeviceStatus.SOLD, model="Gone")
     db.session.commit()
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     ids = [stock["device"].id, received.id, sold.id]
     response = client.post("/staff/stock/bulk", data={"device": ids, "action": "listed", "point": stock["metz"].id},
                            headers=EN)
@@ -185,7 +185,7 @@ def test_bulk_move_undoes_earlier_moves_when_a_later_one_loses_a_race(db, stock)
 
 
 def test_bulk_refuses_reserved_and_sold_as_targets_and_an_empty_selection(client, db, stock):
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     forged = client.post("/staff/stock/bulk", data={"device": [stock["device"].id], "action": "sold"})
     assert forged.status_code == 422
     empty = client.post("/staff/stock/bulk", data={"action": "withdrawn"}, headers=EN)
@@ -204,7 +204,7 @@ def test_labels_for_a_selection_with_qr_codes_to_the_passports(client, db, stock
     monkeypatch.setattr(qr, "svg", lambda data, label: encoded.append(data) or real_svg(data, label))
     second = factories.device(point=stock["metz"], model="Second", price_cents=4500)
     db.session.commit()
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     to_labels = client.post("/staff/stock/bulk", data={"device": [stock["device"].id, second.id], "action": "labels"})
     assert to_labels.status_code == 303
     page = without_bdi(client.get(to_labels.headers["Location"], headers=EN).text)
@@ -253,7 +253,7 @@ def test_passport_is_translated(client, stock):
 # --- Staff of another pickup point ----------------------------------------------------------------
 
 def test_staff_of_another_point_cannot_edit_photograph_move_or_label(client, db, stock):
-    sign_in(client, stock["other"])
+    factories.signed_in(client, stock["other"])
     device = stock["device"]
     assert client.get(f"/staff/stock/{device.id}/edit").status_code == 404
     assert client.post(f"/staff/stock/{device.id}/edit", data=form_of(device, price="1")).status_code == 404
@@ -271,7 +271,7 @@ def test_staff_of_another_point_cannot_edit_photograph_move_or_label(client, db,
 
 
 def test_staff_cannot_move_a_device_to_another_point_by_editing(client, db, stock):
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     response = client.post(f"/staff/stock/{stock['device'].id}/edit",
                            data=form_of(stock["device"], pickup_point=str(stock["woippy"].id)))
     assert response.status_code == 422
@@ -280,7 +280,7 @@ def test_staff_cannot_move_a_device_to_another_point_by_editing(client, db, stoc
 
 
 def test_admin_may_edit_any_point(client, db, stock):
-    sign_in(client, factories.user(Role.ADMIN))
+    factories.signed_in(client, factories.user(Role.ADMIN))
     response = client.post(f"/staff/stock/{stock['elsewhere'].id}/edit",
                            data=form_of(stock["elsewhere"], model="Renamed"))
     assert response.status_code == 303
@@ -294,7 +294,7 @@ def test_labels_beyond_one_page_say_how_many_were_left_out(client, db, stock, mo
     monkeypatch.setattr(views, "MAX_LABELS", 1)
     second = factories.device(point=stock["metz"], model="Second")
     db.session.commit()
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     page = client.get(f"/staff/stock/labels?device={stock['device'].id}&device={second.id}", headers=EN).text
     assert page.count('<li class="label">') == 1 and "print the 1 other one" in page
 
@@ -302,7 +302,7 @@ def test_labels_beyond_one_page_say_how_many_were_left_out(client, db, stock, mo
 def test_blank_looking_optional_choices_count_as_none(client, db, stock):
     """A space in an optional select (found by the fuzzer) used to reach Enum(" ") and crash."""
     device = stock["device"]
-    sign_in(client, stock["staff"])
+    factories.signed_in(client, stock["staff"])
     response = client.post(f"/staff/stock/{device.id}/edit", data=form_of(device, keyboard_layout=" ", batch=" "))
     assert response.status_code == 303
     db.session.expire_all()

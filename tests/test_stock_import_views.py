@@ -14,7 +14,6 @@ from tests.factories import without_bdi
 from tests.test_stock_import import FR_HEADER, csv_bytes, generated
 
 EN = {"Accept-Language": "en"}
-PASSWORD = "correct horse battery staple"
 GOOD = csv_bytes(FR_HEADER, "SN-1;laptop;Dell;Latitude 5490;B;120;", "SN-2;smartphone;Samsung;Galaxy A52;A;95;")
 
 
@@ -27,9 +26,6 @@ def world(db):
     db.session.commit()
     return dict(metz=metz, woippy=woippy, **people)
 
-
-def sign_in(client, user):
-    assert factories.sign_in(client, user.email, PASSWORD).status_code == 303
 
 
 def upload(client, point, content, name="devices.csv"):
@@ -48,7 +44,7 @@ def count(db, model=Device):
 
 
 def test_the_import_page_documents_the_columns_and_offers_the_sample(client, world):
-    sign_in(client, world["staff"])
+    factories.signed_in(client, world["staff"])
     page = client.get("/staff/stock/import", headers=EN).text
     for name in ("numero_serie", "serial_number", "methode_effacement", "erasure_certificate"):
         assert name in page
@@ -60,7 +56,7 @@ def test_the_import_page_documents_the_columns_and_offers_the_sample(client, wor
 
 
 def test_upload_preview_then_import_all(client, db, world):
-    sign_in(client, world["staff"])
+    factories.signed_in(client, world["staff"])
     preview = upload(client, world["metz"], GOOD)
     assert preview.status_code == 200
     assert "2 devices ready to import" in preview.text and "Import 2 devices" in preview.text
@@ -81,7 +77,7 @@ def test_upload_preview_then_import_all(client, db, world):
 
 
 def test_a_file_with_problems_shows_them_all_and_imports_nothing(client, db, world):
-    sign_in(client, world["staff"])
+    factories.signed_in(client, world["staff"])
     content = csv_bytes(FR_HEADER, "SN-1;laptop;Dell;X;B;120;", "SN-2;frigo;Dell;X;B;-5;", "SN-1;laptop;Dell;X;Q;1;")
     response = upload(client, world["metz"], content)
     assert response.status_code == 422
@@ -95,7 +91,7 @@ def test_a_file_with_problems_shows_them_all_and_imports_nothing(client, db, wor
 
 
 def test_the_stock_changing_between_preview_and_confirm_imports_nothing(client, db, world):
-    sign_in(client, world["staff"])
+    factories.signed_in(client, world["staff"])
     assert upload(client, world["metz"], GOOD).status_code == 200
     factories.device(point=world["metz"], serial_number="SN-2")
     db.session.commit()
@@ -107,18 +103,18 @@ def test_the_stock_changing_between_preview_and_confirm_imports_nothing(client, 
 
 
 def test_a_token_from_another_session_or_user_imports_nothing(client, app, db, world):
-    sign_in(client, world["staff"])
+    factories.signed_in(client, world["staff"])
     assert upload(client, world["metz"], GOOD).status_code == 200
     token = db.session.scalar(sa.select(PendingImport.token))
     other = app.test_client()
-    sign_in(other, world["admin"])
+    factories.signed_in(other, world["admin"])
     refused = other.post("/staff/stock/import/confirm", data={"token": token})
     assert refused.status_code == 303 and refused.headers["Location"].endswith("/staff/stock/import")
     assert count(db) == 0 and count(db, PendingImport) == 1
 
 
 def test_staff_of_point_a_cannot_import_into_point_b(client, db, world):
-    sign_in(client, world["other_staff"])
+    factories.signed_in(client, world["other_staff"])
     response = upload(client, world["metz"], GOOD)
     assert response.status_code == 422 and "Not a valid choice" in response.text
     assert count(db) == 0
@@ -127,7 +123,7 @@ def test_staff_of_point_a_cannot_import_into_point_b(client, db, world):
 
 
 def test_an_admin_imports_into_any_open_point(client, db, world):
-    sign_in(client, world["admin"])
+    factories.signed_in(client, world["admin"])
     assert upload(client, world["woippy"], GOOD).status_code == 200
     token = db.session.scalar(sa.select(PendingImport.token))
     assert client.post("/staff/stock/import/confirm", data={"token": token}).status_code == 303
@@ -136,7 +132,7 @@ def test_an_admin_imports_into_any_open_point(client, db, world):
 
 
 def test_a_file_just_over_the_limit_is_refused_on_the_page(client, db, world):
-    sign_in(client, world["staff"])
+    factories.signed_in(client, world["staff"])
     response = upload(client, world["metz"], b"x" * (stock_import.MAX_BYTES + 1))
     assert response.status_code == 413 and "larger than 5 MB" in response.text
     assert 'enctype="multipart/form-data"' in response.text  # the form, to send another file
@@ -146,7 +142,7 @@ def test_a_file_just_over_the_limit_is_refused_on_the_page(client, db, world):
 def test_a_50_mb_file_is_refused_before_it_is_read(client, app, db, world, csrf):
     """With CSRF on, the body is over the app's MAX_CONTENT_LENGTH before any view runs: the
     staff blueprint's 413 handler still shows the import page with the limit."""
-    sign_in(client, world["staff"])
+    factories.signed_in(client, world["staff"])
     big = b"numero_serie;categorie\n" + b"x" * (50 * 1024 * 1024)
     app.config["WTF_CSRF_ENABLED"] = csrf
     try:
@@ -159,7 +155,7 @@ def test_a_50_mb_file_is_refused_before_it_is_read(client, app, db, world, csrf)
 
 @pytest.mark.parametrize("role", [Role.SOCIAL_WORKER, Role.PARTNER_ADMIN])
 def test_partner_users_reach_no_import_page(client, world, role):
-    sign_in(client, factories.user(role))
+    factories.signed_in(client, factories.user(role))
     assert client.get("/staff/stock/import").status_code == 403
     assert client.get("/staff/stock/import/sample.csv").status_code == 403
     assert upload(client, world["metz"], GOOD).status_code == 403
@@ -169,7 +165,7 @@ def test_partner_users_reach_no_import_page(client, world, role):
 def test_5000_rows_through_the_pages_and_one_bad_line_named(client, db, world):
     import time
 
-    sign_in(client, world["staff"])
+    factories.signed_in(client, world["staff"])
     bad = upload(client, world["metz"], generated(5000, bad_line=2718))
     assert bad.status_code == 422
     assert "1 problem: nothing will be imported" in bad.text and "2,718" in bad.text and "categorie" in bad.text

@@ -1,10 +1,12 @@
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms import validators  # the pickup point form keeps WTForms' own Optional
+from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField, TimeField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
 from shop.forms import IntegerField, Optional
-from shop.models import OrganisationAudience, OrganisationKind, Role
+from shop.models import Category, Grade, OrganisationAudience, OrganisationKind, Role
 from shop.services.partners import PublicDetails
 
 REQUIRED = _l("This field is required.")
@@ -65,3 +67,68 @@ class InviteForm(FlaskForm):
 
 
 STAFF_ROLES = (Role.STAFF, Role.ADMIN)
+
+
+# The price grid (admin/prices.py).
+
+def cell_name(category: Category, grade: Grade) -> str:
+    return f"price_{category.value}_{grade.value}"
+
+
+class GridForm(FlaskForm):
+    def cells(self):
+        for category in Category:
+            for grade in Grade:
+                yield (category, grade), self[cell_name(category, grade)]
+
+
+for _category in Category:
+    for _grade in Grade:
+        setattr(GridForm, cell_name(_category, _grade), StringField(
+            _l("%(category)s, grade %(grade)s (euros)", category=_category.label, grade=_grade.value),
+            validators=[Length(max=20)]))
+
+
+# A pickup point and its opening hours (admin/pickup_points.py).
+
+SLOTS = (1, 2)
+
+
+class PointForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    address = StringField(_l("Address"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    postcode = StringField(_l("Postcode"), validators=[
+        DataRequired(REQUIRED), Regexp(r"^\s*\d{5}\s*$", message=_l("A postcode has 5 digits, such as 57000."))])
+    town = StringField(_l("Town"), validators=[DataRequired(REQUIRED), Length(max=80)])
+    phone = StringField(_l("Phone"), validators=[validators.Optional(), Length(max=30)])
+    active = BooleanField(_l("Open: shown to the public and takes new devices"), default=True)
+
+    def slot(self, weekday: int, slot: int):
+        return self[f"d{weekday}_opens{slot}"], self[f"d{weekday}_closes{slot}"]
+
+    def hours(self) -> list:
+        found = []
+        for weekday in range(7):
+            for slot in SLOTS:
+                opens, closes = self.slot(weekday, slot)
+                if opens.data and closes.data:
+                    found.append((weekday, slot, opens.data, closes.data))
+        return found
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        for weekday in range(7):
+            for slot in SLOTS:
+                opens, closes = self.slot(weekday, slot)
+                if bool(opens.data) != bool(closes.data) and not (opens.errors or closes.errors):
+                    (closes if opens.data else opens).errors.append(_("Give both the opening and the closing time."))
+                    ok = False
+        return ok
+
+
+for _weekday in range(7):
+    for _slot in SLOTS:
+        setattr(PointForm, f"d{_weekday}_opens{_slot}",
+                TimeField(_l("Opens (slot %(slot)d)", slot=_slot), validators=[validators.Optional()]))
+        setattr(PointForm, f"d{_weekday}_closes{_slot}",
+                TimeField(_l("Closes (slot %(slot)d)", slot=_slot), validators=[validators.Optional()]))

@@ -3,35 +3,13 @@
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import StringField
-from wtforms.validators import Length
 
+from shop.admin.forms import GridForm, cell_name
 from shop.admin.views import admin_only, bp
-from shop.extensions import db
 from shop.models import Category, Grade
 from shop.services import pricing
 from shop.services.errors import DomainError
-
-
-def cell_name(category: Category, grade: Grade) -> str:
-    return f"price_{category.value}_{grade.value}"
-
-
-class GridForm(FlaskForm):
-    def cells(self):
-        for category in Category:
-            for grade in Grade:
-                yield (category, grade), self[cell_name(category, grade)]
-
-
-for _category in Category:
-    for _grade in Grade:
-        setattr(GridForm, cell_name(_category, _grade), StringField(
-            _l("%(category)s, grade %(grade)s (euros)", category=_category.label, grade=_grade.value),
-            validators=[Length(max=20)]))
 
 
 @bp.route("/prices", methods=["GET", "POST"])
@@ -51,7 +29,6 @@ def prices():
             try:
                 changed = pricing.set_grid(wanted, actor=current_user)
             except DomainError as error:
-                db.session.rollback()
                 for key, message in error.details.get("problems", {}).items():
                     form[cell_name(*key)].errors.append(str(message))
                 form.form_errors.append(str(error.message))

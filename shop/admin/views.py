@@ -176,7 +176,6 @@ def set_account_active(user_id: int, change: str):
     try:
         accounts.set_active(user, change == "activate", actor=current_user)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
     else:
         flash(_("The account is saved."), "success")
@@ -195,7 +194,6 @@ def reset_two_factor(user_id: int):
     try:
         twofactor.reset(user, actor=current_user)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
     else:
         flash(_("Two-step sign-in is reset for %(email)s. They set it up again at their next sign-in, "

@@ -3,6 +3,7 @@
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
 
 from shop.catalog.forms import CatalogFilterForm
+from shop.models.stock import looks_like_offer_key
 from shop.pagecache import cached_page, page_shows
 from shop.services import catalog, devices, photos
 from shop.services.errors import NotFound
@@ -42,9 +43,9 @@ def index():
 @bp.get("/offer/<offer_key>")
 @cached_page
 def offer(offer_key: str):
-    found = catalog.get_offer(offer_key) if len(offer_key) == 16 else None
+    found = catalog.get_offer(offer_key) if looks_like_offer_key(offer_key) else None
     if found is None:
-        category = catalog.offer_existed(offer_key) if len(offer_key) == 16 else None
+        category = catalog.offer_existed(offer_key) if looks_like_offer_key(offer_key) else None
         if category is None:
             abort(404)
         page_shows(category)

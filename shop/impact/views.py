@@ -1,4 +1,5 @@
-"""Donations, erasure records, donor reports, the impact dashboard and the public impact page."""
+"""Donations, erasure records, donor reports, the impact dashboard and the public impact page
+(one blueprint for admins, staff and the public: see shop/impact/__init__.py)."""
 
 import functools
 import re

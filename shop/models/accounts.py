@@ -23,6 +23,11 @@ class Role(LabelledEnum):
     def is_partner(self) -> bool:
         return self in (Role.SOCIAL_WORKER, Role.PARTNER_ADMIN)
 
+    @property
+    def manages_team(self) -> bool:
+        """A partner admin manages the social workers of their structure."""
+        return self == Role.PARTNER_ADMIN
+
 
 def new_session_token() -> str:
     return secrets.token_urlsafe(32)

@@ -4,11 +4,13 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.extensions import db
+from shop.categories import CodeCategory  # noqa: F401 (described with the device categories)
 from shop.models.stock import Category
-from shop.models.types import LabelledEnum, UTCDateTime, enum_column, utcnow
+from shop.models.types import LabelledEnum, UTCDateTime, all_of, enum_column, utcnow
 
 
 class OrganisationKind(LabelledEnum):
@@ -144,38 +146,6 @@ class Beneficiary(db.Model):
         return self.sms_consent_at is not None and bool(self.sms_phone) and self.anonymised_at is None
 
 
-class CodeCategory(LabelledEnum):
-    """What an eligibility code allows; one code category covers one or more device categories."""
-
-    COMPUTER = "computer", _l("Computer (laptop or desktop)")
-    SMARTPHONE = "smartphone", _l("Smartphone")
-    TABLET = "tablet", _l("Tablet")
-    SCREEN = "screen", _l("Screen")
-    PRINTER = "printer", _l("Printer")
-    ACCESSORY = "accessory", _l("Accessory")
-
-    @classmethod
-    def of(cls, category: Category) -> "CodeCategory":
-        return _CODE_CATEGORY_OF[Category(category)]
-
-    @property
-    def device_categories(self) -> list[Category]:
-        """The kinds of device this code category covers, in catalog order."""
-        return [c for c in Category if _CODE_CATEGORY_OF[c] == self]
-
-
-_CODE_CATEGORY_OF = {
-    Category.LAPTOP: CodeCategory.COMPUTER,
-    Category.DESKTOP: CodeCategory.COMPUTER,
-    Category.SMARTPHONE: CodeCategory.SMARTPHONE,
-    Category.TABLET: CodeCategory.TABLET,
-    Category.SCREEN: CodeCategory.SCREEN,
-    Category.PRINTER: CodeCategory.PRINTER,
-    Category.MULTIFUNCTION_PRINTER: CodeCategory.PRINTER,
-    Category.ACCESSORY: CodeCategory.ACCESSORY,
-}
-
-
 class CodeState(LabelledEnum):
     """Stored states; `expired` is never stored, it is derived from expires_at."""
 
@@ -219,8 +189,26 @@ class EligibilityCode(db.Model):
     def allows(self, category: Category) -> bool:
         return CodeCategory.of(category) in self.category_list
 
+    # Each rule below is one expression, for a loaded code and in SQL alike
+    # (`EligibilityCode.is_expired(now)` in a WHERE clause).
+    @hybrid_method
+    def is_expired(self, now: datetime):
+        """Active but past its date: expired, no job needed (`expired` is never stored)."""
+        return all_of(self.status == CodeState.ACTIVE, self.expires_at <= now)
+
+    @hybrid_method
+    def is_valid(self, now: datetime):
+        """Active and not past its date."""
+        return all_of(self.status == CodeState.ACTIVE, self.expires_at > now)
+
     def state(self, now: datetime | None = None) -> CodeState:
         """The state a person sees: an active code past its date is expired, no job needed."""
-        if self.status == CodeState.ACTIVE and self.expires_at <= (now or utcnow()):
-            return CodeState.EXPIRED
-        return self.status
+        return CodeState.EXPIRED if self.is_expired(now or utcnow()) else self.status
+
+    def can_reserve(self, reservation=None, now: datetime | None = None) -> bool:
+        """Valid, and `reservation` (its latest, if any) does not hold it: the code can reserve now.
+
+        Pages ask this; `services.reservations.reserve` checks the same (and the holder) again.
+        """
+        now = now or utcnow()
+        return self.is_valid(now) and not (reservation is not None and reservation.holds_code(now))

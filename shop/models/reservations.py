@@ -4,6 +4,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.extensions import db
@@ -11,7 +12,7 @@ from shop.models.catalog import PickupPoint
 from shop.models.partners import Beneficiary, EligibilityCode
 from shop.models.slots import PickupSlot  # noqa: F401  (named in a relationship)
 from shop.models.stock import Device
-from shop.models.types import LabelledEnum, UTCDateTime, enum_column, utcnow
+from shop.models.types import LabelledEnum, UTCDateTime, all_of, enum_column, one_of, utcnow
 
 
 class ReservationStatus(LabelledEnum):
@@ -26,6 +27,7 @@ class ReservationStatus(LabelledEnum):
 
 
 ACTIVE_STATUSES = ("pending_payment", "confirmed", "ready")
+AWAITING_PICKUP = ("confirmed", "ready")
 _ACTIVE_SQL = "status IN ('pending_payment', 'confirmed', 'ready')"
 
 
@@ -88,20 +90,26 @@ class Reservation(db.Model):
     slot: Mapped["PickupSlot | None"] = relationship()
     payments: Mapped[list["Payment"]] = relationship(back_populates="reservation", order_by="Payment.id")
 
+    # Each rule below is one expression, for a loaded reservation and in SQL alike
+    # (`Reservation.is_running(now)` in a WHERE clause).
+    @hybrid_method
+    def is_running(self, now: datetime | None = None):
+        """Waiting for payment, being prepared or ready, and not past `held_until`: it holds its
+        unit and can be cancelled."""
+        return all_of(one_of(self.status, ACTIVE_STATUSES), self.held_until > (now or utcnow()))
+
+    @hybrid_method
+    def awaits_pickup(self, now: datetime | None = None):
+        """Confirmed or ready, and not past its pickup deadline."""
+        return all_of(one_of(self.status, AWAITING_PICKUP), self.held_until > (now or utcnow()))
+
     def state(self, now: datetime | None = None) -> ReservationStatus:
         """What the reservation is now: an active one past `held_until` has expired, job or not."""
-        if self.status.value in ACTIVE_STATUSES and self.held_until <= (now or utcnow()):
+        if self.status.value in ACTIVE_STATUSES and not self.is_running(now):
             if self.status == ReservationStatus.PENDING_PAYMENT:
                 return ReservationStatus.EXPIRED
             return ReservationStatus.MISSED
         return self.status
-
-    def is_running(self, now: datetime | None = None) -> bool:
-        """Waiting for payment, being prepared or ready: it holds its unit and can be cancelled."""
-        return self.state(now).value in ACTIVE_STATUSES
-
-    def awaits_pickup(self, now: datetime | None = None) -> bool:
-        return self.state(now) in (ReservationStatus.CONFIRMED, ReservationStatus.READY)
 
     def holds_code(self, now: datetime | None = None) -> bool:
         """Running or picked up: its code cannot reserve anything else."""

@@ -97,6 +97,14 @@ OFFER_ATTRIBUTES = (
 )
 
 
+OFFER_KEY_LENGTH = 16  # hex digits of an 8-byte digest
+
+
+def looks_like_offer_key(text) -> bool:
+    """Shaped like an offer key (so worth looking up, or putting back into an address)."""
+    return isinstance(text, str) and len(text) == OFFER_KEY_LENGTH and text.isalnum()
+
+
 def offer_key_for(values) -> str:
     """The offer key of a device given as a mapping of OFFER_ATTRIBUTES (for bulk inserts,
     which bypass the before_insert listener below)."""
@@ -104,7 +112,7 @@ def offer_key_for(values) -> str:
     for name in OFFER_ATTRIBUTES:
         value = values.get(name)
         parts.append("" if value is None else str(getattr(value, "value", value)))
-    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).hexdigest()
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=OFFER_KEY_LENGTH // 2).hexdigest()
 
 
 def new_passport_token() -> str:

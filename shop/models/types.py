@@ -50,6 +50,18 @@ class LabelledEnum(str, enum.Enum):
         return self.value
 
 
+def all_of(*conditions):
+    """`and` for Python values and SQL expressions alike, so a hybrid rule is written once."""
+    if any(isinstance(c, sa.sql.ClauseElement) for c in conditions):
+        return sa.and_(*conditions)
+    return all(conditions)
+
+
+def one_of(value, choices):
+    """`value in choices` for a Python value, `value IN (…)` for a column."""
+    return value.in_(choices) if hasattr(value, "in_") else value in choices
+
+
 def enum_column(enum_cls: type[enum.Enum], name: str) -> sa.Enum:
     """A portable enum column: VARCHAR plus a named CHECK constraint."""
     return sa.Enum(

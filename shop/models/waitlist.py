@@ -78,6 +78,11 @@ class WaitlistEntry(db.Model):
     pickup_point: Mapped[PickupPoint] = relationship()
     device: Mapped[Device | None] = relationship()
 
+    @property
+    def is_waiting(self) -> bool:
+        """In line, no unit offered yet."""
+        return self.status == WaitlistStatus.WAITING
+
     def holds_unit(self, now: datetime | None = None) -> bool:
         """A turn running now: the unit is this person's to reserve until `offer_until`."""
         return (self.status == WaitlistStatus.OFFERED and self.offer_until is not None

@@ -11,14 +11,14 @@ from shop.extensions import db
 from shop.forms import refuse
 from shop.models import Beneficiary
 from shop.partner.forms import ErasureForm
-from shop.partner.views import _found, _no_store, _scope, bp, partner_only
+from shop.partner.views import bp, found, no_store, partner_only, scope
 from shop.services import audit, privacy
 from shop.services.errors import DomainError
 
 
 def data_page(person: Beneficiary, *, area: str):
     audit.record(current_user, "beneficiary.export", person, organisation_id=person.organisation_id, format="page")
-    return _no_store(render_template(
+    return no_store(render_template(
         "privacy/beneficiary_data.html", person=person, codes=sorted(person.codes, key=lambda c: c.id),
         reservations=privacy.held_reservations(person), area=area,
     ))
@@ -45,7 +45,7 @@ def erase_page(person: Beneficiary, *, area: str, done_url):
                     "%(revoked)d.", cancelled=summary["cancelled"], revoked=summary["revoked"]), "success")
             return redirect(done_url(person), code=303)
     status = 422 if form.errors else 200
-    return _no_store(render_template(
+    return no_store(render_template(
         "privacy/erase.html", person=person, form=form, preview=privacy.erasure_preview(person), area=area,
     )), status
 
@@ -53,19 +53,19 @@ def erase_page(person: Beneficiary, *, area: str, done_url):
 @bp.get("/beneficiaries/<int:beneficiary_id>/data")
 @partner_only
 def beneficiary_data(beneficiary_id: int):
-    return data_page(_found(_scope().beneficiary, beneficiary_id), area="partner")
+    return data_page(found(scope().beneficiary, beneficiary_id), area="partner")
 
 
 @bp.get("/beneficiaries/<int:beneficiary_id>/data.json")
 @partner_only
 def beneficiary_data_file(beneficiary_id: int):
-    return data_file(_found(_scope().beneficiary, beneficiary_id))
+    return data_file(found(scope().beneficiary, beneficiary_id))
 
 
 @bp.route("/beneficiaries/<int:beneficiary_id>/erase", methods=["GET", "POST"])
 @partner_only
 def erase_beneficiary(beneficiary_id: int):
-    return erase_page(_found(_scope().beneficiary, beneficiary_id), area="partner",
+    return erase_page(found(scope().beneficiary, beneficiary_id), area="partner",
                       done_url=lambda person: url_for("partner.dashboard"))
 
 

@@ -29,6 +29,7 @@ from shop.services import (
     accounts, audit, catalog, csvfile, codes, partners, payments, qr, reservations, slots, waitlist,
 )
 from shop.services.errors import DomainError, NotFound
+from shop.services import yearly_limit
 from shop.services.partners import PartnerScope
 
 bp = Blueprint("partner", __name__, url_prefix="/partner")
@@ -57,6 +58,10 @@ def _no_store(response):
     response = make_response(response)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# Shared with the other route module of this blueprint (privacy_views.py), under public names.
+scope, found, no_store = _scope, _found, _no_store
 
 
 # --- Dashboard --------------------------------------------------------------------------------
@@ -196,7 +201,8 @@ def issue_code(beneficiary_id: int):
         else:
             return _show_slip(code, clear)
     return render_template("partner/issue_code.html", form=form, person=person,
-                           default_days=codes.DEFAULT_VALIDITY_DAYS, max_days=codes.MAX_VALIDITY_DAYS)
+                           default_days=codes.DEFAULT_VALIDITY_DAYS, max_days=codes.MAX_VALIDITY_DAYS,
+                           limit_hint=yearly_limit.hint())
 
 
 @bp.get("/codes/<int:code_id>/slip")
@@ -289,7 +295,7 @@ def team():
             flash(_("An invitation was sent to %(email)s.", email=isolate(user.email)), "success")
             return redirect(url_for(".team"), code=303)
     return _no_store(render_template("partner/team.html", form=form, members=scope.team(),
-                                     organisation=scope.organisation()))
+                                     organisation=scope.organisation(), may_switch=accounts.may_switch))
 
 
 def _set_active(user_id: int, active: bool):
@@ -302,7 +308,6 @@ def _set_active(user_id: int, active: bool):
     try:
         accounts.set_active(member, active, actor=current_user)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
     else:
         if active:
@@ -370,7 +375,6 @@ def reserve_for_offer(code_id: int, offer_key: str):
     except NotFound:
         abort(404)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
         return redirect(url_for(".reserve_for", code_id=code.id), code=303)
     flash(_("The device is reserved for %(name)s.", name=isolate(code.beneficiary.display_name)), "success")
@@ -449,7 +453,6 @@ def cancel_reservation(number: str):
     try:
         payments.cancel_and_refund(found, reason="cancelled by the social worker", actor=current_user)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
     else:
         flash(_("The reservation is cancelled. The code can be used again."), "success")
@@ -495,7 +498,6 @@ def leave_waitlist(entry_id: int):
     try:
         waitlist.leave(entry, actor=current_user)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
     else:
         flash(_("The place in the queue is given up."), "success")
@@ -514,7 +516,6 @@ def reserve_turn(entry_id: int):
         reservation = reservations.reserve(entry.code, entry.device.offer_key if entry.device else "",
                                            method=PaymentMethod.COUNTER, actor=current_user, turn=entry)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
         return redirect(url_for(".beneficiary", beneficiary_id=person_id, _anchor="queues"), code=303)
     flash(_("The device is reserved for %(name)s.", name=reservation.beneficiary.display_name), "success")

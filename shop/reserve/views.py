@@ -15,6 +15,7 @@ from shop.models import Category, EligibilityCode, PaymentMethod, WaitlistStatus
 from shop.reserve.forms import CancelForm, CodeForm, ReserveForm, TurnForm, WaitlistForm
 from shop.services import catalog, codes, payments, qr, reservations, slots, waitlist
 from shop.services.errors import DomainError, NotFound
+from shop.models.stock import OFFER_KEY_LENGTH, looks_like_offer_key
 from shop.models.types import utcnow
 from shop.services.reservations import SoldOut, UnknownCode
 
@@ -61,7 +62,7 @@ def _require_code():
         flash(_("Please enter your code first."), "info")
         offer = (request.view_args or {}).get("offer_key")
         # Only something shaped like an offer key goes back into the address.
-        offer = offer if isinstance(offer, str) and len(offer) == 16 and offer.isalnum() else None
+        offer = offer if looks_like_offer_key(offer) else None
         return None, redirect(url_for("reserve.enter_code", offer=offer), code=303)
     return code, None
 
@@ -71,7 +72,7 @@ def enter_code():
     if request.method == "GET" and "code" in request.args:
         return _code_from_link()
     typed = session.pop(TYPED_CODE_KEY, "") if request.method == "GET" else ""
-    form = CodeForm(data={"code": typed, "offer": request.args.get("offer", "")[:16],
+    form = CodeForm(data={"code": typed, "offer": request.args.get("offer", "")[:OFFER_KEY_LENGTH],
                           "then": request.args.get("then", "")[:200]}
                     if request.method == "GET" else None)
     status = 200
@@ -135,9 +136,9 @@ def confirm(offer_key: str):
     if held is not None:
         flash(_("You already have a reservation with this code. Cancel it first if you want another device."), "info")
         return redirect(url_for("reserve.me"), code=303)
-    offer = catalog.get_offer(offer_key) if len(offer_key) == 16 else None
+    offer = catalog.get_offer(offer_key) if looks_like_offer_key(offer_key) else None
     if offer is None:
-        category = catalog.offer_existed(offer_key) if len(offer_key) == 16 else None
+        category = catalog.offer_existed(offer_key) if looks_like_offer_key(offer_key) else None
         if category is None:
             abort(404)
         return render_template("reserve/sold_out.html", category=category,
@@ -329,7 +330,6 @@ def turn(token: str):
             except NotFound:
                 abort(404)
             except DomainError as error:
-                db.session.rollback()
                 flash(error.message, "error")
                 return redirect(url_for("reserve.me"), code=303)
             except OperationalError:

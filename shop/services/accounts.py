@@ -1,7 +1,5 @@
 """Accounts: invitations, sign-in, password reset and change, session invalidation."""
 
-import hashlib
-import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -12,7 +10,8 @@ from shop.extensions import db
 from shop.models import OneTimeToken, Organisation, Role, TokenPurpose, User
 from shop.models.accounts import new_session_token
 from shop.models.types import utcnow
-from shop.services import audit, notifications, passwords
+from shop.services import audit, keys, notifications, passwords
+from shop.services.tx import atomic
 from shop.services.errors import DomainError
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -27,13 +26,12 @@ def normalise_email(text: str) -> str:
         raise DomainError(_l("This e-mail address is not valid."), field="email") from None
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+_hash = keys.token_hash
 
 
 def _new_token(user: User, purpose: TokenPurpose, lifetime: timedelta, now: datetime) -> str:
-    raw = secrets.token_urlsafe(32)
-    db.session.add(OneTimeToken(token_hash=_hash(raw), user_id=user.id, purpose=purpose, created_at=now,
+    raw, hashed = keys.new_token()
+    db.session.add(OneTimeToken(token_hash=hashed, user_id=user.id, purpose=purpose, created_at=now,
                                 expires_at=now + lifetime))
     db.session.flush()
     return raw
@@ -80,6 +78,7 @@ def invite(
     return user, token
 
 
+@atomic
 def create_user(*, email: str, name: str, role: Role, password: str, organisation: Organisation | None = None,
                 pickup_point_id: int | None = None, check_policy: bool = True) -> User:
     """Create an account with a password straight away (command line and demo data)."""
@@ -174,6 +173,7 @@ def request_password_reset(email: str, now: datetime | None = None) -> tuple[Use
     return user, token
 
 
+@atomic
 def change_password(user: User, current: str, new: str) -> None:
     """Change a password after checking the current one; other sessions are signed out."""
     if not passwords.verify(user.password_hash, current or ""):
@@ -196,6 +196,12 @@ def load_by_session_token(token: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.session_token == token))
 
 
+def may_switch(actor: User, user: User) -> bool:
+    """Whether `actor` may deactivate (or reactivate) `user`: what `set_active` allows."""
+    return user.id != actor.id and can_invite(actor, user.role, user.organisation)
+
+
+@atomic
 def set_active(user: User, active: bool, *, actor: User) -> None:
     """Admins (de)activate anyone; a partner admin, the social workers of their own structure."""
     if user.id == actor.id and not active:

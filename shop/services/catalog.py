@@ -1,20 +1,23 @@
 """What the public catalog shows: listed devices grouped into offers."""
 
 import math
-import random
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, selectinload
 
+from shop.categories import facts as category_facts
 from shop.extensions import db
 from shop.models import (
-    CatalogVersion, Category, Device, DevicePhoto, DeviceStatus, Grade, KeyboardLayout, OfferRow, PickupPoint,
+    Category, Device, DevicePhoto, DeviceStatus, Grade, KeyboardLayout, OfferRow, PickupPoint,
 )
-from shop.models.stock import VERSION_SHARDS, device_title
+from shop.models.stock import device_title
 from shop.models.types import utcnow
+# The stock version lives in services/stock_version.py; its names stay readable here.
+from shop.services.stock_version import (  # noqa: F401
+    EVERYTHING, Versions, next_availability_change, scope, stock_changed, stock_version, versions,
+)
 
 SORTS = ("price_asc", "price_desc")
 
@@ -316,162 +319,8 @@ def get_pickup_point(pickup_point_id: int) -> PickupPoint | None:
 
 
 def plain_words(offer: Offer) -> list:
-    """What the device is good for, in plain words, from its specs."""
-    hints = []
-    category = offer.category
-    if category.is_computer or category == Category.TABLET:
-        ram = offer.ram_gb or 0
-        if ram >= 16:
-            hints.append(_l("Good for photo editing, many open tabs and demanding programs."))
-        if ram >= 8:
-            hints.append(_l("Good for video calls, school work and office programs."))
-        elif ram >= 4:
-            hints.append(_l("Good for the web, e-mail, online forms and video calls."))
-        else:
-            hints.append(_l("Good for the web, e-mail and online forms."))
-    if category == Category.SMARTPHONE:
-        hints.append(_l("Good for calls, messages, video calls and online services."))
-        if (offer.storage_gb or 0) >= 64:
-            hints.append(_l("Room for many photos and apps."))
-    if category == Category.LAPTOP and offer.screen_tenths and offer.screen_tenths <= 133:
-        hints.append(_l("Small and light: easy to carry."))
-    if category == Category.SCREEN:
-        hints.append(_l("Plugs into a computer to see more at once."))
-    if category in (Category.PRINTER, Category.MULTIFUNCTION_PRINTER):
-        hints.append(_l("Prints your documents at home."))
-        if category == Category.MULTIFUNCTION_PRINTER:
-            hints.append(_l("Also scans and copies papers for your applications."))
+    """What the device is good for, in plain words, from its specs (per category: shop/categories.py)."""
+    hints = category_facts(offer.category).hints(offer)
     if offer.keyboard_layout == KeyboardLayout.AZERTY:
         hints.append(_l("French keyboard."))
     return hints
-
-
-# --- Knowing when the catalog changed (for the page cache) --------------------------------------
-#
-# What the catalog shows changes by scope: "<category>:<pickup point id>" for the units (the
-# triggers on `devices` bump those, in the transaction of the change), "*" for what every page
-# shows (pickup points and their hours). A cached page keeps the versions of the scopes it shows.
-
-EVERYTHING = "*"
-
-
-def scope(category, pickup_point_id) -> str:
-    return f"{Category(category).value}:{int(pickup_point_id)}"
-
-
-def stock_changed(category=None, pickup_point_id=None) -> None:
-    """Note that this transaction changes what the catalog shows; versions are bumped at commit.
-
-    With a category and a pickup point, only the pages of that scope are dropped (a photo of a
-    unit); with nothing, every page (pickup points, their hours). Changes of a unit's status,
-    price, point, hold or description need no call: the database's triggers bump their scopes.
-    """
-    name = EVERYTHING if category is None or pickup_point_id is None else scope(category, pickup_point_id)
-    db.session.info.setdefault("catalog_scopes", set()).add(name)
-
-
-_versions = CatalogVersion.__table__
-
-
-def _bump(connection, scopes) -> None:
-    shard = random.randint(1, VERSION_SHARDS)
-    rows = [{"scope": name, "shard": shard, "version": 1} for name in sorted(scopes)]
-    insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(_versions)
-    connection.execute(insert.on_conflict_do_update(index_elements=["scope", "shard"],
-                                                    set_={"version": _versions.c.version + 1}), rows)
-
-
-@sa.event.listens_for(sa.orm.Session, "before_commit")
-def _bump_versions(session) -> None:
-    scopes = session.info.pop("catalog_scopes", None)
-    if scopes:
-        _bump(session.connection(), scopes)
-
-
-@sa.event.listens_for(sa.orm.Session, "after_rollback")
-def _forget_stock_change(session) -> None:
-    session.info.pop("catalog_scopes", None)
-
-
-@dataclass(frozen=True)
-class Versions:
-    """The catalog's versions as one worker last read them, summed per scope, and when a held unit
-    next comes back on sale by itself, in each scope and anywhere (`next_change`)."""
-
-    by_scope: dict
-    next_change: object = None
-    by_category: dict = field(default_factory=dict)
-    by_point: dict = field(default_factory=dict)
-    total: int = 0
-    ends_by_scope: dict = field(default_factory=dict)  # scope -> the next hold end in it
-
-    @classmethod
-    def of(cls, rows, next_change=None, ends_by_scope=None) -> "Versions":
-        by_scope, by_category, by_point, total = {}, {}, {}, 0
-        for name, version in rows:
-            version = int(version)
-            by_scope[name] = version
-            total += version
-            if name != EVERYTHING:
-                category, point = name.split(":")
-                by_category[category] = by_category.get(category, 0) + version
-                by_point[point] = by_point.get(point, 0) + version
-        ends_by_scope = ends_by_scope or {}
-        if next_change is None and ends_by_scope:
-            next_change = min(ends_by_scope.values())
-        return cls(by_scope, next_change, by_category, by_point, total, ends_by_scope)
-
-    def of_page(self, category=None, pickup_point_id=None) -> int:
-        """A number that grows whenever a page showing this scope may change (None: any)."""
-        if category is None and pickup_point_id is None:
-            return self.total
-        everything = self.by_scope.get(EVERYTHING, 0)
-        if pickup_point_id is None:
-            return everything + self.by_category.get(Category(category).value, 0)
-        if category is None:
-            return everything + self.by_point.get(str(int(pickup_point_id)), 0)
-        return everything + self.by_scope.get(scope(category, pickup_point_id), 0)
-
-    def next_change_of(self, category=None, pickup_point_id=None):
-        """When a held unit a page of this scope shows next comes back on sale (None: any scope):
-        a hold running out at one point leaves the other points' and categories' pages cached."""
-        if category is None and pickup_point_id is None:
-            return self.next_change
-        if category is not None and pickup_point_id is not None:
-            return self.ends_by_scope.get(scope(category, pickup_point_id))
-        category = None if category is None else Category(category).value
-        point = None if pickup_point_id is None else str(int(pickup_point_id))
-        ends = [end for name, end in self.ends_by_scope.items()
-                if (category is None or name.split(":")[0] == category)
-                and (point is None or name.split(":")[1] == point)]
-        return min(ends, default=None)
-
-
-# One statement: every scope's version, then the next hold end of each scope (held units only,
-# through the (status, held_until) index: it does not grow with the units on sale).
-_VERSIONS = sa.union_all(
-    sa.select(_versions.c.scope, sa.func.sum(_versions.c.version).label("version"),
-              sa.type_coerce(sa.null(), _devices.c.held_until.type).label("ends"))
-    .group_by(_versions.c.scope),
-    sa.select(sa.cast(_devices.c.category, sa.String) + ":" + sa.cast(_devices.c.pickup_point_id, sa.String),
-              sa.null(), sa.func.min(_devices.c.held_until))
-    .where(_devices.c.status == DeviceStatus.RESERVED, _devices.c.held_until > sa.bindparam("now"))
-    .group_by(_devices.c.category, _devices.c.pickup_point_id),
-)
-
-
-def versions(now=None) -> Versions:
-    """Every scope's version and the next moment a hold runs out in each, in one statement."""
-    rows = db.session.execute(_VERSIONS, {"now": now or utcnow()}).all()
-    return Versions.of([(name, version) for name, version, _ in rows if version is not None],
-                       ends_by_scope={name: ends for name, version, ends in rows if version is None})
-
-
-def stock_version() -> int:
-    """The sum of every version: grows with any change the catalog shows."""
-    return versions().total
-
-
-def next_availability_change(now=None):
-    """When a held unit next comes back on sale by itself (its hold runs out), if ever."""
-    return versions(now).next_change

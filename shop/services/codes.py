@@ -23,7 +23,7 @@ from shop.models import (
     Beneficiary, CodeCategory, CodeState, EligibilityCode, Organisation, QuotaUsage, User,
 )
 from shop.models.types import utcnow
-from shop.services import audit
+from shop.services import audit, keys, yearly_limit
 from shop.services.errors import Conflict, DomainError
 from shop.services.tx import atomic
 
@@ -35,9 +35,6 @@ _FOLD = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 DEFAULT_VALIDITY_DAYS = 90
 MAX_VALIDITY_DAYS = 365
-LIMIT_WINDOW = timedelta(days=365)
-# At most one code (or purchase) per rolling 12 months in these categories, per person.
-LIMITED_CATEGORIES = (CodeCategory.COMPUTER, CodeCategory.SMARTPHONE)
 PARIS = ZoneInfo("Europe/Paris")
 
 
@@ -91,7 +88,7 @@ def _key() -> bytes:
     configured = current_app.config.get("CODE_HASH_KEY")
     if configured:
         return configured.encode()
-    return hmac.new(current_app.config["SECRET_KEY"].encode(), b"eligibility-code", hashlib.sha256).digest()
+    return keys.derived_key("eligibility-code")
 
 
 def hash_body(body: str) -> str:
@@ -150,26 +147,6 @@ def _take_quota_slot(organisation: Organisation, now: datetime) -> None:
         )
 
 
-def limited_categories_in_use(beneficiary_id: int, now: datetime, *, exclude_code_id: int | None = None) -> set[CodeCategory]:
-    """Limited categories this person holds a live code for, or bought, in the last 12 months."""
-    rows = db.session.execute(
-        sa.select(EligibilityCode.categories, EligibilityCode.status, EligibilityCode.expires_at).where(
-            EligibilityCode.beneficiary_id == beneficiary_id,
-            EligibilityCode.issued_at > now - LIMIT_WINDOW,
-            EligibilityCode.status == CodeState.ACTIVE,
-            EligibilityCode.id != (exclude_code_id or -1),
-        )
-    )
-    taken: set[CodeCategory] = set()
-    for categories, status, expires_at in rows:
-        if expires_at <= now:
-            continue
-        taken |= {CodeCategory(c) for c in categories.split()} & set(LIMITED_CATEGORIES)
-    from shop.services import reservations  # the reservation rules own the notion of a purchase
-
-    return taken | reservations.limited_categories_bought(beneficiary_id, now - LIMIT_WINDOW, now=now)
-
-
 @atomic
 def issue(
     beneficiary: Beneficiary,
@@ -196,17 +173,7 @@ def issue(
         raise DomainError(_l("Your structure cannot issue codes at the moment."))
     if beneficiary.anonymised_at is not None:
         raise DomainError(_l("This person's record was anonymised."))
-    clash = set(categories) & limited_categories_in_use(
-        beneficiary.id, now, exclude_code_id=replaces.id if replaces else None
-    )
-    if clash:
-        raise DomainError(
-            _l(
-                "This person already has a code or a device for: %(categories)s. "
-                "The limit is one per 12 months.",
-                categories=", ".join(str(c.label) for c in sorted(clash, key=list(CodeCategory).index)),
-            )
-        )
+    yearly_limit.check_issue(beneficiary.id, categories, now, replaces_id=replaces.id if replaces else None)
     if replaces is None:  # a replacement for a lost slip does not count against the quota
         _take_quota_slot(organisation, now)
     code = generate()

@@ -46,6 +46,7 @@ def manual_moves(from_status: DeviceStatus) -> list[DeviceStatus]:
     return [s for s in DeviceStatus if s in TRANSITIONS[DeviceStatus(from_status)] and s in MANUAL_TARGETS]
 
 
+@atomic
 def move_by_hand(device: Device, to_status: DeviceStatus, *, actor: str) -> None:
     """A staff member moves a device along its lifecycle (never to reserved or sold)."""
     if DeviceStatus(to_status) not in manual_moves(device.status):
@@ -113,6 +114,7 @@ EDITABLE_ATTRIBUTES = (
 )
 
 
+@atomic
 def edit_device(device: Device, values: dict, *, actor) -> list[str]:
     """Change a device's description with the same checks as when adding it; returns what changed.
 

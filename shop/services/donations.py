@@ -1,7 +1,5 @@
 """Donors, their donation batches, and the secret links that show a donor its own report."""
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import date
 
@@ -11,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from shop.extensions import db
 from shop.models import Device, DonationBatch, Donor, DonorKind, DonorShareLink
 from shop.models.types import utcnow
-from shop.services import audit
+from shop.services import audit, keys
 from shop.services.errors import DomainError, NotFound
 from shop.services.tx import atomic
 
@@ -131,8 +129,7 @@ def batch_devices(batch_id: int) -> list[Device]:
 
 # --- Share links --------------------------------------------------------------------------------
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+hash_token = keys.token_hash
 
 
 def live_link(donor_id: int) -> DonorShareLink | None:
@@ -144,8 +141,8 @@ def live_link(donor_id: int) -> DonorShareLink | None:
 def create_share_link(donor: Donor, *, actor) -> str:
     """A new secret link for a donor, replacing any live one; returns the token, shown once."""
     revoke_share_links(donor, actor=actor)
-    token = secrets.token_urlsafe(32)
-    db.session.add(DonorShareLink(donor_id=donor.id, token_hash=hash_token(token), created_by_id=getattr(actor, "id", None)))
+    token, hashed = keys.new_token()
+    db.session.add(DonorShareLink(donor_id=donor.id, token_hash=hashed, created_by_id=getattr(actor, "id", None)))
     db.session.flush()
     audit.record(actor, "donor.share_link.create", donor)
     return token

@@ -368,8 +368,7 @@ def dashboard(period: DateRange, now: datetime | None = None) -> Dashboard:
                 sa.func.sum(sa.case((issued, 1), else_=0)),
                 sa.func.sum(sa.case((sa.and_(issued, C.replaces_id.is_(None)), 1), else_=0)),
                 sa.func.sum(sa.case((sa.and_(C.status == CodeState.USED, period.contains(C.used_at)), 1), else_=0)),
-                sa.func.sum(sa.case((sa.and_(C.status == CodeState.ACTIVE, period.contains(C.expires_at),
-                                             C.expires_at <= now), 1), else_=0)),
+                sa.func.sum(sa.case((sa.and_(C.is_expired(now), period.contains(C.expires_at)), 1), else_=0)),
                 sa.func.sum(sa.case((sa.and_(C.status == CodeState.REVOKED, period.contains(C.revoked_at)), 1), else_=0)),
             ).outerjoin(C, C.organisation_id == Organisation.id)
             .group_by(Organisation.id, Organisation.name, Organisation.monthly_quota).order_by(Organisation.name)

@@ -8,12 +8,15 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
-from shop.models import Category
+from shop.categories import per_device
 
 
 @dataclass(frozen=True)
 class Factor:
-    """`per_device[category]` of `unit` for each reused device, from `source` (`year`)."""
+    """`per_device[category]` of `unit` for each reused device, from `source` (`year`).
+
+    The values per category are in the category registry (shop/categories.py), under `key`.
+    """
 
     key: str
     label: object  # lazily translated
@@ -31,7 +34,7 @@ CO2E_AVOIDED_KG = Factor(
     key="co2e_kg",
     label=_l("Greenhouse gases avoided"),
     unit="kg CO2e",
-    per_device={Category.LAPTOP: 27.0, Category.SMARTPHONE: 24.6},
+    per_device=per_device("co2e_kg"),
     source=ADEME_2022,
     year=2022,
     note=_l("Per reused device and year of use, compared with buying new."),
@@ -41,7 +44,7 @@ RAW_MATERIALS_AVOIDED_KG = Factor(
     key="raw_materials_kg",
     label=_l("Raw materials saved"),
     unit="kg",
-    per_device={Category.LAPTOP: 127.0, Category.SMARTPHONE: 76.9},
+    per_device=per_device("raw_materials_kg"),
     source=ADEME_2022,
     year=2022,
     note=_l("Per reused device and year of use, compared with buying new."),
@@ -52,13 +55,7 @@ E_WASTE_AVOIDED_KG = Factor(
     key="e_waste_kg",
     label=_l("Electronic waste avoided"),
     unit="kg",
-    per_device={
-        Category.LAPTOP: 1.58,       # Lenovo ThinkPad T480
-        Category.DESKTOP: 5.2,       # Dell OptiPlex 7060 small form factor
-        Category.SMARTPHONE: 0.19,   # Samsung Galaxy A52
-        Category.TABLET: 0.47,       # Apple iPad (6th generation)
-        Category.SCREEN: 3.3,        # Dell P2219H with stand
-    },
+    per_device=per_device("e_waste_kg"),  # the typical models are named in shop/categories.py
     source=_l("Manufacturers' data sheets: weight of a typical model of each kind"),
     year=2021,
     note=_l("The weight of a typical device of each kind."),
@@ -71,16 +68,7 @@ TYPICAL_NEW_PRICE_CENTS = Factor(
     key="new_price_cents",
     label=_l("Typical price of an equivalent new device"),
     unit="EUR cents",
-    per_device={
-        Category.LAPTOP: 50000,
-        Category.DESKTOP: 60000,
-        Category.SMARTPHONE: 25000,
-        Category.TABLET: 30000,
-        Category.SCREEN: 15000,
-        Category.PRINTER: 15000,
-        Category.MULTIFUNCTION_PRINTER: 20000,
-        Category.ACCESSORY: 3000,
-    },
+    per_device=per_device("new_price_cents"),
     source=_l("Emmaüs Connect estimate: entry-level new models in French retail"),
     year=2025,
 )

@@ -4,13 +4,12 @@ Called by the service that makes the change (never by a view). The texts live in
 `message_templates.py`; delivery happens after the commit (`outbox.py`).
 """
 
-import hashlib
 
 from flask import current_app, has_request_context, url_for
 
 from shop.extensions import db
 from shop.models import Reservation, User
-from shop.services import outbox
+from shop.services import keys, outbox
 
 
 def _reservation_values(reservation: Reservation) -> dict:
@@ -93,7 +92,7 @@ def external_url(endpoint: str, **values) -> str:
 
 
 def _token_id(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()[:32]  # names the link without storing it
+    return keys.token_hash(token)[:32]  # names the link without storing it
 
 
 def _issuer(issued_by_id: int | None) -> User | None:

@@ -19,6 +19,7 @@ from shop.models import (
 from shop.models.types import utcnow
 from shop.services import audit, csvfile
 from shop.services.accounts import normalise_email
+from shop.services.tx import atomic
 from shop.services.errors import DomainError, NotFound
 
 MIN_BIRTH_YEAR = 1900
@@ -48,6 +49,7 @@ def _set_public_details(organisation: Organisation, details: PublicDetails) -> N
     organisation.audience = details.audience or OrganisationAudience.usual_for(organisation.kind)
 
 
+@atomic
 def create_organisation(*, name: str, kind: OrganisationKind, town: str, contact_email: str | None,
                         contact_phone: str | None, monthly_quota: int, actor: User | None,
                         details: PublicDetails = PublicDetails()) -> Organisation:
@@ -84,6 +86,7 @@ def set_organisation_status(organisation: Organisation, status: OrganisationStat
     audit.record(actor, f"organisation.{organisation.status.value}", organisation, organisation_id=organisation.id)
 
 
+@atomic
 def set_public_details(organisation: Organisation, details: PublicDetails, *, contact_phone: str | None,
                        contact_email: str | None, actor: User) -> None:
     """Change what people read about a structure on "Where to get a code"."""
@@ -201,6 +204,7 @@ def _clean(data: BeneficiaryData, now: datetime) -> dict:
     )
 
 
+@atomic
 def register_beneficiary(data: BeneficiaryData, *, worker: User, override_reason: str | None = None,
                          now: datetime | None = None) -> Beneficiary:
     """Register a person for the worker's structure, warning (without details) of a duplicate."""
@@ -292,9 +296,9 @@ class PartnerScope:
         )
         codes = sa.select(EligibilityCode.beneficiary_id).where(EligibilityCode.id.in_(latest))
         if state == CodeState.EXPIRED:
-            return codes.where(EligibilityCode.status == CodeState.ACTIVE, EligibilityCode.expires_at <= now)
+            return codes.where(EligibilityCode.is_expired(now))
         if state == CodeState.ACTIVE:
-            return codes.where(EligibilityCode.status == CodeState.ACTIVE, EligibilityCode.expires_at > now)
+            return codes.where(EligibilityCode.is_valid(now))
         return codes.where(EligibilityCode.status == state)
 
     def beneficiary(self, beneficiary_id: int) -> Beneficiary:
@@ -345,8 +349,8 @@ class PartnerScope:
         now = now or utcnow()
         return list(db.session.scalars(
             sa.select(EligibilityCode)
-            .where(EligibilityCode.organisation_id == self.organisation_id, EligibilityCode.status == CodeState.ACTIVE,
-                   EligibilityCode.expires_at > now, EligibilityCode.expires_at <= now + EXPIRING_SOON)
+            .where(EligibilityCode.organisation_id == self.organisation_id, EligibilityCode.is_valid(now),
+                   EligibilityCode.expires_at <= now + EXPIRING_SOON)
             .options(selectinload(EligibilityCode.beneficiary))
             .order_by(EligibilityCode.expires_at)
         ))
@@ -387,4 +391,4 @@ class PartnerScope:
 
 
 def can_manage_team(user: User) -> bool:
-    return user.role == Role.PARTNER_ADMIN
+    return user.role.manages_team

@@ -87,6 +87,7 @@ def reserve_and_checkout(code: EligibilityCode, offer_key: str, *, language: str
     return reservation, session.url
 
 
+@atomic
 def cancel_and_refund(reservation: Reservation, *, reason: str, actor: User | None = None,
                       now=None) -> None:
     """Cancel before pickup (see reservations.cancel); what was paid online goes back to the card."""

@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from shop.extensions import db
 from shop.models import Device, DevicePhoto
 from shop.models.types import utcnow
-from shop.services import audit, catalog, tx
+from shop.services import audit, stock_version, tx
 from shop.services.errors import DomainError, NotFound
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
@@ -141,7 +141,7 @@ def add_photo(device: Device, data: bytes, *, actor) -> DevicePhoto:
     db.session.add(photo)
     db.session.flush()
     audit.record(actor, "device.photo_added", device, photo=photo.id)
-    catalog.stock_changed(device.category, device.pickup_point_id)  # the cover of its offer
+    stock_version.stock_changed(device.category, device.pickup_point_id)  # the cover of its offer
     return photo
 
 
@@ -155,7 +155,7 @@ def delete_photo(device: Device, photo_id: int, *, actor) -> None:
     db.session.delete(photo)
     db.session.flush()
     audit.record(actor, "device.photo_deleted", device, photo=photo_id)
-    catalog.stock_changed(device.category, device.pickup_point_id)  # the cover of its offer
+    stock_version.stock_changed(device.category, device.pickup_point_id)  # the cover of its offer
     _when_transaction_ends(committed=lambda: _remove_files(token))  # a deletion undone keeps its files
 
 

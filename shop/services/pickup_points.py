@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from shop.extensions import db
-from shop.models import ACTIVE_STATUSES, Device, OpeningHours, PickupPoint, Reservation
+from shop.models import Device, OpeningHours, PickupPoint, Reservation
 from shop.models.types import utcnow
-from shop.services import audit, catalog
+from shop.services import audit, stock_version
 from shop.services.errors import DomainError
 from shop.services.tx import atomic
 
@@ -71,7 +71,7 @@ def create_point(data: PointData, *, actor) -> PickupPoint:
     db.session.add(point)
     db.session.flush()
     audit.record(actor, "pickup_point.create", point)
-    catalog.stock_changed()  # public pages list the points
+    stock_version.stock_changed()  # public pages list the points
     return point
 
 
@@ -95,7 +95,7 @@ def update_point(point: PickupPoint, data: PointData, *, actor) -> None:
     audit.record(actor, "pickup_point.update", point, active=point.active)
     if was_active != point.active:
         audit.record(actor, "pickup_point.activate" if point.active else "pickup_point.deactivate", point)
-    catalog.stock_changed()
+    stock_version.stock_changed()
 
 
 class StillHere(NamedTuple):
@@ -110,6 +110,5 @@ def still_here(point_id: int, now=None) -> StillHere:
     on_sale = db.session.scalar(sa.select(sa.func.count(Device.id)).where(
         Device.pickup_point_id == point_id, Device.available(now))) or 0
     waiting = db.session.scalar(sa.select(sa.func.count(Reservation.id)).where(
-        Reservation.pickup_point_id == point_id, Reservation.status.in_(ACTIVE_STATUSES),
-        Reservation.held_until > now)) or 0
+        Reservation.pickup_point_id == point_id, Reservation.is_running(now))) or 0
     return StillHere(on_sale, waiting)

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
 
+from shop import categories
 from shop.extensions import db
 from shop.i18n import isolate, money
 from shop.models import Category, Grade, GridPrice
@@ -15,17 +16,9 @@ from shop.services.tx import atomic
 
 # Décret n° 2022-1413 du 7 novembre 2022: maximum resale prices, in cents, of equipment given by
 # the State or a local authority and resold by a general-interest association to people in
-# precarity. Categories absent from the decree (accessories) have no cap.
-LEGAL_CAP_SOURCE = "Décret n° 2022-1413 du 7 novembre 2022"
-LEGAL_CAPS_CENTS: dict[Category, int] = {
-    Category.LAPTOP: 18000,
-    Category.DESKTOP: 15000,
-    Category.TABLET: 10000,
-    Category.SMARTPHONE: 10000,
-    Category.SCREEN: 3000,
-    Category.PRINTER: 3000,
-    Category.MULTIFUNCTION_PRINTER: 17000,
-}
+# precarity. Each category's cap (or NO_CAP) is in the category registry, shop/categories.py.
+LEGAL_CAP_SOURCE = categories.LEGAL_CAP_SOURCE
+LEGAL_CAPS_CENTS: dict[Category, int] = categories.legal_caps()
 
 MAX_PRICE_CENTS = 100_000
 

@@ -18,9 +18,8 @@ from shop.models import (
     ACTIVE_STATUSES, Beneficiary, CodeCategory, CodeState, Device, DeviceStatus, EligibilityCode, Payment,
     PaymentChannel, PaymentKind, PaymentMethod, PaymentStatus, Reservation, ReservationStatus, User,
 )
-from shop.models.partners import _CODE_CATEGORY_OF
 from shop.models.types import utcnow
-from shop.services import audit, catalog, codes, notifications, slots
+from shop.services import audit, catalog, codes, notifications, slots, yearly_limit
 from shop.services import devices as device_service
 from shop.services.errors import Conflict, DomainError, NotFound
 from shop.services.tx import atomic
@@ -33,7 +32,7 @@ HOLD_FOR_PAYMENT = timedelta(minutes=35)
 DEFAULT_PICKUP_DAYS = 14
 REMINDER_BEFORE = timedelta(days=2)  # before a pickup deadline
 CODE_REMINDER_BEFORE = timedelta(days=7)  # before an unused code ends
-LIVE = (*ACTIVE_STATUSES, "picked_up")
+LIVE = yearly_limit.LIVE  # running or picked up: holds its code, counts as a purchase
 NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 # A person's last activity is written at most this often (it only drives retention, in months).
 ACTIVITY_RESOLUTION = timedelta(hours=12)
@@ -89,29 +88,6 @@ def latest_reservation(code_id: int) -> Reservation | None:
     return db.session.scalar(
         sa.select(Reservation).where(Reservation.code_id == code_id).order_by(Reservation.id.desc()).limit(1)
     )
-
-
-def limited_categories_bought(beneficiary_id: int, since: datetime, *, now: datetime | None = None,
-                              exclude_code_id: int | None = None) -> set[CodeCategory]:
-    """Limited categories this person has reserved (still running) or picked up since `since`."""
-    now = now or utcnow()
-    rows = db.session.execute(
-        sa.select(Device.category, Reservation.status, Reservation.held_until)
-        .join(Device, Device.id == Reservation.device_id)
-        .where(Reservation.beneficiary_id == beneficiary_id, Reservation.created_at > since,
-               Reservation.status.in_(LIVE), Reservation.code_id != (exclude_code_id or -1))
-    )
-    return _limited_bought(rows, now)
-
-
-def _limited_bought(rows, now: datetime) -> set[CodeCategory]:
-    """The limited categories among (category, status, held_until) rows that still count as bought."""
-    bought = set()
-    for category, status, held_until in rows:
-        if status.value in ACTIVE_STATUSES and held_until <= now:
-            continue  # a hold that ran out is no purchase
-        bought.add(CodeCategory.of(category))
-    return bought & set(codes.LIMITED_CATEGORIES)
 
 
 # --- Reserving --------------------------------------------------------------------------------
@@ -175,8 +151,8 @@ _RESERVATIONS_THAT_COUNT = (  # built once: see devices._TAKE_NOT_LOCKED
 def _reservations_that_count(code: EligibilityCode, since: datetime) -> tuple[list, list]:
     """In one query: the code's live reservations, and its holder's other live ones since `since`.
 
-    Returns (rows for `_free_code`, rows for `_limited_bought`). The holder's reservations made
-    with this very code are the first list's business, as in `limited_categories_bought`.
+    Returns (rows for `_free_code`, rows for `yearly_limit.check_reserve`). The holder's reservations made
+    with this very code are the first list's business, as in `yearly_limit.categories_bought`.
     """
     rows = db.session.execute(_RESERVATIONS_THAT_COUNT,
                               {"code": code.id, "person": code.beneficiary_id, "since": since}).all()
@@ -232,11 +208,9 @@ def _reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, no
     if not code.allows(category):
         raise DomainError(_l("Your code does not allow this kind of device. It allows: %(allowed)s.",
                              allowed=", ".join(str(c.label) for c in code.category_list)))
-    mine, others = _reservations_that_count(code, now - codes.LIMIT_WINDOW)
+    mine, others = _reservations_that_count(code, now - yearly_limit.WINDOW)
     _free_code(mine, now)
-    limited = {_CODE_CATEGORY_OF[category]} & set(codes.LIMITED_CATEGORIES)
-    if limited & _limited_bought(others, now):
-        raise DomainError(_l("You already have a device of this kind from the last 12 months. The limit is one per year."))
+    yearly_limit.check_reserve(category, others, now)
     held_until = now + (HOLD_FOR_PAYMENT if method == PaymentMethod.CARD_ONLINE else pickup_window())
     if turn is not None:
         from shop.services import waitlist
@@ -393,13 +367,11 @@ def due_reminders(now: datetime | None = None) -> tuple[list[Reservation], list[
     soon = now + REMINDER_BEFORE
     reservations = list(db.session.scalars(
         sa.select(Reservation).where(
-            Reservation.status.in_([R.CONFIRMED, R.READY]), Reservation.held_until > now,
-            Reservation.held_until <= soon, Reservation.reminder_sent_at.is_(None))
+            Reservation.awaits_pickup(now), Reservation.held_until <= soon, Reservation.reminder_sent_at.is_(None))
     ))
     expiring = list(db.session.scalars(
         sa.select(EligibilityCode).where(
-            EligibilityCode.status == CodeState.ACTIVE, EligibilityCode.expires_at > now,
-            EligibilityCode.expires_at <= now + CODE_REMINDER_BEFORE, EligibilityCode.reminder_sent_at.is_(None))
+            EligibilityCode.is_valid(now), EligibilityCode.expires_at <= now + CODE_REMINDER_BEFORE, EligibilityCode.reminder_sent_at.is_(None))
     ))
     return reservations, expiring
 

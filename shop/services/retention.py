@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from shop.extensions import db
-from shop.models import ACTIVE_STATUSES, AuditEntry, Beneficiary, CodeState, EligibilityCode, EligibilityGround, Message, Reservation
+from shop.models import AuditEntry, Beneficiary, EligibilityCode, EligibilityGround, Message, Reservation
 from shop.models.types import utcnow
 from shop.services import audit
 
@@ -27,9 +27,9 @@ def purge(now: datetime | None = None) -> dict[str, int]:
     """
     now = now or utcnow()
     busy_codes = sa.select(EligibilityCode.beneficiary_id).where(
-        EligibilityCode.status == CodeState.ACTIVE, EligibilityCode.expires_at > now)
+        EligibilityCode.is_valid(now))
     busy_reservations = sa.select(Reservation.beneficiary_id).where(
-        Reservation.status.in_(ACTIVE_STATUSES), Reservation.held_until > now)
+        Reservation.is_running(now))
     quiet = list(db.session.scalars(
         sa.select(Beneficiary).where(
             Beneficiary.anonymised_at.is_(None),

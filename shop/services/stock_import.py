@@ -28,8 +28,9 @@ from shop.models import (
 )
 from shop.models.stock import new_passport_token, offer_key_for
 from shop.models.types import utcnow
-from shop.services import audit, pricing
+from shop.services import audit, pricing, tx
 from shop.services.errors import DomainError, NotFound
+from shop.services.tx import atomic
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 10_000
@@ -527,6 +528,25 @@ def claim(pending_id: int) -> bool:
     result = db.session.execute(sa.delete(PendingImport).where(PendingImport.id == pending_id)
                                 .execution_options(synchronize_session=False))
     return result.rowcount == 1
+
+
+@atomic
+def confirm(pending_id: int, content: bytes, *, pickup_point: PickupPoint, actor) -> Checked:
+    """Claim the kept file and import it, in one transaction: two clicks import it once.
+
+    NotFound when another click (or worker) took it first. When the import is refused
+    (DomainError), nothing is kept, and the kept file is dropped once the transaction has rolled
+    back: the preview no longer holds, so the file must be sent again.
+    """
+    if not claim(pending_id):
+        raise NotFound(_l("This preview has expired. Please send the file again."))
+    tx.after_rollback(lambda: _drop(pending_id))
+    return import_devices(content, pickup_point=pickup_point, actor=actor)
+
+
+def _drop(pending_id: int) -> None:
+    with db.engine.begin() as connection:  # after the rollback: a connection of its own
+        connection.execute(sa.delete(PendingImport).where(PendingImport.id == pending_id))
 
 
 def forget_expired(now: datetime | None = None) -> int:

@@ -9,7 +9,6 @@ Recovery codes are kept as keyed hashes; using one is one conditional UPDATE too
 """
 
 import base64
-import hashlib
 import hmac
 import re
 import secrets
@@ -26,7 +25,8 @@ from shop.extensions import db
 from shop.models import RecoveryCode, Role, User
 from shop.models.accounts import new_session_token
 from shop.models.types import utcnow
-from shop.services import audit
+from shop.services import audit, keys
+from shop.services.tx import atomic
 from shop.services.errors import DomainError
 
 STEP_SECONDS = 30
@@ -55,9 +55,7 @@ def offered_to(user: User) -> bool:
 # --- The secret -----------------------------------------------------------------------------------
 
 def _fernet() -> Fernet:
-    secret_key = str(current_app.config["SECRET_KEY"]).encode()
-    key = hashlib.sha256(b"solidarity-shop totp-secret\0" + secret_key).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+    return Fernet(base64.urlsafe_b64encode(keys.derived_key("totp-secret")))
 
 
 def _encrypt(secret: str) -> str:
@@ -117,6 +115,7 @@ def password_leads_on(user: User, now: datetime | None = None) -> bool:
     return not must_enrol(user) or may_enrol_at_sign_in(user, now)
 
 
+@atomic
 def start_enrolment(user: User) -> str:
     """The secret to show for enrolment: a new one, or the one shown before if not yet confirmed
     (a page reload must not change a secret already typed into an app)."""
@@ -134,6 +133,7 @@ def start_enrolment(user: User) -> str:
     return secret
 
 
+@atomic
 def confirm_enrolment(user: User, code: str, now: datetime | None = None) -> list[str]:
     """Turn two-step sign-in on once a code from the app proves the secret was copied right.
     Returns the recovery codes, in clear this once."""
@@ -204,8 +204,7 @@ def _normalise_recovery(text: str) -> str:
 
 
 def _recovery_hash(user_id: int, text: str) -> str:
-    key = hashlib.sha256(b"solidarity-shop recovery-code\0" + str(current_app.config["SECRET_KEY"]).encode()).digest()
-    return hmac.new(key, f"{user_id}:{_normalise_recovery(text)}".encode(), hashlib.sha256).hexdigest()
+    return keys.keyed_hash("recovery-code", f"{user_id}:{_normalise_recovery(text)}")
 
 
 def _new_recovery_codes(user: User, now: datetime) -> list[str]:
@@ -276,6 +275,7 @@ def disable(user: User, code: str, now: datetime | None = None) -> None:
     audit.record(user, "user.two_factor_disable", user, organisation_id=user.organisation_id)
 
 
+@atomic
 def reset(user: User, *, actor: User) -> None:
     """An admin removes someone's second factor (lost phone): they are signed out everywhere and
     set it up again at their next sign-in within ENROL_WINDOW (required roles) or when they wish."""

@@ -2,8 +2,8 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
-from wtforms import DecimalField, SelectChoice, SelectField, SelectMultipleField, StringField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DecimalField, HiddenField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from shop.forms import IntegerField, Optional
@@ -130,3 +130,15 @@ class StockSearchForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.category.choices = [SelectChoice("", _l("Any"))] + [SelectChoice(c.value, c.label) for c in Category]
+# The import of a device file (staff/import_views.py).
+class ImportForm(FlaskForm):
+    pickup_point = SelectField(_l("Pickup point"))
+    file = FileField(_l("Device file (CSV)"), validators=[FileRequired(_l("Please choose a file."))])
+
+    def __init__(self, *args, points, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pickup_point.choices = [SelectChoice(str(p.id), p.name) for p in points]
+
+
+class ConfirmForm(FlaskForm):
+    token = HiddenField(validators=[DataRequired()])

@@ -6,36 +6,19 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, SelectChoice, SelectField
-from wtforms.validators import DataRequired
 
 from shop.i18n import isolate
-from shop.extensions import db
 from shop.services import stock_import
 from shop.services.errors import DomainError, NotFound
 from shop.services.staff import StaffScope
-from shop.staff.views import bp, staff_only
+from shop.staff.forms import ConfirmForm, ImportForm
+from shop.staff.views import TOO_LARGE_PAGES, bp, staff_only
 
 SAMPLE = Path(__file__).resolve().parent.parent.parent / "docs" / "sample-devices.csv"
 SESSION_KEY = "stock_import"
 # The multipart envelope around the file: boundaries, the point, the CSRF token.
 ENVELOPE_BYTES = 64 * 1024
-
-
-class ImportForm(FlaskForm):
-    pickup_point = SelectField(_l("Pickup point"))
-    file = FileField(_l("Device file (CSV)"), validators=[FileRequired(_l("Please choose a file."))])
-
-    def __init__(self, *args, points, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.pickup_point.choices = [SelectChoice(str(p.id), p.name) for p in points]
-
-
-class ConfirmForm(FlaskForm):
-    token = HiddenField(validators=[DataRequired()])
 
 
 def _points():
@@ -107,15 +90,11 @@ def import_confirm():
         abort(404)
     content, filename, pending_id = pending.content, pending.filename, pending.id
     session.pop(SESSION_KEY, None)
-    if not stock_import.claim(pending_id):
-        return _expired()
     try:
-        checked = stock_import.import_devices(content, pickup_point=point, actor=current_user)
-    except DomainError:
-        # Undo, but the preview no longer holds: the kept file goes, the file must be sent again.
-        db.session.rollback()
-        stock_import.claim(pending_id)
-        db.session.commit()
+        checked = stock_import.confirm(pending_id, content, pickup_point=point, actor=current_user)
+    except NotFound:
+        return _expired()
+    except DomainError:  # nothing was imported, and the kept file is gone: show why
         checked = stock_import.check(content, pickup_point=point)
         return render_template("staff/import_preview.html", checked=checked, point=point, confirm=None,
                                filename=filename, preview=[], changed=True), 422
@@ -143,3 +122,6 @@ def too_large(error):
     if request.endpoint != "staff.import_preview" or not points:
         return render_template("errors/error.html", code=413, kind=413), 413
     return _too_large(ImportForm(formdata=None, points=points))
+
+
+TOO_LARGE_PAGES["staff.import_preview"] = too_large
