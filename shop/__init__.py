@@ -11,7 +11,6 @@ from pathlib import Path
 from flask import Flask, Request, abort, current_app, flash, g, make_response, message_flashed, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 from babel import numbers
-from babel.dates import get_day_names
 from babel.lists import format_list
 from flask_babel import lazy_gettext as _l
 from flask_babel import get_locale
@@ -24,7 +23,7 @@ from werkzeug.utils import cached_property
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop import config as config_module
-from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, sqlite_begin_mode
+from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, rollback_quietly, sqlite_begin_mode
 from shop.models.types import render_item
 from shop.pagecache import PageCache, serve_from_cache
 from shop import accesslog, errorreports, i18n, observe
@@ -150,7 +149,7 @@ def _register_request_hooks(app: Flask) -> None:
             if response.status_code < 400:
                 db.session.commit()
             else:
-                _rollback_quietly()
+                rollback_quietly()
         set_security_headers(response, secure=request.is_secure)
         return _gzip(response)
 
@@ -300,7 +299,7 @@ def _register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals.update(
         home_for=home_for, flashed_messages=i18n.flashed_messages,
-        weekday_name=weekday_name, time=isolated(i18n.person_time), static_url=static_url,
+        weekday_name=i18n.weekday_name, time=isolated(i18n.person_time), static_url=static_url,
         language_list=language_list, category_icon=category_icon,
     )
 
@@ -313,11 +312,6 @@ def _register_template_helpers(app: Flask) -> None:
             "languages": app.config["LANGUAGES"],
             "operator": {key: app.config[f"OPERATOR_{key.upper()}"] for key in ("name", "address", "email", "phone")},
         }
-
-
-def weekday_name(weekday: int) -> str:
-    """Monday is 0, in the current language."""
-    return get_day_names("wide", locale=get_locale())[weekday]
 
 
 def _register_error_pages(app: Flask) -> None:
@@ -350,17 +344,17 @@ def _error_page(code: int, kind):
     Loading the signed-in person for the menu asks the database; if that fails, the page is shown
     as to a visitor instead of failing in turn (a bare "Internal Server Error" in no language).
     """
-    _rollback_quietly()
+    rollback_quietly()
     if "_login_user" not in g:
         try:
             current_user._get_current_object()
         except SQLAlchemyError:
-            _rollback_quietly()
+            rollback_quietly()
             g._login_user = login_manager.anonymous_user()
     try:
         body = render_template("errors/error.html", code=code, kind=kind)
     except SQLAlchemyError:  # anything else the page would ask the database: show it as to a visitor
-        _rollback_quietly()
+        rollback_quietly()
         g._login_user = login_manager.anonymous_user()
         body = render_template("errors/error.html", code=code, kind=kind)
     response = make_response(body, code)
@@ -369,9 +363,3 @@ def _error_page(code: int, kind):
     return response
 
 
-def _rollback_quietly() -> None:
-    """End the request's transaction; with the database gone the rollback itself may fail."""
-    try:
-        db.session.rollback()
-    except SQLAlchemyError:
-        log.warning("Rollback failed (database unreachable)", exc_info=True)

@@ -1,5 +1,6 @@
 """Extensions, created without an app; create_app() binds them."""
 
+import logging
 import sqlite3
 from contextvars import ContextVar
 
@@ -12,6 +13,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -58,3 +60,11 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 def _sqlite_begin(conn) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(f"BEGIN {sqlite_begin_mode.get()}")
+
+
+def rollback_quietly() -> None:
+    """End the request's transaction; with the database gone the rollback itself may fail."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        logging.getLogger("shop").warning("Rollback failed (database unreachable)", exc_info=True)

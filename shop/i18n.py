@@ -142,3 +142,8 @@ def flashed_messages() -> list[tuple[str, str, str, str]]:
     if len(languages) != len(messages):  # flashed before languages were recorded
         languages = [current_language()] * len(messages)
     return [(category, message, lang, text_direction(lang)) for (category, message), lang in zip(messages, languages)]
+
+
+def weekday_name(weekday: int) -> str:
+    """Monday is 0, in the current language."""
+    return dates.get_day_names("wide", locale=get_locale())[weekday]

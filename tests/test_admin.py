@@ -351,7 +351,8 @@ def test_unknown_account_or_change_is_refused(client, db, admin):
 def _admin_urls(app, ids):
     """(method, url) for every admin route; a new route with an unknown argument fails here."""
     values = {"organisation_id": ids["organisation_id"], "user_id": ids["user_id"], "status": "deactivated", "point_id": 1,
-              "change": "deactivate", "beneficiary_id": 1, "template_id": 1, "closure_id": 1}
+              "change": "deactivate", "beneficiary_id": 1, "template_id": 1, "closure_id": 1,
+              "token_id": 1}
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
             if rule.endpoint.startswith("admin."):

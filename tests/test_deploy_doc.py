@@ -193,7 +193,7 @@ def test_flask_reads_the_environment_file_with_dash_e(tmp_path):
 
 
 def test_the_migrations_before_start_fail_in_one_line_when_the_database_does_not_answer():
-    line = next(line for line in DOC.splitlines() if line.startswith("ExecStartPre=")).split("=", 1)[1]
+    line = next(line for line in DOC.splitlines() if line.startswith("ExecStartPre=") and "db upgrade" in line).split("=", 1)[1]
     args = shlex.split(line)
     assert args[0] == "/srv/shop/.venv/bin/flask" and args[1:] == ["--app", "shop", "db", "upgrade"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SHOP_ENV": "development",

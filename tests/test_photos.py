@@ -277,7 +277,7 @@ def test_photos_cost_the_catalog_no_extra_query(client, db, shop, count_queries)
         with count_queries() as counter:
             assert "/photos/" in client.get(url).text
         counts[url] = counter.count
-    assert counts == {"/catalog": 3, f"/offer/{shop['device'].offer_key}": 4}  # as without photos (test_catalog.py)
+    assert counts == {"/catalog": 3, f"/offer/{shop['device'].offer_key}": 3}  # as without photos (test_catalog.py)
 
 
 def test_files_follow_the_transaction(db, shop):

@@ -18,7 +18,7 @@ def _architecture() -> str:
 
 def test_the_command_table_lists_every_shop_command(app):
     rows = re.findall(r"^\| `([a-z][a-z-]+)", _section("Command line"), re.M)
-    flask_own = {"routes", "run", "shell", "limiter"}  # Flask's and its extensions' own commands
+    flask_own = {"routes", "run", "shell", "limiter", "openapi"}  # Flask's and its extensions' own commands
     assert set(rows) == set(app.cli.commands) - flask_own
 
 
@@ -29,6 +29,7 @@ def test_the_configuration_table_lists_every_setting_read_from_the_environment()
     read = set(re.findall(r'(?:environ\.get\(|_bool\(|environ\[)["\']([A-Z][A-Z0-9_]+)["\']', CONFIG))
     # Read by gunicorn's own conventions, described in the WEB_CONCURRENCY row.
     read -= {"GUNICORN_CMD_ARGS", "PORT"}
+    read |= {"PROMETHEUS_MULTIPROC_DIR"}  # read by prometheus-client itself, in every gunicorn worker
     assert read - documented == set(), "settings missing from the README's table"
     assert documented - read == set(), "settings in the README's table that shop/config.py never reads"
 

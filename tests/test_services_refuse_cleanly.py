@@ -26,7 +26,6 @@ EXCEPTIONS = {
     "photos.add_photo": "checks and writes the files before the one INSERT; files are removed after a rollback",
     "photos.delete_photo": "refuses (NotFound) before the first write",
     "payments.handle_webhook": "refuses a bad signature or event before the first write",
-    "stock_import.import_devices": "called only inside stock_import.confirm, which is atomic; checks first",
 }
 
 

@@ -1,38 +1,18 @@
 """Admin: API tokens for refurbishers, donors and partner structures (created, listed, revoked)."""
 
-import sqlalchemy as sa
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Length
 
-from shop.admin.forms import REQUIRED
+from shop.admin.forms import TokenForm
 from shop.admin.views import admin_only, bp
 from shop.extensions import db
-from shop.forms import ActionForm, Optional, refuse
+from shop.forms import ActionForm, refuse
 from shop.i18n import isolate
-from shop.models import ApiRole, ApiToken, Donor, Organisation
+from shop.models import ApiRole, ApiToken
 from shop.models.types import utcnow
 from shop.services import api_tokens
 from shop.services.errors import DomainError
-
-
-class TokenForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
-    role = SelectField(_l("Role"), choices=[SelectChoice(r.value, r.label) for r in ApiRole])
-    donors = SelectMultipleField(_l("Donors (refurbisher or donor)"), coerce=int, validators=[Optional()])
-    organisation = SelectField(_l("Structure (partner)"), validators=[Optional()])
-    expires_on = DateField(_l("Works until (optional)"), validators=[Optional()])
-    webhook_url = StringField(_l("Webhook address (refurbisher, optional)"), validators=[Optional(), Length(max=500)])
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.donors.choices = [(d.id, d.name) for d in db.session.scalars(sa.select(Donor).order_by(Donor.name))]
-        self.organisation.choices = [("", "—")] + [
-            (str(o.id), o.name) for o in db.session.scalars(sa.select(Organisation).order_by(Organisation.name))]
 
 
 def _page(form, *, created=None, status=200):

@@ -1,12 +1,19 @@
+import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import validators  # the pickup point form keeps WTForms' own Optional
-from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField, TimeField
+from wtforms import (
+    BooleanField, DateField, EmailField, SelectChoice, SelectField, SelectMultipleField, StringField, TimeField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
+from shop.extensions import db
 from shop.forms import IntegerField, Optional
-from shop.models import Category, Grade, OrganisationAudience, OrganisationKind, Role
+from shop.models import (
+    ApiRole, Category, Donor, Grade, Organisation, OrganisationAudience, OrganisationKind, Role, SlotMode,
+)
+from shop.services import warranty
 from shop.services.partners import PublicDetails
 
 REQUIRED = _l("This field is required.")
@@ -132,3 +139,63 @@ for _weekday in range(7):
                 TimeField(_l("Opens (slot %(slot)d)", slot=_slot), validators=[validators.Optional()]))
         setattr(PointForm, f"d{_weekday}_closes{_slot}",
                 TimeField(_l("Closes (slot %(slot)d)", slot=_slot), validators=[validators.Optional()]))
+
+
+# API tokens (admin/api_tokens.py).
+class TokenForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    role = SelectField(_l("Role"), choices=[SelectChoice(r.value, r.label) for r in ApiRole])
+    donors = SelectMultipleField(_l("Donors (refurbisher or donor)"), coerce=int, validators=[Optional()])
+    organisation = SelectField(_l("Structure (partner)"), validators=[Optional()])
+    expires_on = DateField(_l("Works until (optional)"), validators=[Optional()])
+    webhook_url = StringField(_l("Webhook address (refurbisher, optional)"), validators=[Optional(), Length(max=500)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.donors.choices = [(d.id, d.name) for d in db.session.scalars(sa.select(Donor).order_by(Donor.name))]
+        self.organisation.choices = [("", "—")] + [
+            (str(o.id), o.name) for o in db.session.scalars(sa.select(Organisation).order_by(Organisation.name))]
+
+
+# Pickup times of a point (admin/slots_views.py).
+class ModeForm(FlaskForm):
+    mode = SelectField(_l("Pickup times"), choices=[SelectChoice(m.value, m.label) for m in SlotMode])
+
+
+class TemplateForm(FlaskForm):
+    weekday = SelectField(_l("Day"), coerce=int, validators=[InputRequired(REQUIRED)])
+    start = TimeField(_l("From"), validators=[DataRequired(REQUIRED)])
+    end = TimeField(_l("To"), validators=[DataRequired(REQUIRED)])
+    minutes = IntegerField(_l("Minutes per slot"), default=15, validators=[InputRequired(REQUIRED)])
+    capacity = IntegerField(_l("People per slot"), default=1, validators=[InputRequired(REQUIRED)])
+
+    def __init__(self, *args, **kwargs):
+        from shop.i18n import weekday_name
+
+        super().__init__(*args, **kwargs)
+        self.weekday.choices = [SelectChoice(day, weekday_name(day)) for day in range(7)]
+
+
+class ClosureForm(FlaskForm):
+    day = DateField(_l("Date"), validators=[DataRequired(REQUIRED)])
+    reason = StringField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=120)])
+
+
+class ExtraSlotForm(FlaskForm):
+    extra_day = DateField(_l("Date"), validators=[DataRequired(REQUIRED)])
+    extra_start = TimeField(_l("From"), validators=[DataRequired(REQUIRED)])
+    extra_minutes = IntegerField(_l("Minutes per slot"), default=15, validators=[InputRequired(REQUIRED)])
+    extra_capacity = IntegerField(_l("People per slot"), default=1, validators=[InputRequired(REQUIRED)])
+
+
+# Warranty periods (admin/warranty_views.py).
+class WarrantyForm(FlaskForm):
+    def cells(self):
+        for category in Category:
+            yield category, self[category.value]
+
+
+for _category in Category:
+    setattr(WarrantyForm, _category.value, IntegerField(_category.label, validators=[
+        InputRequired(REQUIRED),
+        NumberRange(min=1, max=warranty.MAX_MONTHS, message=warranty.PERIOD_REFUSAL)]))

@@ -2,52 +2,16 @@
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import DateField, SelectChoice, SelectField, StringField, TimeField
-from wtforms.validators import DataRequired, InputRequired, Length
 
+from shop.admin.forms import ClosureForm, ExtraSlotForm, ModeForm, TemplateForm
 from shop.admin.views import admin_only, bp
 from shop.extensions import db
-from shop.forms import IntegerField, refuse
-from shop.models import PickupPoint, SlotClosure, SlotMode, SlotTemplate
+from shop.forms import refuse
+from shop.models import PickupPoint, SlotClosure, SlotTemplate
 from shop.models.types import utcnow
 from shop.services import slots
 from shop.services.errors import DomainError
-
-REQUIRED = _l("This field is required.")
-
-
-class ModeForm(FlaskForm):
-    mode = SelectField(_l("Pickup times"), choices=[SelectChoice(m.value, m.label) for m in SlotMode])
-
-
-class TemplateForm(FlaskForm):
-    weekday = SelectField(_l("Day"), coerce=int, validators=[InputRequired(REQUIRED)])
-    start = TimeField(_l("From"), validators=[DataRequired(REQUIRED)])
-    end = TimeField(_l("To"), validators=[DataRequired(REQUIRED)])
-    minutes = IntegerField(_l("Minutes per slot"), default=15, validators=[InputRequired(REQUIRED)])
-    capacity = IntegerField(_l("People per slot"), default=1, validators=[InputRequired(REQUIRED)])
-
-    def __init__(self, *args, **kwargs):
-        from shop import weekday_name
-
-        super().__init__(*args, **kwargs)
-        self.weekday.choices = [SelectChoice(day, weekday_name(day)) for day in range(7)]
-
-
-class ClosureForm(FlaskForm):
-    day = DateField(_l("Date"), validators=[DataRequired(REQUIRED)])
-    reason = StringField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=120)])
-
-
-class ExtraSlotForm(FlaskForm):
-    extra_day = DateField(_l("Date"), validators=[DataRequired(REQUIRED)])
-    extra_start = TimeField(_l("From"), validators=[DataRequired(REQUIRED)])
-    extra_minutes = IntegerField(_l("Minutes per slot"), default=15, validators=[InputRequired(REQUIRED)])
-    extra_capacity = IntegerField(_l("People per slot"), default=1, validators=[InputRequired(REQUIRED)])
-
 
 def _minute(value) -> int:
     return value.hour * 60 + value.minute

@@ -2,29 +2,14 @@
 
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms.validators import InputRequired, NumberRange
 
+from shop.admin.forms import WarrantyForm
 from shop.admin.views import admin_only, bp
-from shop.forms import IntegerField, refuse
+from shop.forms import refuse
 from shop.models import Category
 from shop.services import warranty
 from shop.services.errors import DomainError
-
-
-class WarrantyForm(FlaskForm):
-    def cells(self):
-        for category in Category:
-            yield category, self[category.value]
-
-
-for _category in Category:
-    setattr(WarrantyForm, _category.value, IntegerField(_category.label, validators=[
-        InputRequired(_l("This field is required.")),
-        NumberRange(min=1, max=warranty.MAX_MONTHS, message=_l("A warranty lasts from 1 to %(max)d months.",
-                                                                 max=warranty.MAX_MONTHS))]))
 
 
 @bp.route("/warranty", methods=["GET", "POST"])

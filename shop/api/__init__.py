@@ -64,25 +64,6 @@ def init_app(app: Flask) -> None:
     _answer_problems_under_the_api(app)
 
 
-def conditional(response):
-    """Reads carry an ETag; a client sending it back in If-None-Match gets 304 Not Modified."""
-    if request.method == "GET" and response.status_code == 200:
-        response.add_etag(weak=True)  # weak: the same JSON may go out gzipped or not
-        response.headers["Cache-Control"] = "private, no-cache"
-        return response.make_conditional(request)
-    return response
-
-
-def domain_error(error: DomainError):
-    if isinstance(error, NotFound):
-        return problems.problem(404, error.message)
-    if isinstance(error, Conflict):
-        return problems.problem(409, error.message)
-    errors = error.details.get("errors")
-    if errors is None and error.details.get("field"):
-        errors = [{"field": error.details["field"], "detail": str(error.message)}]
-    return problems.problem(422, error.message, errors=errors)
-
 
 def _answer_problems_under_the_api(app: Flask) -> None:
     """Errors raised before any API view runs (unknown path, wrong method, body too large,
@@ -97,9 +78,9 @@ def _answer_problems_under_the_api(app: Flask) -> None:
                 if isinstance(error, HTTPException):
                     return problems.for_http_error(error)
                 app.logger.exception("API error on %s", request.path)
-                from shop import _rollback_quietly
+                from shop.extensions import rollback_quietly
 
-                _rollback_quietly()
+                rollback_quietly()
                 return problems.problem(503 if isinstance(error, (OperationalError, InterfaceError)) else 500)
             return page(error)
 

@@ -1,10 +1,11 @@
 """The /api/v1/ endpoints: thin views over the same services as the pages and the CSV import."""
 
 import sqlalchemy as sa
-from flask import g
+from flask import g, request
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 
+from shop.api import problems
 from shop.api import schemas as s
 from shop.api.auth import actor, allow, check_request, decode_cursor, encode_cursor, idempotent
 from shop.extensions import db
@@ -13,7 +14,7 @@ from shop.models import Device
 from shop.models.types import utcnow
 from shop.services import donations, erasure, impact, stock_import
 from shop.services import devices as device_service
-from shop.services.errors import DomainError, NotFound
+from shop.services.errors import Conflict, DomainError, NotFound
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1", description="Solidarity Shop API")
 
@@ -21,17 +22,25 @@ bp.before_request(check_request)  # the token, its role and rate limit, the body
 
 
 @bp.after_request
-def _conditional(response):
-    from shop.api import conditional
-
-    return conditional(response)
+def conditional(response):
+    """Reads carry an ETag; a client sending it back in If-None-Match gets 304 Not Modified."""
+    if request.method == "GET" and response.status_code == 200:
+        response.add_etag(weak=True)  # weak: the same JSON may go out gzipped or not
+        response.headers["Cache-Control"] = "private, no-cache"
+        return response.make_conditional(request)
+    return response
 
 
 @bp.errorhandler(DomainError)
-def _refused(error):
-    from shop.api import domain_error
-
-    return domain_error(error)
+def domain_error(error: DomainError):
+    if isinstance(error, NotFound):
+        return problems.problem(404, error.message)
+    if isinstance(error, Conflict):
+        return problems.problem(409, error.message)
+    errors = error.details.get("errors")
+    if errors is None and error.details.get("field"):
+        errors = [{"field": error.details["field"], "detail": str(error.message)}]
+    return problems.problem(422, error.message, errors=errors)
 
 
 R, D, P = ApiRole.REFURBISHER, ApiRole.DONOR, ApiRole.PARTNER

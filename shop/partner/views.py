@@ -412,7 +412,6 @@ def reserve_again(number: str):
         again = reservations.reserve(found.code, found.device.offer_key, method=PaymentMethod.COUNTER,
                                      actor=current_user)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
         return redirect(url_for(".reserve_for", code_id=found.code_id), code=303)
     flash(_("The device is reserved for %(name)s.", name=isolate(found.beneficiary.display_name)), "success")

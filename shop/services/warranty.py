@@ -29,6 +29,7 @@ DEFAULT_MONTHS: dict[Category, int] = {
     Category.ACCESSORY: 1,
 }
 MAX_MONTHS = 60
+PERIOD_REFUSAL = _l("Choose a number of months between 1 and %(max)d.", max=MAX_MONTHS)
 
 
 def periods() -> dict[Category, int]:
@@ -70,7 +71,7 @@ def set_periods(months: dict[Category, int], *, actor) -> list[Category]:
     """Admins set the period of some kinds (1 to 60 months); returns the kinds that changed."""
     for category, value in months.items():
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_MONTHS:
-            raise DomainError(_l("A warranty lasts from 1 to %(max)d months.", max=MAX_MONTHS),
+            raise DomainError(PERIOD_REFUSAL,
                               field=Category(category).value)
     current = periods()
     changed = [Category(c) for c, value in months.items() if current[Category(c)] != value]

@@ -3,57 +3,20 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import HiddenField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Length
 
 import sqlalchemy as sa
 
 from shop.extensions import db
-from shop.forms import ActionForm, Optional, refuse
+from shop.forms import ActionForm, refuse
 from shop.i18n import text_direction
 from shop.models import ErasureRecord, ErasureResult, PaymentChannel, ReturnReason
 from shop.services import aftersale, audit, pricing
 from shop.services.errors import DomainError, NotFound
 from shop.services.staff import StaffScope
-from shop.staff.views import _reservation, bp, staff_only
-
-COUNTER_CHOICES = [SelectChoice(c.value, c.label) for c in aftersale.COUNTER_CHANNELS]
-
-
-class FindSaleForm(FlaskForm):
-    class Meta:
-        csrf = False
-
-    q = StringField(_l("Reservation number, pickup code or serial number"),
-                    validators=[DataRequired(_l("Enter a reservation number, a pickup code or a serial number.")),
-                                Length(max=80)])
-
-
-class OpenCaseForm(FlaskForm):
-    serial = HiddenField(validators=[DataRequired(), Length(max=80)])
-    reason = SelectField(_l("Reason"), choices=[SelectChoice(r.value, r.label) for r in ReturnReason])
-    description = StringField(_l("What does not work?"), validators=[Optional(), Length(max=300)])
-
-
-class ExchangeForm(FlaskForm):
-    replacement = StringField(_l("Serial number of the unit given instead"),
-                              validators=[DataRequired(_l("This field is required.")), Length(max=80)])
-
-
-class RefundForm(FlaskForm):
-    amount = StringField(_l("Amount to refund (euros)"), validators=[DataRequired(_l("This field is required.")),
-                                                                      Length(max=20)])
-    channel = SelectField(_l("Refunded with"), choices=COUNTER_CHOICES, validate_choice=False,
-                          validators=[Optional()])  # the service checks it (none for a card payment)
-
-
-class RefuseForm(FlaskForm):
-    refusal_reason = StringField(_l("Reason"), validators=[DataRequired(_l("Please give a reason.")), Length(max=300)])
-
+from shop.staff.forms import ExchangeForm, FindSaleForm, OpenCaseForm, RefundForm, RefuseForm
+from shop.staff.views import bp, point_reservation, staff_only
 
 def _points() -> list[int]:
     return [p.id for p in StaffScope(current_user).points()]
@@ -66,7 +29,7 @@ def _points() -> list[int]:
 def handover_form(number: str):
     """One page to print and sign at the counter: the part for the person is in the person's
     language (and direction); the page around it stays in the staff's."""
-    found = _reservation(number)
+    found = point_reservation(number)
     if found.picked_up_at is None:
         abort(404)
     device = aftersale.current_device(found)
@@ -174,7 +137,6 @@ def case_repaired(case_id: int):
     try:
         aftersale.repair(case, actor=current_user)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
         return redirect(url_for(".aftersale_case", case_id=case.id), code=303)
     return _decided(case, _("Recorded: the device was repaired."))

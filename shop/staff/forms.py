@@ -7,7 +7,8 @@ from wtforms import DecimalField, HiddenField, SelectChoice, SelectField, Select
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from shop.forms import IntegerField, Optional
-from shop.models import Category, Device, DeviceStatus, Grade, KeyboardLayout, PaymentChannel
+from shop.services import aftersale
+from shop.models import Category, Device, DeviceStatus, Grade, KeyboardLayout, PaymentChannel, ReturnReason
 
 
 class FiniteDecimalField(DecimalField):
@@ -142,3 +143,38 @@ class ImportForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     token = HiddenField(validators=[DataRequired()])
+
+
+# After-sale cases (staff/aftersale_views.py).
+COUNTER_CHOICES = [SelectChoice(c.value, c.label) for c in aftersale.COUNTER_CHANNELS]  # refunds at the counter
+
+
+class FindSaleForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Reservation number, pickup code or serial number"),
+                    validators=[DataRequired(_l("Enter a reservation number, a pickup code or a serial number.")),
+                                Length(max=80)])
+
+
+class OpenCaseForm(FlaskForm):
+    serial = HiddenField(validators=[DataRequired(), Length(max=80)])
+    reason = SelectField(_l("Reason"), choices=[SelectChoice(r.value, r.label) for r in ReturnReason])
+    description = StringField(_l("What does not work?"), validators=[Optional(), Length(max=300)])
+
+
+class ExchangeForm(FlaskForm):
+    replacement = StringField(_l("Serial number of the unit given instead"),
+                              validators=[DataRequired(_l("This field is required.")), Length(max=80)])
+
+
+class RefundForm(FlaskForm):
+    amount = StringField(_l("Amount to refund (euros)"), validators=[DataRequired(_l("This field is required.")),
+                                                                      Length(max=20)])
+    channel = SelectField(_l("Refunded with"), choices=COUNTER_CHOICES, validate_choice=False,
+                          validators=[Optional()])  # the service checks it (none for a card payment)
+
+
+class RefuseForm(FlaskForm):
+    refusal_reason = StringField(_l("Reason"), validators=[DataRequired(_l("Please give a reason.")), Length(max=300)])

@@ -21,7 +21,7 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 staff_only = roles_required(Role.STAFF, Role.ADMIN)
 
 
-def _reservation(number: str):
+def point_reservation(number: str):
     try:
         return StaffScope(current_user).reservation(number)
     except NotFound:
@@ -85,7 +85,7 @@ def _reservation_page(reservation, *, hand_over=None, cancel=None, status=200):
 @bp.get("/reservations/<number>")
 @staff_only
 def reservation(number: str):
-    found = _reservation(number)
+    found = point_reservation(number)
     audit.record(current_user, "reservation.view", found, organisation_id=found.organisation_id)
     return _reservation_page(found)
 
@@ -93,7 +93,7 @@ def reservation(number: str):
 @bp.post("/reservations/<number>/ready")
 @staff_only
 def mark_ready(number: str):
-    found = _reservation(number)
+    found = point_reservation(number)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
@@ -110,7 +110,7 @@ def mark_ready(number: str):
 @bp.post("/reservations/<number>/hand-over")
 @staff_only
 def hand_over(number: str):
-    found = _reservation(number)
+    found = point_reservation(number)
     form = HandOverForm()
     if form.validate_on_submit():
         try:
@@ -126,7 +126,7 @@ def hand_over(number: str):
 @bp.post("/reservations/<number>/cancel")
 @staff_only
 def cancel(number: str):
-    found = _reservation(number)
+    found = point_reservation(number)
     form = CancelForm()
     if form.validate_on_submit():
         try:
@@ -142,7 +142,7 @@ def cancel(number: str):
 @bp.get("/reservations/<number>/receipt")
 @staff_only
 def receipt(number: str):
-    found = _reservation(number)
+    found = point_reservation(number)
     if found.picked_up_at is None:
         abort(404)
     audit.record(current_user, "reservation.receipt", found, organisation_id=found.organisation_id)
