@@ -136,7 +136,7 @@ def shop(db):
         "offer_key": free.offer_key, "organisation_id": org.id, "status": "active", "change": "deactivate",
         "code": "ar", "token": booked.passport_token, "filename": "style.css", "device_id": free.id,
         "to_status": "withdrawn", "point_id": point.id, "donor_id": batch.donor_id, "batch_id": batch.id,
-        "photo_id": 1, "name": "x",
+        "photo_id": 1, "name": "x", "case_id": 1, "template_id": 1, "closure_id": 1, "token_id": 1, "entry_id": 1,
     }
     values = [
         "12 rue Mazelle", "57140", "Woippy", "Emmaüs Connect Woippy", "03 87 12 34 56", "CCAS de Testville",
