@@ -108,57 +108,57 @@ class CategoryFacts:
     legal_cap_cents: int | _Explicit  # décret n° 2022-1413, in cents, or NO_CAP
     icon: str  # under shop/static/
     hints: Callable[[object], list]  # plain words from an offer's specs
+    # the default warranty in months (admins may change it: services/warranty.py, `warranty_periods`)
+    warranty_months: int
     # factor key (services.impact_factors) → value per reused device, or NO_SOURCED_FACTOR
     impact: dict = field(default_factory=dict)
-    # The warranty period per category comes with the after-sale work: it is one more field here,
-    # read by whatever shows or checks a warranty, and tests/test_categories.py then requires it.
 
 
 CATEGORIES: dict[Category, CategoryFacts] = {
     Category.LAPTOP: CategoryFacts(
-        code_category=CodeCategory.COMPUTER, legal_cap_cents=18000, icon="img/laptop.svg", hints=_laptop_hints,
+        code_category=CodeCategory.COMPUTER, legal_cap_cents=18000, warranty_months=6, icon="img/laptop.svg", hints=_laptop_hints,
         impact={"co2e_kg": 27.0, "raw_materials_kg": 127.0,
                 "e_waste_kg": 1.58,  # Lenovo ThinkPad T480
                 "new_price_cents": 50000},
     ),
     Category.DESKTOP: CategoryFacts(
-        code_category=CodeCategory.COMPUTER, legal_cap_cents=15000, icon="img/desktop.svg", hints=_computer_hints,
+        code_category=CodeCategory.COMPUTER, legal_cap_cents=15000, warranty_months=6, icon="img/desktop.svg", hints=_computer_hints,
         impact={"co2e_kg": NO_SOURCED_FACTOR, "raw_materials_kg": NO_SOURCED_FACTOR,
                 "e_waste_kg": 5.2,  # Dell OptiPlex 7060 small form factor
                 "new_price_cents": 60000},
     ),
     Category.SMARTPHONE: CategoryFacts(
-        code_category=CodeCategory.SMARTPHONE, legal_cap_cents=10000, icon="img/smartphone.svg",
+        code_category=CodeCategory.SMARTPHONE, legal_cap_cents=10000, warranty_months=6, icon="img/smartphone.svg",
         hints=_smartphone_hints,
         impact={"co2e_kg": 24.6, "raw_materials_kg": 76.9,
                 "e_waste_kg": 0.19,  # Samsung Galaxy A52
                 "new_price_cents": 25000},
     ),
     Category.TABLET: CategoryFacts(
-        code_category=CodeCategory.TABLET, legal_cap_cents=10000, icon="img/tablet.svg", hints=_computer_hints,
+        code_category=CodeCategory.TABLET, legal_cap_cents=10000, warranty_months=6, icon="img/tablet.svg", hints=_computer_hints,
         impact={"co2e_kg": NO_SOURCED_FACTOR, "raw_materials_kg": NO_SOURCED_FACTOR,
                 "e_waste_kg": 0.47,  # Apple iPad (6th generation)
                 "new_price_cents": 30000},
     ),
     Category.SCREEN: CategoryFacts(
-        code_category=CodeCategory.SCREEN, legal_cap_cents=3000, icon="img/screen.svg", hints=_screen_hints,
+        code_category=CodeCategory.SCREEN, legal_cap_cents=3000, warranty_months=3, icon="img/screen.svg", hints=_screen_hints,
         impact={"co2e_kg": NO_SOURCED_FACTOR, "raw_materials_kg": NO_SOURCED_FACTOR,
                 "e_waste_kg": 3.3,  # Dell P2219H with stand
                 "new_price_cents": 15000},
     ),
     Category.PRINTER: CategoryFacts(
-        code_category=CodeCategory.PRINTER, legal_cap_cents=3000, icon="img/printer.svg", hints=_printer_hints,
+        code_category=CodeCategory.PRINTER, legal_cap_cents=3000, warranty_months=3, icon="img/printer.svg", hints=_printer_hints,
         impact={"co2e_kg": NO_SOURCED_FACTOR, "raw_materials_kg": NO_SOURCED_FACTOR,
                 "e_waste_kg": NO_SOURCED_FACTOR, "new_price_cents": 15000},
     ),
     Category.MULTIFUNCTION_PRINTER: CategoryFacts(
-        code_category=CodeCategory.PRINTER, legal_cap_cents=17000, icon="img/multifunction_printer.svg",
+        code_category=CodeCategory.PRINTER, legal_cap_cents=17000, warranty_months=3, icon="img/multifunction_printer.svg",
         hints=_multifunction_printer_hints,
         impact={"co2e_kg": NO_SOURCED_FACTOR, "raw_materials_kg": NO_SOURCED_FACTOR,
                 "e_waste_kg": NO_SOURCED_FACTOR, "new_price_cents": 20000},
     ),
     Category.ACCESSORY: CategoryFacts(
-        code_category=CodeCategory.ACCESSORY, legal_cap_cents=NO_CAP, icon="img/accessory.svg", hints=_no_hints,
+        code_category=CodeCategory.ACCESSORY, legal_cap_cents=NO_CAP, warranty_months=1, icon="img/accessory.svg", hints=_no_hints,
         impact={"co2e_kg": NO_SOURCED_FACTOR, "raw_materials_kg": NO_SOURCED_FACTOR,
                 "e_waste_kg": NO_SOURCED_FACTOR, "new_price_cents": 3000},
     ),
@@ -177,6 +177,11 @@ def legal_caps() -> dict[Category, int]:
 def per_device(factor_key: str) -> dict[Category, float]:
     """One impact factor's sourced value per category (categories without one are left out)."""
     return {c: f.impact[factor_key] for c, f in CATEGORIES.items() if f.impact[factor_key] is not NO_SOURCED_FACTOR}
+
+
+def warranty_months() -> dict[Category, int]:
+    """The default warranty of every category, in months."""
+    return {c: f.warranty_months for c, f in CATEGORIES.items()}
 
 
 def icon(category) -> str:

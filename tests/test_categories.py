@@ -28,6 +28,7 @@ def test_every_category_has_every_fact():
         assert facts.legal_cap_cents is NO_CAP or (isinstance(facts.legal_cap_cents, int) and facts.legal_cap_cents > 0)
         assert (STATIC / facts.icon).is_file(), f"{category}: no icon {facts.icon}"
         assert callable(facts.hints)
+        assert isinstance(facts.warranty_months, int) and 1 <= facts.warranty_months <= 60, f"{category}: warranty"
         assert set(facts.impact) == factor_keys, f"{category}: impact factors {set(facts.impact) ^ factor_keys}"
         for key, value in facts.impact.items():
             assert value is NO_SOURCED_FACTOR or isinstance(value, (int, float)), f"{category}: {key}"

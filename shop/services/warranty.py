@@ -6,6 +6,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from shop import categories
 from shop.extensions import db
 from shop.models import Category, Device, DeviceEvent, DeviceStatus, WarrantyPeriod
 from shop.services import audit
@@ -13,21 +14,13 @@ from shop.services.devices import paris_date
 from shop.services.errors import DomainError
 from shop.services.tx import atomic
 
-# Months of warranty from the day of handover, for kinds an admin has not set. Six months for
+# Months of warranty from the day of handover, for kinds an admin has not set (the values live in
+# shop/categories.py, with every other fact of a category). Six months for
 # computers and phones (what the issue asks, and what refurbishers commonly give); tablets are
 # built like phones (battery, touch screen), so the same. Screens and printers have no battery
 # and fail early if they fail at all: 3 months shows it. Accessories (chargers, mice, cables)
 # are cheap and wear with use: 1 month covers a unit that does not work from the start.
-DEFAULT_MONTHS: dict[Category, int] = {
-    Category.LAPTOP: 6,
-    Category.DESKTOP: 6,
-    Category.SMARTPHONE: 6,
-    Category.TABLET: 6,
-    Category.SCREEN: 3,
-    Category.PRINTER: 3,
-    Category.MULTIFUNCTION_PRINTER: 3,
-    Category.ACCESSORY: 1,
-}
+DEFAULT_MONTHS: dict[Category, int] = categories.warranty_months()  # shop/categories.py: one place
 MAX_MONTHS = 60
 PERIOD_REFUSAL = _l("Choose a number of months between 1 and %(max)d.", max=MAX_MONTHS)
 
