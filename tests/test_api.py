@@ -331,6 +331,27 @@ def test_a_device_moves_through_the_lifecycle_and_needs_an_erasure_before_sale(c
     assert donor.status_code == 200 and donor.json["fate"] == "listed"
 
 
+def test_a_device_its_buyer_brought_back_is_returned_until_it_is_on_sale_again(client, scene, db):
+    from shop.models import PaymentChannel, PaymentMethod, ReturnReason, Role
+    from shop.services import aftersale, reservations
+
+    device, replacement = scene["device_a"], scene["device_b"]
+    staff = factories.user(Role.STAFF, pickup_point_id=scene["point"].id)
+    reservation = reservations.reserve(scene["code"], device.offer_key, method=PaymentMethod.COUNTER)
+    reservations.hand_over(reservation, actor=staff, channel=PaymentChannel.CASH)
+    raw = scene["tokens"][ApiRole.REFURBISHER]
+    db.session.commit()
+    assert client.get(f"{API}/devices/{device.serial_number}", headers=auth(raw)).json["fate"] == "sold"
+    sale = aftersale.find_sale(reservation.number, [scene["point"].id])
+    case = aftersale.open_case(sale, reason=ReturnReason.BATTERY, description="Dead battery", actor=staff)
+    aftersale.exchange(case, replacement_serial=replacement.serial_number, actor=staff)
+    db.session.commit()
+    one = client.get(f"{API}/devices/{device.serial_number}", headers=auth(raw)).json
+    assert (one["status"], one["fate"]) == ("received", "returned")
+    page = client.get(f"{API}/batches/{scene['batch_a'].id}/devices", headers=auth(raw)).json["items"]
+    assert [(d["serial_number"], d["fate"]) for d in page] == [(device.serial_number, "returned")]
+
+
 def test_erasures_in_bulk_are_all_or_nothing(client, scene, db):
     raw = scene["tokens"][ApiRole.REFURBISHER]
     assert _create(client, raw, scene, 2, "ER").status_code == 201

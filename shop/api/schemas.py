@@ -155,7 +155,7 @@ class ErasureOut(Strict):
     certificate_reference = fields.String(allow_none=True)
 
 
-FATES = ("in_preparation", "listed", "reserved", "sold", "withdrawn", "recycled")
+FATES = ("in_preparation", "returned", "listed", "reserved", "sold", "withdrawn", "recycled")
 
 
 class DeviceOut(Strict):

@@ -9,7 +9,8 @@ from shop.api import problems
 from shop.api import schemas as s
 from shop.api.auth import actor, allow, check_request, decode_cursor, encode_cursor, idempotent
 from shop.extensions import db
-from shop.models import ApiRole, Category, DeviceStatus, ErasureMethod, ErasureResult, PickupPoint, Reservation
+from shop.models import AftersaleCase, ApiRole, CaseOutcome, Category, DeviceStatus, ErasureMethod, ErasureResult
+from shop.models import PickupPoint, Reservation
 from shop.models import Device
 from shop.models.types import utcnow
 from shop.services import donations, erasure, impact, stock_import
@@ -131,7 +132,7 @@ def get_batch(batch_id):
 def batch_devices(args, batch_id):
     """The devices of a batch and what became of each."""
     found = g.api_scope.devices(batch_id=batch_id, after_id=_after(args), limit=args["limit"] + 1)
-    return _page(found, args["limit"], _device)
+    return _page(found, args["limit"], _devices(found))
 
 
 # --- Devices ------------------------------------------------------------------------------------------
@@ -139,15 +140,35 @@ def batch_devices(args, batch_id):
 PREPARATION = (DeviceStatus.RECEIVED, DeviceStatus.ERASED, DeviceStatus.REFURBISHED)
 
 
-def fate(status: DeviceStatus) -> str:
-    return "in_preparation" if status in PREPARATION else status.value
+def fate(status: DeviceStatus, returned: bool = False) -> str:
+    """A device back in preparation because its buyer brought it back (an after-sale exchange or
+    refund) is "returned" until it is on sale again."""
+    if status in PREPARATION:
+        return "returned" if returned else "in_preparation"
+    return status.value
 
 
-def _device(device):
+def _taken_back(devices) -> set[int]:
+    """Which of these devices in preparation a buyer brought back: one query for a whole page."""
+    ids = [d.id for d in devices if d.status in PREPARATION]
+    if not ids:
+        return set()
+    return set(db.session.scalars(sa.select(AftersaleCase.device_id).where(
+        AftersaleCase.device_id.in_(ids), AftersaleCase.outcome.in_((CaseOutcome.EXCHANGED, CaseOutcome.REFUNDED)))))
+
+
+def _devices(devices):
+    returned = _taken_back(devices)
+    return lambda device: _device(device, device.id in returned)
+
+
+def _device(device, returned: bool | None = None):
+    if returned is None:
+        returned = device.id in _taken_back([device])
     return {
         "serial_number": device.serial_number, "category": device.category.value, "brand": device.brand,
         "model": device.model, "grade": device.grade.value, "price_cents": device.price_cents,
-        "status": device.status.value, "fate": fate(device.status), "batch_id": device.batch_id,
+        "status": device.status.value, "fate": fate(device.status, returned), "batch_id": device.batch_id,
         "pickup_point_id": device.pickup_point_id, "updated_at": device.updated_at,
         "erasure_records": [
             {"method": r.method.value, "tool": r.tool, "tool_version": r.tool_version, "performed_on": r.performed_on,
@@ -197,7 +218,8 @@ def create_devices(data):
 @allow(R, D)
 @bp.response(200, s.DeviceOut)
 def get_device(serial):
-    """A device and its fate: in preparation, listed, reserved, sold, withdrawn or recycled."""
+    """A device and its fate: in preparation, returned (brought back by its buyer), listed, reserved, sold,
+    withdrawn or recycled."""
     return _device(g.api_scope.device(serial))
 
 
