@@ -189,3 +189,12 @@ def test_a_pickup_points_postal_line_is_one_isolate_so_it_reads_57140_woippy(cli
     line is one left-to-right unit."""
     page = client.get("/pickup-points", headers={"Accept-Language": "ar"}).text
     assert "<bdi>57140 Woippy</bdi>" in page
+
+
+def test_the_admins_list_of_pickup_points_keeps_the_postal_line_in_one_isolate_too(client, shop):
+    """The admin list, the receipt and the handover form write the address through one pattern
+    ("%(street)s, %(postal)s"): the postal line stays "57140 Woippy" in Arabic."""
+    factories.signed_in(client, shop["people"]["admin"], lang="ar")
+    page = client.get("/admin/pickup-points").text
+    assert '<html lang="ar" dir="rtl">' in page
+    assert "<bdi>12 rue Mazelle</bdi>، <bdi>57140 Woippy</bdi>" in page

@@ -12,7 +12,6 @@ from shop.services.csvfile import conventions, to_csv
 from tests import factories
 from tests.test_impact import scenario  # noqa: F401 (fixture)
 from tests.test_partner_portal import issued, person_of, world  # noqa: F401 (fixture)
-from tests.test_partner_portal import sign_in as partner_sign_in
 
 FR = {"Accept-Language": "fr"}
 
@@ -51,7 +50,7 @@ def test_the_donor_report_in_french_has_french_headers_and_decimal_commas(client
 
 def test_the_partner_export_in_french(client, db, world):  # noqa: F811
     issued(person_of(world.worker_a, "Amina"), world.worker_a)
-    partner_sign_in(client, world.worker_a, lang="fr")
+    factories.signed_in(client, world.worker_a, lang="fr")
     rows = _rows(client.get("/partner/export.csv"), ";")
     assert rows[0][:3] == ["Personne", "Nom", "Année de naissance"] and len(rows[0]) == 13
     assert rows[1][1] == "Amina"

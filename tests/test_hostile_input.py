@@ -18,7 +18,7 @@ from shop.models import (
 from shop.services import codes, reservations
 from tests import factories
 from tests.test_access_matrix import PASSWORD, RULES, world  # noqa: F401  (the fixture, reused)
-from tests.test_fuzz_forms import VISITOR_OF_KIND, fuzz_world, sign_in  # noqa: F401
+from tests.test_fuzz_forms import VISITOR_OF_KIND, VISITORS, fuzz_world, sign_in  # noqa: F401
 
 
 # --- Request size ------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def _pages(app, world, visitor):
 
 def test_html_in_every_text_field_is_escaped_on_every_page(app, db, spoiled_world):
     shown, problems = set(), []
-    for visitor in sorted(set(VISITOR_OF_KIND.values())) + ["code_holder_free"]:
+    for visitor in VISITORS + ["code_holder_free"]:
         client = sign_in(app, spoiled_world, visitor)
         for url in _pages(app, spoiled_world, visitor):
             response = client.get(url, follow_redirects=True)

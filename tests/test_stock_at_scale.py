@@ -64,7 +64,7 @@ import pytest  # noqa: E402
 from shop.models import Category, DeviceStatus, Role  # noqa: E402
 from shop.services import staff as staff_service  # noqa: E402
 from tests.factories import without_bdi  # noqa: E402
-from tests.test_staff import EN, sign_in  # noqa: E402
+from tests.test_staff import EN  # noqa: E402
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def _serials(html):
 
 
 def test_the_stock_page_shows_one_page_and_links_the_next_with_totals_per_status(client, shelves):
-    sign_in(client, shelves["staff"])
+    factories.signed_in(client, shelves["staff"])
     newest_first = [d.serial_number for d in reversed(shelves["devices"])]
     first = client.get("/staff/stock", headers=EN).text
     assert _serials(first) == newest_first[:5]
@@ -105,7 +105,7 @@ def test_the_stock_page_shows_one_page_and_links_the_next_with_totals_per_status
 
 
 def test_the_stock_page_searches_serial_and_model_and_filters_by_kind(client, shelves):
-    sign_in(client, shelves["staff"])
+    factories.signed_in(client, shelves["staff"])
     phone = shelves["devices"][-1]
     found = client.get("/staff/stock", query_string={"q": "fairPHONE"}, headers=EN).text
     assert _serials(found) == [phone.serial_number]
@@ -121,7 +121,7 @@ def test_the_stock_page_searches_serial_and_model_and_filters_by_kind(client, sh
 
 
 def test_the_stock_page_costs_the_same_queries_on_any_page(client, shelves, count_queries):
-    sign_in(client, shelves["staff"])
+    factories.signed_in(client, shelves["staff"])
     client.get("/staff/stock", headers=EN)
     with count_queries() as first:
         client.get("/staff/stock", headers=EN)

@@ -312,7 +312,8 @@ def choose(reservation: Reservation, slot_id: int, *, actor: User | None = None,
     now = now or utcnow()
     if not offers_slots(reservation, now):
         raise DomainError(_l("The pickup time of this reservation cannot be changed."))
-    slot = db.session.get(PickupSlot, slot_id) if isinstance(slot_id, int) else None
+    # An id from a form: anything but a plausible row id (None, 2**63…) is simply not offered.
+    slot = db.session.get(PickupSlot, slot_id) if isinstance(slot_id, int) and 0 < slot_id < 2**31 else None
     if slot is None or slot.pickup_point_id != reservation.pickup_point_id:
         raise NotFound(_l("This time is not offered at your pickup point."))
     if slot.starts_at <= now:
