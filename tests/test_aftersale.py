@@ -1,7 +1,6 @@
 """After the sale: warranty periods, after-sale cases (repair, exchange, refund, refusal), the
 device's way back into the pipeline, and returns in the reports."""
 
-import threading
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -19,6 +18,7 @@ from shop.models.types import utcnow
 from shop.services import aftersale, devices, reservations, warranty
 from shop.services.errors import Conflict, DomainError, NotFound
 from tests import factories
+from tests.concurrency import race_each
 from tests.conftest import _empty_tables
 from tests.stripe_fake import WEBHOOK_SECRET, FakeStripeHTTP, param
 
@@ -365,33 +365,14 @@ def test_two_exchanges_racing_for_the_last_unit_give_it_once(app, db):
     last = factories.device(point=point, model="The last one")
     staff_id, serial = staff.id, last.serial_number
     db.session.commit()
-    barrier = threading.Barrier(len(cases), timeout=30)
-    outcomes, lock = [], threading.Lock()
-
-    def run(case_id):
+    def exchange(case_id):
         from shop.extensions import db as _db
         from shop.models import User
 
-        with app.app_context():
-            barrier.wait()
-            try:
-                aftersale.exchange(_db.session.get(AftersaleCase, case_id), replacement_serial=serial,
-                                   actor=_db.session.get(User, staff_id))
-                _db.session.commit()
-                result = "won"
-            except (Conflict, DomainError, sa.exc.OperationalError):
-                _db.session.rollback()
-                result = "lost"
-            finally:
-                _db.session.remove()
-            with lock:
-                outcomes.append(result)
+        aftersale.exchange(_db.session.get(AftersaleCase, case_id), replacement_serial=serial,
+                           actor=_db.session.get(User, staff_id))
 
-    threads = [threading.Thread(target=run, args=(c,)) for c in cases]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = race_each(app, cases, exchange)
     db.session.expire_all()
     assert outcomes.count("won") == 1
     decided = db.session.scalars(sa.select(AftersaleCase).where(AftersaleCase.outcome == CaseOutcome.EXCHANGED)).all()

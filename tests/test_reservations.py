@@ -13,6 +13,7 @@ from shop.services import catalog, reservations
 from shop.services.errors import Conflict, DomainError
 from shop.services.reservations import SoldOut
 from tests import factories
+from tests.concurrency import race_each
 
 R = ReservationStatus
 
@@ -147,33 +148,6 @@ def test_expire_holds_releases_run_out_holds_and_is_safe_twice(db):
     assert device.status == DeviceStatus.LISTED and reservation.status == R.EXPIRED
 
 
-def _race(app, attempts, work):
-    barrier = threading.Barrier(len(attempts), timeout=30)
-    outcomes, lock = [], threading.Lock()
-
-    def run(arg):
-        from shop.extensions import db as _db
-
-        with app.app_context():
-            barrier.wait()
-            try:
-                work(arg)
-                _db.session.commit()
-                result = "won"
-            except (Conflict, DomainError, sa.exc.OperationalError):
-                _db.session.rollback()
-                result = "lost"
-            finally:
-                _db.session.remove()
-            with lock:
-                outcomes.append(result)
-
-    threads = [threading.Thread(target=run, args=(a,)) for a in attempts]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
 
 
 def test_twenty_people_on_the_last_unit_give_exactly_one_reservation(app, db):
@@ -186,7 +160,7 @@ def test_twenty_people_on_the_last_unit_give_exactly_one_reservation(app, db):
 
         reservations.reserve(_db.session.get(EligibilityCode, code_id), key, method=PaymentMethod.COUNTER)
 
-    outcomes = _race(app, code_ids, work)
+    outcomes = race_each(app, code_ids, work)
     assert outcomes.count("won") == 1
     assert db.session.scalar(sa.select(sa.func.count(Reservation.id))) == 1
 
@@ -202,7 +176,7 @@ def test_one_code_on_two_devices_at_once_gives_one_reservation(app, db):
 
         reservations.reserve(_db.session.get(EligibilityCode, code_id), key, method=PaymentMethod.COUNTER)
 
-    outcomes = _race(app, keys, work)
+    outcomes = race_each(app, keys, work)
     assert outcomes.count("won") == 1
     assert db.session.scalar(sa.select(sa.func.count(Reservation.id))) == 1
     assert db.session.scalar(sa.select(sa.func.count(Device.id)).where(Device.status == DeviceStatus.RESERVED)) == 1
@@ -225,7 +199,7 @@ def test_control_a_naive_read_then_write_gives_the_unit_twice(app, db):
         _db.session.execute(sa.update(Device).where(Device.id == device_id).values(status=DeviceStatus.RESERVED))
         _db.session.add(DeviceEvent(device_id=device_id, from_status=DeviceStatus.LISTED, to_status=DeviceStatus.RESERVED))
 
-    outcomes = _race(app, range(10), naive)
+    outcomes = race_each(app, range(10), naive)
     assert outcomes.count("won") > 1
 
 
@@ -285,7 +259,7 @@ def test_ten_people_on_an_offer_with_three_units_give_three_reservations(app, db
 
         reservations.reserve(codes.get(code_id), key, method=PaymentMethod.COUNTER)
 
-    outcomes = _race(app, code_ids, work)
+    outcomes = race_each(app, code_ids, work)
     assert outcomes.count("won") == 3
     device_ids = db.session.scalars(sa.select(Reservation.device_id)).all()
     assert len(device_ids) == len(set(device_ids)) == 3

@@ -1,6 +1,5 @@
 """Pickup slots and missed pickups: the service rules, races on the last place, query counts."""
 
-import threading
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -13,6 +12,7 @@ from shop.models import (
 from shop.services import reservations, slots
 from shop.services.errors import Conflict, DomainError, NotFound
 from tests import factories
+from tests.concurrency import race_each
 
 R = ReservationStatus
 # A Monday 08:00 in Paris (07:00 UTC in winter): the tests' clock.
@@ -214,33 +214,6 @@ def test_no_shows_per_point_and_month_and_the_repeat_signal(db, admin):
     assert slots.missed_count([person.id], since=MONDAY - timedelta(days=365)) == {person.id: 2}
 
 
-def _race(app, items, work):
-    barrier = threading.Barrier(len(items), timeout=30)
-    outcomes, lock = [], threading.Lock()
-
-    def run(item):
-        from shop.extensions import db as _db
-
-        with app.app_context():
-            barrier.wait()
-            try:
-                work(item)
-                _db.session.commit()
-                result = "won"
-            except (Conflict, DomainError, sa.exc.OperationalError):
-                _db.session.rollback()
-                result = "lost"
-            finally:
-                _db.session.remove()
-            with lock:
-                outcomes.append(result)
-
-    threads = [threading.Thread(target=run, args=(item,)) for item in items]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
 
 
 def test_twenty_people_on_the_last_place_of_a_slot_give_exactly_one(app, db, admin):
@@ -258,7 +231,7 @@ def test_twenty_people_on_the_last_place_of_a_slot_give_exactly_one(app, db, adm
 
         slots.choose(_db.session.get(Reservation, reservation_id), target_id, now=MONDAY)
 
-    outcomes = _race(app, ids, work)
+    outcomes = race_each(app, ids, work)
     assert outcomes.count("won") == 1
     db.session.expire_all()
     assert db.session.get(PickupSlot, target_id).booked == 3
@@ -281,7 +254,7 @@ def test_changing_a_slot_while_others_take_it_never_goes_over_capacity(app, db, 
 
         slots.choose(_db.session.get(Reservation, reservation_id), target_id, now=MONDAY)
 
-    outcomes = _race(app, items, work)
+    outcomes = race_each(app, items, work)
     assert outcomes.count("won") == 2
     db.session.expire_all()
     for slot_id in (first_id, target_id):

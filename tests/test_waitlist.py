@@ -1,7 +1,6 @@
 """The waitlist: joining, turns in joining order, reserving a held unit, the sweep, and races."""
 
 import random
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from shop.models.types import utcnow
 from shop.services import catalog, codes, reservations, waitlist
 from shop.services.errors import Conflict, DomainError
 from tests import factories
+from tests.concurrency import race
 
 W = WaitlistStatus
 HOUR = timedelta(hours=1)
@@ -297,33 +297,6 @@ def test_simulation_200_people_60_units_in_5_batches(db):
 
 # --- Races (threads, SQLite and PostgreSQL) ----------------------------------------------------
 
-def _race(app, works):
-    barrier = threading.Barrier(len(works), timeout=30)
-    outcomes, lock = {}, threading.Lock()
-
-    def run(name, work):
-        from shop.extensions import db as _db
-
-        with app.app_context():
-            barrier.wait()
-            try:
-                work()
-                _db.session.commit()
-                result = "won"
-            except (Conflict, DomainError, sa.exc.OperationalError):
-                _db.session.rollback()
-                result = "lost"
-            finally:
-                _db.session.remove()
-            with lock:
-                outcomes[name] = result
-
-    threads = [threading.Thread(target=run, args=item) for item in works.items()]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
 
 
 def test_a_unit_coming_back_during_two_offering_runs_is_offered_once(app, db):
@@ -337,7 +310,7 @@ def test_a_unit_coming_back_during_two_offering_runs_is_offered_once(app, db):
     def run():
         waitlist.offer_units(device_ids=[unit_id])
 
-    outcomes = _race(app, {"one": run, "two": run, "sweep": lambda: waitlist.sweep()})
+    outcomes = race(app, {"one": run, "two": run, "sweep": lambda: waitlist.sweep()})
     assert "won" in outcomes.values()
     db.session.commit()  # end the test's read snapshot: see what the threads wrote
     entries = [db.session.get(WaitlistEntry, i) for i in entry_ids]
@@ -352,7 +325,7 @@ def test_two_units_during_two_offering_runs_go_to_the_first_two(app, db):
     entry_ids = [waitlist.join(c, "laptop", point.id, now=start + n * HOUR).id for n, c in enumerate(people)]
     unit_ids = [_listed(point).id, _listed(point).id]
     db.session.commit()
-    _race(app, {"one": lambda: waitlist.offer_units(device_ids=unit_ids[::-1]),
+    race(app, {"one": lambda: waitlist.offer_units(device_ids=unit_ids[::-1]),
                 "two": lambda: waitlist.offer_units(device_ids=unit_ids)})
     db.session.commit()  # end the test's read snapshot: see what the threads wrote
     entries = [db.session.get(WaitlistEntry, i) for i in entry_ids]
@@ -383,7 +356,7 @@ def test_reserving_while_the_turn_runs_out_gives_the_unit_or_a_refusal_never_bot
     works = {"reserve": reserve, "sweep": lambda: waitlist.sweep(turn_end + timedelta(milliseconds=1))}
     if attempt % 2:
         works = dict(reversed(list(works.items())))
-    outcomes = _race(app, works)
+    outcomes = race(app, works)
     db.session.commit()  # end the test's read snapshot: see what the threads wrote
     first_entry, second_entry = db.session.get(WaitlistEntry, first_id), db.session.get(WaitlistEntry, second_id)
     booked = list(db.session.scalars(sa.select(Reservation)))
