@@ -249,3 +249,14 @@ def test_a_correctly_signed_body_that_is_not_an_event_is_refused(app, db, client
     response = client.post("/payments/stripe/webhook", data=body,
                            headers={"Content-Type": "application/json", "Stripe-Signature": sign(body)})
     assert response.status_code == 400
+
+
+def test_a_device_id_outside_the_integer_range_is_not_found_on_the_bulk_form(app, db, client):
+    """Found by the fuzzer on PostgreSQL (its integer overflowed: a 500); now "not found"."""
+    point = factories.pickup_point()
+    staff = factories.user(Role.STAFF, pickup_point_id=point.id)
+    db.session.commit()
+    factories.sign_in(client, staff.email, PASSWORD)
+    for device in ("-2147483649", "9223372036854775808", "0"):
+        response = client.post("/staff/stock/bulk", data={"action": "labels", "device": device})
+        assert response.status_code in (404, 422), (device, response.status_code)

@@ -136,6 +136,8 @@ class StaffScope:
         ids = sorted({int(i) for i in device_ids})
         if not ids:
             return []
+        if not all(0 < i < 2**31 for i in ids):  # no such row (and PostgreSQL's integer would overflow)
+            raise NotFound(_l("Page not found"))
         found = list(db.session.scalars(sa.select(Device).where(Device.id.in_(ids),
                                                                 Device.pickup_point_id.in_(self._point_ids()))
                                         .order_by(Device.id)))
