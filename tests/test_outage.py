@@ -6,11 +6,13 @@ PostgreSQL server (initdb + pg_ctl in a temporary folder, on a free port) that i
 down, and a SQLite file that is made unreachable (a folder put in its place).
 """
 
+import logging
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import flask_migrate
@@ -64,12 +66,15 @@ class PrivatePostgres:
             shutil.chown(self.folder, "postgres", "postgres")
         subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres",
                                      "--auth=trust", "-E", "UTF8"]), check=True, capture_output=True)
+        self.start()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
         subprocess.run(_as_postgres([
             str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-o",
             f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off",
             "start",
         ]), check=True, capture_output=True)
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def cut(self) -> None:
         subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]),
@@ -171,3 +176,60 @@ def test_every_error_page_renders_with_the_database_down(database, app, capsys):
         assert status == expected, (visitor, kind, status)
         assert (retry_after == "30") == (expected == 503), (visitor, kind, retry_after)
         assert in_language, (visitor, kind, language)
+
+
+class _Messages(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def test_readyz_turns_503_when_postgresql_stops_and_200_when_it_is_back(app):
+    """A real PostgreSQL server stopped and started again (not a closed port): /readyz and
+    /healthz follow it, and the log says when readiness changes."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip("PostgreSQL 15 server binaries (initdb) are not installed")
+    import flask_migrate
+
+    from shop.services import cronruns
+
+    server, heard = PrivatePostgres(), _Messages()
+    logging.getLogger("shop.health").addHandler(heard)
+    try:
+        shop = create_app({"SQLALCHEMY_DATABASE_URI": server.url, "TESTING": True, "SERVER_NAME": None,
+                           "RATELIMIT_ENABLED": False})
+        with shop.app_context():
+            flask_migrate.upgrade()
+            for command in cronruns.SCHEDULE:  # every cron command ran on time
+                cronruns.record_success(command, time.monotonic())
+        client = shop.test_client()
+
+        def ready(expected, tries=5):
+            for _ in range(tries):  # a connection the stop broke is dropped by the first failure
+                response = client.get("/readyz")
+                if response.status_code == expected:
+                    return response
+                time.sleep(0.5)
+            return response
+
+        assert ready(200).json["status"] == "ok"
+        server.cut()
+        down = ready(503)
+        assert down.status_code == 503 and "database" in down.json["failed"]
+        assert client.get("/healthz").status_code == 503
+        server.start()
+        assert ready(200).status_code == 200
+        assert client.get("/healthz").status_code == 200
+        messages = heard.messages
+        assert any(m.startswith("Not ready: ") and "database" in m for m in messages), messages
+        assert any(m.startswith("Ready again (was failing: ") for m in messages), messages
+        with shop.app_context():
+            from shop.extensions import db
+
+            db.engine.dispose()
+    finally:
+        logging.getLogger("shop.health").removeHandler(heard)
+        server.remove()
