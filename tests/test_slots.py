@@ -186,6 +186,21 @@ def test_a_passed_slot_plus_grace_makes_the_reservation_missed_and_releases_the_
     assert again.status == R.CONFIRMED
 
 
+def test_only_a_missed_pickup_can_be_reserved_again_and_it_takes_the_same_offer(db, admin):
+    point = _point(admin, capacity=1)
+    reservation = _reserve(point)
+    with pytest.raises(NotFound):
+        reservations.reserve_again(reservation, now=MONDAY)  # still running: nothing to do again
+    first = _slots(point)[0]
+    slots.choose(reservation, first.id, now=MONDAY)
+    later = first.ends_at + timedelta(hours=3)
+    assert reservations.expire_holds(later) == 1
+    db.session.refresh(reservation)
+    again = reservations.reserve_again(reservation, now=later)
+    assert again.status == R.CONFIRMED and again.code_id == reservation.code_id
+    assert again.device.offer_key == reservation.device.offer_key
+
+
 def test_a_deadline_that_ran_out_is_missed_and_an_unpaid_checkout_expired(db, admin):
     point = factories.pickup_point()
     counter = _reserve(point)

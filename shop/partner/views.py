@@ -18,7 +18,7 @@ from shop.auth.access import roles_required
 from shop.extensions import db
 from shop.i18n import current_language, isolate, text_direction
 from shop.forms import ActionForm, refuse
-from shop.models import CodeState, PaymentMethod, ReservationStatus, Role
+from shop.models import CodeState, PaymentMethod, Role
 from shop.models.types import utcnow
 from shop.partner.forms import (
     CODE_ACTIONS, BeneficiaryForm, DashboardFilterForm, InviteForm, IssueCodeForm, OnBehalfFilterForm, code_form,
@@ -370,8 +370,14 @@ def reserve_for_offer(code_id: int, offer_key: str):
     code = _found(_scope().code, code_id)
     if not ActionForm().validate_on_submit():
         abort(400)
+    return _reserved_on_behalf(code, lambda: reservations.reserve(code, offer_key, method=PaymentMethod.COUNTER,
+                                                                  actor=current_user))
+
+
+def _reserved_on_behalf(code, reserve):
+    """Run the reservation; say what happened and go to its confirmation, or back to the list."""
     try:
-        reservation = reservations.reserve(code, offer_key, method=PaymentMethod.COUNTER, actor=current_user)
+        reservation = reserve()
     except NotFound:
         abort(404)
     except DomainError as error:
@@ -406,16 +412,7 @@ def reserve_again(number: str):
     found = _found(_scope().reservation, number)
     if not ActionForm().validate_on_submit():
         abort(400)
-    if found.status != ReservationStatus.MISSED:
-        abort(404)
-    try:
-        again = reservations.reserve(found.code, found.device.offer_key, method=PaymentMethod.COUNTER,
-                                     actor=current_user)
-    except DomainError as error:
-        flash(str(error.message), "error")
-        return redirect(url_for(".reserve_for", code_id=found.code_id), code=303)
-    flash(_("The device is reserved for %(name)s.", name=isolate(found.beneficiary.display_name)), "success")
-    return redirect(url_for(".reservation", number=again.number), code=303)
+    return _reserved_on_behalf(found.code, lambda: reservations.reserve_again(found, actor=current_user))
 
 
 @bp.post("/reservations/<number>/slot")

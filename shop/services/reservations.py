@@ -196,6 +196,14 @@ def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now
     raise Conflict(_l("Many people are reserving right now. Please try again."))
 
 
+def reserve_again(missed: Reservation, *, actor: User | None = None, now: datetime | None = None) -> Reservation:
+    """A pickup nobody came for: the same offer again, with the same code, paid at the counter.
+    Only a missed reservation can be made again (anything else: not found)."""
+    if missed.status != ReservationStatus.MISSED:
+        raise NotFound(_l("Page not found"))
+    return reserve(missed.code, missed.device.offer_key, method=PaymentMethod.COUNTER, now=now, actor=actor)
+
+
 @atomic
 def _reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now: datetime | None,
              actor: User | None, turn=None) -> Reservation:
