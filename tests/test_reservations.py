@@ -281,7 +281,8 @@ def _reserve_counting(db, count_queries, code_id, key, *, category_known=False):
 
 
 def test_a_reservation_costs_a_fixed_small_number_of_statements(db, count_queries):
-    """Code+holder, offer category, the code's and the person's reservations, take the unit (one
+    """Code+holder, offer category, the code's and the person's reservations, whether the offer's
+    pickup point requires a time (none was chosen), take the unit (one
     statement on PostgreSQL, read then update elsewhere), its history event, the reservation,
     the person's activity, the audit entry (the offer row and the catalog's version are kept by
     triggers, in the same statements). No SAVEPOINT either: nothing
@@ -292,7 +293,7 @@ def test_a_reservation_costs_a_fixed_small_number_of_statements(db, count_querie
                        .values(last_activity_at=utcnow() - timedelta(days=3)))
     reservation, counter = _reserve_counting(db, count_queries, code.id, device.offer_key)
     take = 1 if db.engine.dialect.name == "postgresql" else 2
-    assert counter.count == 7 + take, "\n".join(counter.statements)
+    assert counter.count == 8 + take, "\n".join(counter.statements)
     assert db.session.get(Beneficiary, reservation.beneficiary_id).last_activity_at > utcnow() - timedelta(minutes=5)
 
 
@@ -301,7 +302,7 @@ def test_a_person_active_recently_is_not_written_again(db, count_queries):
     code, _ = factories.code()  # issuing the code just noted the person's activity
     reservation, counter = _reserve_counting(db, count_queries, code.id, device.offer_key)
     take = 1 if db.engine.dialect.name == "postgresql" else 2
-    assert counter.count == 6 + take, "\n".join(counter.statements)
+    assert counter.count == 7 + take, "\n".join(counter.statements)
     assert not any(s.lstrip().upper().startswith("UPDATE BENEFICIARIES") for s in counter.statements)
     assert reservation.status == R.CONFIRMED
 

@@ -153,3 +153,85 @@ def test_a_missed_pickup_shows_on_the_workers_dashboard_and_is_reserved_again_in
     admin_client = client.application.test_client()
     _sign_in(admin_client, world["admin"])
     assert "Missed pickups" in admin_client.get("/admin/", headers=EN).text
+
+
+# --- A point that requires a time: chosen with the reservation, on both sides --------------------
+
+@pytest.fixture
+def required(db, world):
+    slots.set_mode(world["point"], "required", actor=world["admin"])
+    code, clear = factories.code(factories.beneficiary(world["worker"], display_name="Oleh", language="uk"),
+                                 categories=("computer",), worker=world["worker"])
+    device = factories.device(point=world["point"], model="Required 1")
+    db.session.commit()
+    return dict(code=code, clear=clear, device=device)
+
+
+def test_the_person_chooses_the_time_on_the_reserve_form_and_cannot_reserve_without_one(client, db, world, required):
+    assert client.post("/reserve", data={"code": required["clear"]}, headers=EN).status_code == 303
+    url = f"/reserve/offer/{required['device'].offer_key}"
+    first = world["soon"][0]
+    page = client.get(url, headers=EN).text
+    assert f'type="radio" name="slot" id="slot-{first.id}" value="{first.id}"' in page
+    assert 'id="slot-none"' not in page  # required: no "no set time"
+    refused = client.post(url, data={"method": "counter"}, headers=EN)
+    assert refused.status_code == 422 and "Choose a pickup time." in refused.text
+    assert reservations.live_reservation(required["code"].id) is None
+    db.session.expire_all()
+    assert db.session.get(type(required["device"]), required["device"].id).status.value == "listed"
+    done = client.post(url, data={"method": "counter", "slot": first.id}, headers=EN)
+    assert done.status_code == 303
+    live = reservations.live_reservation(required["code"].id)
+    assert live.slot_id == first.id
+    assert "Pickup time:" in without_bdi(client.get(done.headers["Location"], headers=EN).text)
+
+
+def test_a_full_time_on_the_reserve_form_keeps_the_choice_and_reserves_nothing(client, db, world, required):
+    first, second = world["soon"]
+    slots.choose(world["reservation"], first.id)  # the only place of the first time is taken
+    db.session.commit()
+    assert client.post("/reserve", data={"code": required["clear"]}, headers=EN).status_code == 303
+    url = f"/reserve/offer/{required['device'].offer_key}"
+    refused = client.post(url, data={"method": "counter", "slot": first.id}, headers=EN)
+    assert refused.status_code == 422 and "This time is full now" in refused.text
+    assert f'value="{second.id}"' in refused.text and f'value="{first.id}"' not in refused.text
+    assert reservations.live_reservation(required["code"].id) is None
+
+
+def test_an_optional_point_offers_no_set_time_first_and_reserves_without_one(client, db, world):
+    code, clear = factories.code(factories.beneficiary(world["worker"]), categories=("computer",),
+                                 worker=world["worker"])
+    device = factories.device(point=world["point"], model="Optional 1")
+    db.session.commit()
+    client.post("/reserve", data={"code": clear}, headers=EN)
+    page = client.get(f"/reserve/offer/{device.offer_key}", headers=EN).text
+    assert 'id="slot-none" value="" checked' in page
+    assert client.post(f"/reserve/offer/{device.offer_key}", data={"method": "counter", "slot": ""},
+                       headers=EN).status_code == 303
+    assert reservations.live_reservation(code.id).slot_id is None
+
+
+def test_the_worker_is_asked_for_a_time_then_reserves_with_it(client, db, world, required):
+    _sign_in(client, world["worker"])
+    url = f"/partner/codes/{required['code'].id}/reserve/{required['device'].offer_key}"
+    asked = client.post(url, headers=EN)
+    assert asked.status_code == 200 and "Choose a pickup time" in asked.text
+    assert f'name="slot" value="{world["soon"][0].id}"' in asked.text and f'action="{url}"' in asked.text
+    assert reservations.live_reservation(required["code"].id) is None
+    done = client.post(url, data={"slot": world["soon"][1].id}, headers=EN)
+    assert done.status_code == 303 and "/partner/reservations/" in done.headers["Location"]
+    assert reservations.live_reservation(required["code"].id).slot_id == world["soon"][1].id
+
+
+def test_a_closed_time_shows_on_the_workers_dashboard_until_a_new_one_is_chosen(client, db, world, required):
+    reservation = reservations.reserve(required["code"], required["device"].offer_key, method=PaymentMethod.COUNTER,
+                                       slot_id=world["soon"][0].id)
+    slots.add_closure(world["point"], day=slots.local_day(world["soon"][0].starts_at), reason="Holiday",
+                      actor=world["admin"])
+    db.session.commit()
+    _sign_in(client, world["worker"])
+    page = without_bdi(client.get("/partner/", headers=EN).text)
+    assert "Pickup times to choose again" in page and "Oleh" in page
+    assert f"/partner/reservations/{reservation.number}#slot" in page
+    told = db.session.scalars(sa.select(Message.template).where(Message.about_id == reservation.id)).all()
+    assert "slot_closed_worker" in told  # Oleh gave no phone and no e-mail: the worker is told

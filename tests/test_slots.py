@@ -337,3 +337,104 @@ def _bulk_reservations(point, n):
     for slot in today_slots:
         slot.booked = min(100, slot.booked)
     db_session().flush()
+
+
+# --- A point that requires a pickup time -----------------------------------------------------------
+
+def _offer_at(point):
+    return factories.device(point=point, model=f"Model {factories._seq.__next__()}")
+
+
+def test_a_point_that_requires_a_time_refuses_a_reservation_without_one_and_takes_nothing(db, admin):
+    point = _point(admin, capacity=1, mode="required")
+    device = _offer_at(point)
+    code, _ = factories.code()
+    with pytest.raises(slots.TimeRequired) as refused:
+        reservations.reserve(code, device.offer_key, method=PaymentMethod.COUNTER, now=MONDAY)
+    assert refused.value.details == {"field": "slot", "point_id": point.id}
+    db.session.refresh(device)
+    assert device.status == DeviceStatus.LISTED
+    assert db.session.scalar(sa.select(sa.func.count(Reservation.id))) == 0
+    assert {s.booked for s in _slots(point)} == {0}
+
+
+def test_the_time_is_taken_with_the_reservation_and_the_confirmation_gives_it(db, admin):
+    point = _point(admin, capacity=1, mode="required")
+    device = _offer_at(point)
+    person = factories.beneficiary(email="b@example.org")
+    code, _ = factories.code(person)
+    first = _slots(point)[0]
+    reservation = reservations.reserve(code, device.offer_key, method=PaymentMethod.COUNTER, now=MONDAY,
+                                       slot_id=first.id)
+    db.session.refresh(first)
+    assert (reservation.slot_id, first.booked) == (first.id, 1)
+    sent = db.session.scalars(sa.select(Message.template).where(Message.about_id == reservation.id)).all()
+    assert sent == ["reservation_confirmed_at"]  # one message with the time, not two
+
+
+@pytest.mark.parametrize("which", ["full", "past", "other point", "after the deadline", "absurd"])
+def test_a_bad_time_undoes_the_whole_reservation(db, admin, app, monkeypatch, which):
+    point = _point(admin, capacity=1, mode="required")
+    device = _offer_at(point)
+    code, _ = factories.code()
+    rows = _slots(point)
+    if which == "full":  # someone took its only place first
+        reservations.reserve(factories.code()[0], _offer_at(point).offer_key, method=PaymentMethod.COUNTER,
+                             now=MONDAY, slot_id=rows[0].id)
+        slot_id = rows[0].id
+    elif which == "past":
+        slot_id = rows[0].id
+    elif which == "other point":
+        slot_id = _slots(_point(admin, mode="required"))[0].id
+    elif which == "after the deadline":
+        monkeypatch.setitem(app.config, "PICKUP_DAYS", 2)
+        slot_id = rows[-1].id
+    else:
+        slot_id = 2**63
+    now = rows[0].starts_at + timedelta(minutes=1) if which == "past" else MONDAY
+    with pytest.raises(DomainError) as refused:
+        reservations.reserve(code, device.offer_key, method=PaymentMethod.COUNTER, now=now, slot_id=slot_id)
+    assert refused.value.details["field"] == "slot" and refused.value.details["point_id"] == point.id
+    db.session.refresh(device)
+    assert device.status == DeviceStatus.LISTED
+    assert db.session.scalar(sa.select(sa.func.count(Reservation.id)).where(Reservation.code_id == code.id)) == 0
+
+
+def test_twenty_people_reserving_the_last_place_of_a_required_time_give_one_reservation(app, db, admin):
+    point = _point(admin, capacity=1, mode="required")
+    devices = [_offer_at(point) for _ in range(20)]
+    code_ids = [factories.code()[0].id for _ in range(20)]
+    last_id = _slots(point)[0].id
+    keys = [d.offer_key for d in devices]
+    db.session.commit()
+
+    def attempt(i):
+        code = db_session().get(EligibilityCode, code_ids[i])
+        reservations.reserve(code, keys[i], method=PaymentMethod.COUNTER, now=MONDAY, slot_id=last_id)
+
+    outcomes = race_each(app, range(20), attempt)
+    assert outcomes.count("won") == 1
+    db.session.expire_all()
+    assert db.session.get(PickupSlot, last_id).booked == 1
+    assert db.session.scalar(sa.select(sa.func.count(Reservation.id))) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).where(sa.text("status = 'reserved'"))
+                             .select_from(sa.table("devices"))) == 1
+
+
+def test_a_closure_tells_the_worker_when_the_person_cannot_be_reached(db, admin):
+    point = _point(admin, capacity=1, mode="required")
+    worker = factories.user(Role.SOCIAL_WORKER)
+    person = factories.beneficiary(worker)  # no e-mail, no texts agreed
+    code, _ = factories.code(person, worker=worker)
+    monday = _slots(point)[4]
+    reservation = reservations.reserve(code, _offer_at(point).offer_key, method=PaymentMethod.COUNTER, now=MONDAY,
+                                       slot_id=monday.id)
+    assert slots.add_closure(point, day=date(2026, 12, 14), reason="Holiday", actor=admin, now=MONDAY) == 1
+    told = db.session.scalars(sa.select(Message).where(Message.about_id == reservation.id,
+                                                       Message.template.like("slot_closed%"))).all()
+    assert [(m.template, m.user_id, m.beneficiary_id) for m in told] == [("slot_closed_worker", worker.id, None)]
+    assert f"/partner/reservations/{reservation.number}" in told[0].values["link"]
+    # …and the worker's dashboard lists it until a new time is chosen.
+    assert [r.id for r in slots.without_time_for_organisation(person.organisation_id, now=MONDAY)] == [reservation.id]
+    slots.choose(reservation, _slots(point)[0].id, now=MONDAY)
+    assert slots.without_time_for_organisation(person.organisation_id, now=MONDAY) == []

@@ -93,6 +93,7 @@ def dashboard():
         organisation=organisation,
         quota_used=codes.quota_used(organisation.id) if partners.can_manage_team(current_user) else None,
         missed=slots.missed_for_organisation(organisation.id), action=ActionForm(),
+        without_time=slots.without_time_for_organisation(organisation.id),
     ))
 
 
@@ -370,19 +371,30 @@ def reserve_for_offer(code_id: int, offer_key: str):
     code = _found(_scope().code, code_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    return _reserved_on_behalf(code, lambda: reservations.reserve(code, offer_key, method=PaymentMethod.COUNTER,
-                                                                  actor=current_user))
+    return _reserved_on_behalf(code, lambda slot: reservations.reserve(
+        code, offer_key, method=PaymentMethod.COUNTER, actor=current_user, slot_id=slot))
 
 
-def _reserved_on_behalf(code, reserve):
-    """Run the reservation; say what happened and go to its confirmation, or back to the list."""
+def _reserved_on_behalf(code, reserve, back: str | None = None):
+    """Run the reservation (with the pickup time posted, if any); say what happened and go to its
+    confirmation, or back (to the list). At a point that requires a time, the times are offered
+    first, and the same form posts again with the one chosen."""
+    back = back or url_for(".reserve_for", code_id=code.id)
     try:
-        reservation = reserve()
-    except NotFound:
-        abort(404)
+        reservation = reserve(request.form.get("slot", type=int))
     except DomainError as error:
+        point_id = error.details.get("point_id")  # the time was missing, full, passed…: offer the times
+        if point_id:  # the service undid everything it began
+            point = catalog.get_pickup_point(point_id)
+            return _no_store(render_template(
+                "partner/choose_time.html", point=point, person=code.beneficiary, form=ActionForm(),
+                action=request.path, back=back, message=None if isinstance(error, slots.TimeRequired) else error.message,
+                days=slots.choices_before(point, until=utcnow() + reservations.pickup_window()),
+            )), 200 if isinstance(error, slots.TimeRequired) else 422
+        if isinstance(error, NotFound):
+            abort(404)
         flash(str(error.message), "error")
-        return redirect(url_for(".reserve_for", code_id=code.id), code=303)
+        return redirect(back, code=303)
     flash(_("The device is reserved for %(name)s.", name=isolate(code.beneficiary.display_name)), "success")
     return redirect(url_for(".reservation", number=reservation.number), code=303)
 
@@ -412,7 +424,8 @@ def reserve_again(number: str):
     found = _found(_scope().reservation, number)
     if not ActionForm().validate_on_submit():
         abort(400)
-    return _reserved_on_behalf(found.code, lambda: reservations.reserve_again(found, actor=current_user))
+    return _reserved_on_behalf(found.code, lambda slot: reservations.reserve_again(found, actor=current_user,
+                                                                                   slot_id=slot))
 
 
 @bp.post("/reservations/<number>/slot")
@@ -507,12 +520,8 @@ def reserve_turn(entry_id: int):
     entry = _scoped_entry(entry_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    person_id = entry.beneficiary_id
-    try:
-        reservation = reservations.reserve(entry.code, entry.device.offer_key if entry.device else "",
-                                           method=PaymentMethod.COUNTER, actor=current_user, turn=entry)
-    except DomainError as error:
-        flash(str(error.message), "error")
-        return redirect(url_for(".beneficiary", beneficiary_id=person_id, _anchor="queues"), code=303)
-    flash(_("The device is reserved for %(name)s.", name=reservation.beneficiary.display_name), "success")
-    return redirect(url_for(".reservation", number=reservation.number), code=303)
+    return _reserved_on_behalf(
+        entry.code, lambda slot: reservations.reserve(entry.code, entry.device.offer_key if entry.device else "",
+                                                      method=PaymentMethod.COUNTER, actor=current_user, turn=entry,
+                                                      slot_id=slot),
+        back=url_for(".beneficiary", beneficiary_id=entry.beneficiary_id, _anchor="queues"))

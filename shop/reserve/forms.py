@@ -21,6 +21,7 @@ class CodeForm(FlaskForm):
 
 class ReserveForm(FlaskForm):
     method = RadioField(_l("How do you want to pay?"), validators=[DataRequired(_l("Please choose how to pay."))])
+    slot = IntegerField(_l("Pickup time"), validators=[Optional()])  # the service checks the time itself
 
     def __init__(self, *args, online: bool, **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,3 +66,4 @@ class TurnForm(FlaskForm):
     """Reserve the unit held for a turn: the code, unless this browser already has it."""
 
     code = StringField(_l("Your code"), validators=[Length(max=64, message=_l("This code is too long."))])
+    slot = IntegerField(_l("Pickup time"), validators=[Optional()])

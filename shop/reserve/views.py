@@ -149,19 +149,23 @@ def confirm(offer_key: str):
         try:
             if form.method.data == PaymentMethod.CARD_ONLINE.value:
                 reservation, checkout_url = payments.reserve_and_checkout(
-                    code, offer_key, language=current_language(),
+                    code, offer_key, language=current_language(), slot_id=form.slot.data,
                     success_url=url_for("reserve.payment_return", _external=True) + "?session_id={CHECKOUT_SESSION_ID}",
                     cancel_url=url_for("reserve.me", _external=True),
                 )
                 return redirect(checkout_url, code=303)
-            reservation = reservations.reserve(code, offer_key, method=PaymentMethod.COUNTER)
+            reservation = reservations.reserve(code, offer_key, method=PaymentMethod.COUNTER, slot_id=form.slot.data)
         except SoldOut as error:
             return render_template("reserve/sold_out.html", category=offer.category, message=error.message,
                                    alternatives=error.details.get("alternatives", [])), 409
-        except NotFound:
-            abort(404)
         except DomainError as error:
-            flash(error.message, "error")
+            if error.details.get("field") == "slot":  # the time: on its field, with the times still free
+                refuse(form, error)
+                status = 422
+            elif isinstance(error, NotFound):
+                abort(404)
+            else:
+                flash(error.message, "error")
         except OperationalError:  # a lock timeout or a lost connection: nothing was kept
             db.session.rollback()
             flash(_("Many people are reserving right now. Please try again."), "error")
@@ -169,8 +173,10 @@ def confirm(offer_key: str):
         else:
             return redirect(url_for("reserve.confirmation", number=reservation.number), code=303)
     allowed = code.allows(offer.category)
-    return render_template("reserve/confirm.html", offer=offer, form=form, code=code, allowed=allowed,
-                           point=catalog.get_pickup_point(offer.pickup_point_id)), status
+    point = catalog.get_pickup_point(offer.pickup_point_id)
+    return render_template("reserve/confirm.html", offer=offer, form=form, code=code, allowed=allowed, point=point,
+                           slot_days=slots.choices_before(point, until=utcnow() + reservations.pickup_window())
+                           if point and allowed else None), status
 
 
 def _own_reservation(number: str):
@@ -326,12 +332,15 @@ def turn(token: str):
             session[CODE_SESSION_KEY] = code.id
             try:
                 reservation = reservations.reserve(code, entry.device.offer_key, method=PaymentMethod.COUNTER,
-                                                   turn=entry)
-            except NotFound:
-                abort(404)
+                                                   turn=entry, slot_id=form.slot.data)
             except DomainError as error:
-                flash(error.message, "error")
-                return redirect(url_for("reserve.me"), code=303)
+                if error.details.get("field") != "slot":
+                    if isinstance(error, NotFound):
+                        abort(404)
+                    flash(error.message, "error")
+                    return redirect(url_for("reserve.me"), code=303)
+                refuse(form, error)  # the time: on its field, the turn still held
+                status = 422
             except OperationalError:
                 db.session.rollback()
                 flash(_("Many people are reserving right now. Please try again."), "error")
@@ -341,5 +350,7 @@ def turn(token: str):
     elif request.method == "POST":
         status = 400
     entry = waitlist.by_token(token)
-    return render_template("reserve/turn.html", entry=entry, form=form, known=known, now=utcnow(),
-                           point=catalog.get_pickup_point(entry.device.pickup_point_id) if entry.device else None), status
+    point = catalog.get_pickup_point(entry.device.pickup_point_id) if entry.device else None
+    return render_template("reserve/turn.html", entry=entry, form=form, known=known, now=utcnow(), point=point,
+                           slot_days=slots.choices_before(point, until=utcnow() + reservations.pickup_window())
+                           if point else None), status

@@ -109,6 +109,17 @@ TEMPLATES: dict[str, MessageTemplate] = {
                         "Bring an ID.", code=v.text("pickup_code"), point=v.text("point"),
                         town=v.text("town"), deadline=v.when("deadline")),
     ),
+    "reservation_confirmed_at": MessageTemplate(
+        subject=lambda v: _("Your reservation %(number)s", number=v.text("number")),
+        body=lambda v: _(
+            "Hello %(name)s,\n\nYour device %(device)s is reserved.\nPickup code: %(code)s\n"
+            "Where: %(point)s, %(address)s, %(town)s\nWhen: %(when)s\n"
+            "Bring your slip or your code and an identity document.",
+            name=v.text("name"), device=v.text("device"), code=v.text("pickup_code"), point=v.text("point"),
+            address=v.text("address"), town=v.text("town"), when=v.when("when")),
+        sms=lambda v: _("Device reserved. Pickup code %(code)s at %(point)s, %(town)s, on %(when)s. Bring an ID.",
+                        code=v.text("pickup_code"), point=v.text("point"), town=v.text("town"), when=v.when("when")),
+    ),
     "reservation_ready": MessageTemplate(
         subject=lambda v: _("Your device is ready: reservation %(number)s", number=v.text("number")),
         body=lambda v: _(
@@ -205,6 +216,14 @@ TEMPLATES: dict[str, MessageTemplate] = {
                          name=v.text("name"), point=v.text("point"), when=v.when("when")),
         sms=lambda v: _("%(point)s is closed on %(when)s. Your device is still reserved: please choose a new "
                         "pickup time.", point=v.text("point"), when=v.when("when")),
+    ),
+    "slot_closed_worker": MessageTemplate(
+        subject=lambda v: _("A pickup time was cancelled"),
+        body=lambda v: _("%(point)s is closed at the pickup time of %(name)s (reservation %(number)s, %(when)s). "
+                         "We cannot send them a message. The device is still reserved: please tell them, and "
+                         "choose a new time with them:\n%(link)s",
+                         point=v.text("point"), name=v.text("name"), number=v.text("number"), when=v.when("when"),
+                         link=v.link("link")),
     ),
     "pickup_missed": MessageTemplate(
         subject=lambda v: _("Reservation %(number)s was not picked up", number=v.text("number")),

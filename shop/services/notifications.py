@@ -20,11 +20,13 @@ def _reservation_values(reservation: Reservation) -> dict:
 
 
 def reservation_confirmed(reservation: Reservation) -> list:
-    """Tell the person their reservation holds (pickup code, place, deadline)."""
+    """Tell the person their reservation holds (pickup code, place, and the time chosen or the deadline)."""
     if not outbox.reachable(reservation.beneficiary, "reservation_confirmed"):
         return []  # most people reserve without an address: no need to load the place and device
-    return outbox.queue_for_beneficiary(reservation.beneficiary, "reservation_confirmed",
-                                        _reservation_values(reservation), about=reservation,
+    values, key = _reservation_values(reservation), "reservation_confirmed"
+    if reservation.slot_id is not None:
+        values["when"], key = reservation.slot.starts_at, "reservation_confirmed_at"
+    return outbox.queue_for_beneficiary(reservation.beneficiary, key, values, about=reservation,
                                         dedupe_key=f"reservation_confirmed:{reservation.id}")
 
 
@@ -35,6 +37,25 @@ def reservation_ready(reservation: Reservation) -> list:
     return outbox.queue_for_beneficiary(reservation.beneficiary, "reservation_ready",
                                         _reservation_values(reservation), about=reservation,
                                         dedupe_key=f"reservation_ready:{reservation.id}")
+
+
+def slot_closed(reservation: Reservation, starts_at) -> list:
+    """The point closed at the person's pickup time; the device stays reserved. The person is asked
+    to choose again; when no message can reach them (no texts agreed, no e-mail), the worker who
+    reserved for them or issued their code is told instead, so nobody waits for a closed counter."""
+    person, point = reservation.beneficiary, reservation.pickup_point
+    values = dict(name=person.display_name, number=reservation.number, point=point.name, town=point.town,
+                  when=starts_at, pickup_code=reservation.pickup_code)
+    dedupe = f"slot_closed:{reservation.id}:{reservation.slot_id}"
+    if outbox.reachable(person, "slot_closed"):
+        return outbox.queue_for_beneficiary(person, "slot_closed", values, about=reservation, dedupe_key=dedupe)
+    worker = _issuer(reservation.created_by_id) or _issuer(reservation.code.issued_by_id)
+    if worker is None:
+        return []
+    values["link"] = external_url("partner.reservation", number=reservation.number)
+    # In the shop's language, not the admin's who closed the day: the worker is not acting now.
+    return outbox.queue_for_user(worker, "slot_closed_worker", values, about=reservation,
+                                 dedupe_key=dedupe + ":worker", language=current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def pickup_reminder(reservation: Reservation) -> list:

@@ -48,14 +48,15 @@ def client() -> stripe.StripeClient:
 
 @atomic
 def reserve_and_checkout(code: EligibilityCode, offer_key: str, *, language: str, success_url: str,
-                         cancel_url: str, actor: User | None = None) -> tuple[Reservation, str]:
+                         cancel_url: str, actor: User | None = None, slot_id: int | None = None
+                         ) -> tuple[Reservation, str]:
     """Reserve a unit for online payment and open a Stripe Checkout Session for it.
 
     If Stripe cannot be reached, nothing is reserved (the savepoint rolls back).
     """
     if not enabled():
         raise DomainError(_l("Online payment is not available. You can pay at the pickup point."))
-    reservation = reservations.reserve(code, offer_key, method=PaymentMethod.CARD_ONLINE, actor=actor)
+    reservation = reservations.reserve(code, offer_key, method=PaymentMethod.CARD_ONLINE, actor=actor, slot_id=slot_id)
     device = reservation.device
     try:
         session = client().v1.checkout.sessions.create(

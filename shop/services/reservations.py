@@ -177,7 +177,7 @@ def _clash_on_drawn_column(error: sa.exc.IntegrityError) -> bool:
 
 
 def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now: datetime | None = None,
-            actor: User | None = None, turn=None) -> Reservation:
+            actor: User | None = None, turn=None, slot_id: int | None = None) -> Reservation:
     """Hold one unit of an offer for the code's holder, and bind the code to it.
 
     One conditional UPDATE takes the unit; the code binding is guarded by a partial unique index,
@@ -187,26 +187,32 @@ def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now
 
     `turn`: a waitlist entry whose turn holds a unit for this code: that very unit is reserved
     (see waitlist.claim_turn), with the same rules; refused once the turn has ended.
+
+    `slot_id`: the pickup time chosen with the reservation, taken in the same transaction (a full
+    time undoes the reservation). At a point that requires a time, none is refused before anything
+    is taken (`slots.TimeRequired`, naming the point, so the page can offer its times).
     """
     for _ in range(DRAWS):
         try:
-            return _reserve(code, offer_key, method=method, now=now, actor=actor, turn=turn)
+            return _reserve(code, offer_key, method=method, now=now, actor=actor, turn=turn, slot_id=slot_id)
         except _DrawAgain:
             pass
     raise Conflict(_l("Many people are reserving right now. Please try again."))
 
 
-def reserve_again(missed: Reservation, *, actor: User | None = None, now: datetime | None = None) -> Reservation:
+def reserve_again(missed: Reservation, *, actor: User | None = None, now: datetime | None = None,
+                  slot_id: int | None = None) -> Reservation:
     """A pickup nobody came for: the same offer again, with the same code, paid at the counter.
     Only a missed reservation can be made again (anything else: not found)."""
     if missed.status != ReservationStatus.MISSED:
         raise NotFound(_l("Page not found"))
-    return reserve(missed.code, missed.device.offer_key, method=PaymentMethod.COUNTER, now=now, actor=actor)
+    return reserve(missed.code, missed.device.offer_key, method=PaymentMethod.COUNTER, now=now, actor=actor,
+                   slot_id=slot_id)
 
 
 @atomic
 def _reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now: datetime | None,
-             actor: User | None, turn=None) -> Reservation:
+             actor: User | None, turn=None, slot_id: int | None = None) -> Reservation:
     now = now or utcnow()
     method = PaymentMethod(method)
     check_usable(code, now)
@@ -219,6 +225,8 @@ def _reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, no
     mine, others = _reservations_that_count(code, now - yearly_limit.WINDOW)
     _free_code(mine, now)
     yearly_limit.check_reserve(category, others, now)
+    if slot_id is None:
+        slots.require_time(offer_key)
     held_until = now + (HOLD_FOR_PAYMENT if method == PaymentMethod.CARD_ONLINE else pickup_window())
     if turn is not None:
         from shop.services import waitlist
@@ -248,6 +256,8 @@ def _reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, no
             raise _DrawAgain() from None
         # Lost a race: the code was bound a moment ago.
         raise Conflict(_l("This code already has a reservation. Cancel it first if you want another device.")) from None
+    if slot_id is not None:  # paid online, the deadline starts with the payment: never before this
+        slots.take_for_new(reservation, slot_id, until=now + pickup_window(), now=now, actor=actor)
     _touch(code.beneficiary, now)
     audit.record(actor, "reservation.create", reservation, organisation_id=code.organisation_id,
                  method=method.value, on_behalf=actor is not None)

@@ -21,11 +21,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.extensions import db
 from shop.models import (
-    PickupPoint, PickupSlot, Reservation, ReservationStatus, SlotClosure, SlotMode, SlotTemplate,
+    OfferRow, PickupPoint, PickupSlot, Reservation, ReservationStatus, SlotClosure, SlotMode, SlotTemplate,
     User,
 )
 from shop.models.types import utcnow
-from shop.services import audit, outbox
+from shop.services import audit, notifications, outbox
 from shop.services.errors import Conflict, DomainError, NotFound
 from shop.services.tx import atomic
 
@@ -188,10 +188,9 @@ def _empty_slots(slot_ids: list[int], now: datetime) -> int:
                  selectinload(Reservation.pickup_point))))
     told = 0
     for reservation in booked:
-        slot = reservation.slot
         if reservation.status in AWAITING:
             told += 1
-            _tell(reservation, "slot_closed", slot.starts_at, dedupe=f"slot_closed:{reservation.id}:{slot.id}")
+            notifications.slot_closed(reservation, reservation.slot.starts_at)
     db.session.execute(sa.update(Reservation).where(Reservation.slot_id.in_(slot_ids)).values(slot_id=None)
                        .execution_options(synchronize_session="fetch"))
     db.session.execute(sa.delete(PickupSlot).where(PickupSlot.id.in_(slot_ids))
@@ -274,15 +273,27 @@ def free_slots(point_id: int, *, until: datetime, now: datetime | None = None,
         .order_by(PickupSlot.starts_at).limit(limit)))
 
 
+def _by_day(found: list[PickupSlot]) -> list[list[PickupSlot]]:
+    days: dict[date, list[PickupSlot]] = {}
+    for slot in found:
+        days.setdefault(local_day(slot.starts_at), []).append(slot)
+    return list(days.values())
+
+
 def choices(reservation: Reservation, now: datetime | None = None) -> list[list[PickupSlot]] | None:
     """The free slots for this reservation grouped by day (Paris), or None when it takes no slot."""
     now = now or utcnow()
     if not offers_slots(reservation, now):
         return None
-    days: dict[date, list[PickupSlot]] = {}
-    for slot in free_slots(reservation.pickup_point_id, until=reservation.held_until, now=now):
-        days.setdefault(local_day(slot.starts_at), []).append(slot)
-    return list(days.values())
+    return _by_day(free_slots(reservation.pickup_point_id, until=reservation.held_until, now=now))
+
+
+def choices_before(point: PickupPoint, *, until: datetime, now: datetime | None = None) -> list[list[PickupSlot]] | None:
+    """The free slots of a point before `until`, grouped by day, for a reservation still to be made;
+    None when the point takes no pickup times."""
+    if mode(point) == SlotMode.OFF:
+        return None
+    return _by_day(free_slots(point.id, until=until, now=now))
 
 
 def offers_slots(reservation: Reservation, now: datetime | None = None) -> bool:
@@ -300,36 +311,67 @@ _GIVE_BACK = (sa.update(PickupSlot.__table__)
               .values(booked=PickupSlot.__table__.c.booked - 1))
 
 
+class TimeRequired(DomainError):
+    """The point hands devices over at chosen times only, and no time was chosen."""
+
+
+_POINT_OF_OFFER = (sa.select(PickupPoint.__table__.c.id, PickupPoint.__table__.c.slot_mode)
+                   .join(OfferRow.__table__, OfferRow.__table__.c.pickup_point_id == PickupPoint.__table__.c.id)
+                   .where(OfferRow.__table__.c.offer_key == sa.bindparam("key")))
+
+
+def require_time(offer_key: str) -> None:
+    """Refuse a reservation without a time at a point where one is required, before anything is
+    taken; the refusal names the point, so the page can offer its times."""
+    point = db.session.execute(_POINT_OF_OFFER, {"key": offer_key}).first()
+    if point is not None and point.slot_mode == SlotMode.REQUIRED.value:
+        raise TimeRequired(_l("Choose a pickup time."), field="slot", point_id=point.id)
+
+
 @atomic
 def choose(reservation: Reservation, slot_id: int, *, actor: User | None = None,
            now: datetime | None = None) -> PickupSlot:
-    """Take a place in a slot for the reservation (or move it there from its current slot).
-
-    The place is taken by one conditional UPDATE (room left, slot still to come); then the
-    reservation is moved from the slot it had (compare-and-set on `slot_id`), then the old place is
-    given back. Any refusal undoes all three.
-    """
+    """Take a place in a slot for the reservation (or move it there from its current slot)."""
     now = now or utcnow()
     if not offers_slots(reservation, now):
         raise DomainError(_l("The pickup time of this reservation cannot be changed."))
+    slot = _take(reservation, slot_id, until=reservation.held_until, now=now, actor=actor, expected=AWAITING)
+    _tell(reservation, "slot_chosen", slot.starts_at, dedupe=f"slot_chosen:{reservation.id}:{slot.id}")
+    return slot
+
+
+def take_for_new(reservation: Reservation, slot_id: int, *, until: datetime, now: datetime,
+                 actor: User | None) -> PickupSlot:
+    """The time chosen with a reservation being made (same transaction). The confirmation message
+    gives the time, so no second message is sent."""
+    return _take(reservation, slot_id, until=until, now=now, actor=actor,
+                 expected=(R.PENDING_PAYMENT, *AWAITING))
+
+
+def _take(reservation: Reservation, slot_id: int, *, until: datetime, now: datetime, actor: User | None,
+          expected: tuple[ReservationStatus, ...]) -> PickupSlot:
+    """The place is taken by one conditional UPDATE (room left, slot still to come); then the
+    reservation is moved from the slot it had (compare-and-set on `slot_id`), then the old place is
+    given back. Any refusal undoes all three (the caller's transaction)."""
+    where = dict(field="slot", point_id=reservation.pickup_point_id)  # so a page can offer the times again
     # An id from a form: anything but a plausible row id (None, 2**63…) is simply not offered.
     slot = db.session.get(PickupSlot, slot_id) if isinstance(slot_id, int) and 0 < slot_id < 2**31 else None
     if slot is None or slot.pickup_point_id != reservation.pickup_point_id:
-        raise NotFound(_l("This time is not offered at your pickup point."))
+        raise NotFound(_l("This time is not offered at your pickup point."), **where)
     if slot.starts_at <= now:
-        raise DomainError(_l("This time has passed. Choose another one."))
-    if slot.starts_at >= reservation.held_until:
-        raise DomainError(_l("This time is after the pickup deadline. Choose an earlier one."))
+        raise DomainError(_l("This time has passed. Choose another one."), **where)
+    if slot.starts_at >= until:
+        raise DomainError(_l("This time is after the pickup deadline. Choose an earlier one."), **where)
     previous = reservation.slot_id
     if previous == slot.id:
         return slot
     if db.session.execute(_TAKE_PLACE, {"slot": slot.id, "now": now}).rowcount != 1:
-        raise Conflict(_l("This time is full now. Choose another one."))
+        raise Conflict(_l("This time is full now. Choose another one."), **where)
     moved = db.session.execute(
         sa.update(Reservation)
         .where(Reservation.id == reservation.id,
                Reservation.slot_id == previous if previous is not None else Reservation.slot_id.is_(None),
-               Reservation.status.in_(AWAITING))
+               Reservation.status.in_(expected))
         .values(slot_id=slot.id).execution_options(synchronize_session=False))
     if moved.rowcount != 1:
         raise Conflict(_l("This reservation changed in the meantime. Please reload the page."))
@@ -341,7 +383,6 @@ def choose(reservation: Reservation, slot_id: int, *, actor: User | None = None,
     set_committed_value(reservation, "slot", slot)
     audit.record(actor, "reservation.slot", reservation, organisation_id=reservation.organisation_id,
                  starts_at=slot.starts_at.isoformat(), changed=previous is not None)
-    _tell(reservation, "slot_chosen", slot.starts_at, dedupe=f"slot_chosen:{reservation.id}:{slot.id}")
     return slot
 
 
@@ -414,6 +455,19 @@ def missed_slot_reservations(now: datetime) -> list[tuple[int, int]]:
     return db.session.execute(
         sa.select(Reservation.id, Reservation.device_id).join(PickupSlot, PickupSlot.id == Reservation.slot_id)
         .where(Reservation.status.in_(AWAITING), PickupSlot.ends_at <= now - grace())).all()
+
+
+def without_time_for_organisation(organisation_id: int, now: datetime | None = None) -> list[Reservation]:
+    """The structure's reservations awaiting pickup at a point that requires a time, with none: their
+    time was closed (a holiday) or the point began requiring times after they reserved. The worker
+    chooses one with the person, who may not have been reachable by message."""
+    now = now or utcnow()
+    return list(db.session.scalars(
+        sa.select(Reservation).join(PickupPoint, PickupPoint.id == Reservation.pickup_point_id)
+        .where(Reservation.organisation_id == organisation_id, Reservation.slot_id.is_(None),
+               PickupPoint.slot_mode == SlotMode.REQUIRED.value, Reservation.awaits_pickup(now))
+        .options(selectinload(Reservation.beneficiary), selectinload(Reservation.device))
+        .order_by(Reservation.held_until).limit(50)))
 
 
 # --- Staff: today's slots ------------------------------------------------------------------------
