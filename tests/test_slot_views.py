@@ -235,3 +235,17 @@ def test_a_closed_time_shows_on_the_workers_dashboard_until_a_new_one_is_chosen(
     assert f"/partner/reservations/{reservation.number}#slot" in page
     told = db.session.scalars(sa.select(Message.template).where(Message.about_id == reservation.id)).all()
     assert "slot_closed_worker" in told  # Oleh gave no phone and no e-mail: the worker is told
+
+
+def test_admins_are_warned_when_a_point_requires_times_but_has_none_free(client, db, world):
+    _sign_in(client, world["admin"])
+    url = f"/admin/pickup-points/{world['point'].id}/slots"
+    warning = "none is free in the next 7 days"
+    assert warning not in client.get(url, headers=EN).text  # optional
+    slots.set_mode(world["point"], "required", actor=world["admin"])
+    db.session.commit()
+    assert warning not in client.get(url, headers=EN).text  # two free times today
+    for s in world["soon"]:
+        db.session.get(PickupSlot, s.id).booked = 1
+    db.session.commit()
+    assert warning in client.get(url, headers=EN).text

@@ -438,3 +438,21 @@ def test_a_closure_tells_the_worker_when_the_person_cannot_be_reached(db, admin)
     assert [r.id for r in slots.without_time_for_organisation(person.organisation_id, now=MONDAY)] == [reservation.id]
     slots.choose(reservation, _slots(point)[0].id, now=MONDAY)
     assert slots.without_time_for_organisation(person.organisation_id, now=MONDAY) == []
+
+
+def test_a_time_chosen_with_an_online_payment_is_given_back_when_the_payment_never_comes(db, admin):
+    point = _point(admin, capacity=1, mode="required")
+    first = _slots(point)[0]
+    unpaid = [reservations.reserve(factories.code()[0], _offer_at(point).offer_key, method=PaymentMethod.CARD_ONLINE,
+                                   now=MONDAY, slot_id=first.id)]
+    assert unpaid[0].status == R.PENDING_PAYMENT and unpaid[0].slot_id == first.id
+    reservations.end_unpaid_checkout(unpaid[0], now=MONDAY)  # Stripe says the checkout expired
+    db.session.refresh(first)
+    assert first.booked == 0
+    # …and a hold for payment that simply runs out gives the place back the same way.
+    late = reservations.reserve(factories.code()[0], _offer_at(point).offer_key, method=PaymentMethod.CARD_ONLINE,
+                                now=MONDAY, slot_id=first.id)
+    reservations.expire_holds(MONDAY + timedelta(hours=1))
+    db.session.refresh(first)
+    db.session.refresh(late)
+    assert (late.status, late.slot_id, first.booked) == (R.EXPIRED, None, 0)

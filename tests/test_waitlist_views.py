@@ -157,3 +157,36 @@ def test_staff_see_each_queues_length_and_median_wait(client, db, world):
     page = client.get("/staff/waitlist")
     assert page.status_code == 200
     assert "Espace Borny</bdi>" in page.text and "Laptop" in page.text and "<bdi>1</bdi>" in page.text
+
+
+def test_a_turn_at_a_point_that_requires_a_time_asks_for_one_on_both_sides(client, db, world):
+    from datetime import timedelta
+
+    from shop.models.types import utcnow
+    from shop.services import slots
+
+    admin = factories.user(Role.ADMIN)
+    slots.set_mode(world["point"], "required", actor=admin)
+    at = utcnow() + timedelta(hours=2)
+    local = at.astimezone(slots.PARIS)
+    slot = slots.add_extra_slot(world["point"], day=local.date(), start_minute=local.hour * 60 + local.minute,
+                                minutes=15, capacity=2, actor=admin)
+    entry = waitlist.join(world["code"], "laptop", world["point"].id)
+    unit = factories.device(point=world["point"], status=DeviceStatus.REFURBISHED)
+    devices.move_by_hand(unit, DeviceStatus.LISTED, actor="staff@example.org")
+    db.session.commit()
+    # The person: the turn's form offers the times; without one, nothing is reserved and the turn holds.
+    page = client.get(f"/reserve/turn/{entry.token}", headers=EN).text
+    assert f'id="slot-{slot.id}" value="{slot.id}"' in page
+    refused = client.post(f"/reserve/turn/{entry.token}", data={"code": world["clear"]}, headers=EN)
+    assert refused.status_code == 422 and "Choose a pickup time." in refused.text
+    assert db.session.scalar(sa.select(sa.func.count(Reservation.id))) == 0
+    # The worker: asked for a time first, then the unit held for the turn is reserved with it.
+    client.set_cookie("lang", "en")
+    factories.sign_in(client, world["worker"].email)
+    asked = client.post(f"/partner/waitlist/{entry.id}/reserve")
+    assert asked.status_code == 200 and f'name="slot" value="{slot.id}"' in asked.text
+    done = client.post(f"/partner/waitlist/{entry.id}/reserve", data={"slot": slot.id})
+    assert done.status_code == 303
+    reservation = db.session.scalar(sa.select(Reservation))
+    assert (reservation.device_id, reservation.slot_id) == (unit.id, slot.id)

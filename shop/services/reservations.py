@@ -113,6 +113,8 @@ def _expire_rows(where, now: datetime, reason: str) -> list[tuple[int, int]]:
         )
         if result.rowcount == 1:
             ended.append((reservation_id, device_id))
+            if status == R.PENDING_PAYMENT:  # never paid: its pickup time goes to someone else
+                slots.give_back(reservation_id)
     return ended
 
 
@@ -331,6 +333,7 @@ def end_unpaid_checkout(reservation: Reservation, now: datetime | None = None) -
     """The online checkout expired unpaid: release the unit and the code. Safe to call twice."""
     now = now or utcnow()
     if _move(reservation, (R.PENDING_PAYMENT,), R.EXPIRED, ended_at=now, end_reason="checkout expired"):
+        slots.give_back(reservation.id)
         device_service.release(reservation.device_id, actor="stripe", note="checkout expired", now=now)
         _offer_to_waitlist([reservation.device_id], now)
         return True

@@ -23,12 +23,16 @@ PHONE = {"width": 360, "height": 740}
 @pytest.fixture
 def todays_slots(live_app):
     """Two extra pickup times later today at the staff's point (the demo point with pickup times)."""
+    return _extra_times_today(live_app, (20, 40))
+
+
+def _extra_times_today(live_app, minutes):
     with live_app.test_request_context():
         staff = db.session.scalar(sa.select(User).where(User.email == "staff@example.org"))
         point = db.session.get(PickupPoint, staff.pickup_point_id)
         admin = db.session.scalar(sa.select(User).where(User.email == "admin@example.org"))
         now = utcnow()
-        times = [now + timedelta(minutes=m) for m in (20, 40)]
+        times = [now + timedelta(minutes=m) for m in minutes]
         if any(slots.local_day(t) != slots.local_day(now) for t in times):
             pytest.skip("too close to midnight in Paris for two more pickup times today")
         made = []
@@ -79,3 +83,61 @@ def test_a_person_chooses_and_changes_a_pickup_time_and_staff_see_it_today(
     expect(row).to_have_count(1)
     assert staff.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     staff_context.close()
+
+
+@pytest.fixture
+def required_times(live_app):
+    """The staff's point requires a pickup time for the length of one test (then optional again)."""
+    def set_mode(value):
+        with live_app.test_request_context():
+            staff = db.session.scalar(sa.select(User).where(User.email == "staff@example.org"))
+            slots.set_mode(db.session.get(PickupPoint, staff.pickup_point_id), value, actor=None)
+            db.session.commit()
+            db.session.remove()
+
+    made = _extra_times_today(live_app, (50, 70))  # not the other test's times
+    set_mode("required")
+    yield made
+    set_mode("optional")
+
+
+def _to_reserve_form(page, code, point_name) -> None:
+    """In Arabic: enter the code, open a laptop at the point, then its reserve form."""
+    page.goto("/")
+    page.locator("header nav.languages a[hreflang=ar]").click()
+    page.goto("/reserve")
+    page.locator("#code").fill(code)
+    page.locator("main form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/reserve/me$"))
+    page.goto("/catalog?category=laptop")
+    point_id = page.locator("#point option", has_text=point_name).get_attribute("value")
+    page.goto(f"/catalog?category=laptop&point={point_id}")
+    page.locator(".offers .offer .offer-title a").first.click()
+    page.goto(f"/reserve/offer/{page.url.rsplit('/', 1)[1]}")
+
+
+def test_at_a_point_that_requires_a_time_the_person_chooses_it_on_the_reserve_form(
+        browser, base_url, worker_page, required_times, new_axe_context, axe):
+    point_name, (first, _) = required_times
+    # With scripts on (axe needs them): the form, then the refusal without a time, are accessible.
+    checked = new_axe_context(locale="fr-FR", viewport=PHONE).new_page()
+    _to_reserve_form(checked, issue_laptop_code(worker_page, "Nour", language="ar"), point_name)
+    choice = checked.locator("fieldset#slot")
+    expect(choice.locator("legend")).to_have_text("وقت الاستلام")
+    expect(choice.locator("#slot-none")).to_have_count(0)  # required: no "no set time"
+    assert axe(checked) == []
+    checked.locator("main form button[type=submit]").click()  # no time chosen
+    expect(checked.locator("#slot-error")).to_have_text("اختر وقت الاستلام.")
+    assert axe(checked) == []
+    assert checked.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    # Without JavaScript, on a 360 px phone: choose a time and reserve with it, in one form.
+    context = browser.new_context(base_url=base_url, locale="fr-FR", java_script_enabled=False, viewport=PHONE)
+    page = context.new_page()
+    _to_reserve_form(page, issue_laptop_code(worker_page, "Rania", language="ar"), point_name)
+    page.locator(f"label[for=slot-{first}]").click()
+    page.locator("main form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/reserve/confirmation/[^/?#]+$"))
+    expect(page.locator("main .callout", has_text="وقت الاستلام:")).to_be_visible()
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    context.close()
