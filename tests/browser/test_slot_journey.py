@@ -2,6 +2,7 @@
 reserves, chooses a time from the plain list of buttons, changes it, and the staff of the point
 see them on today's board."""
 
+import itertools
 import re
 from datetime import timedelta
 
@@ -85,6 +86,9 @@ def test_a_person_chooses_and_changes_a_pickup_time_and_staff_see_it_today(
     staff_context.close()
 
 
+_required_uses = itertools.count()
+
+
 @pytest.fixture
 def required_times(live_app):
     """The staff's point requires a pickup time for the length of one test (then optional again)."""
@@ -95,7 +99,8 @@ def required_times(live_app):
             db.session.commit()
             db.session.remove()
 
-    made = _extra_times_today(live_app, (50, 70))  # not the other test's times
+    start = 50 + 25 * next(_required_uses)  # never another test's times (each is unique per point)
+    made = _extra_times_today(live_app, (start, start + 10))
     set_mode("required")
     yield made
     set_mode("optional")
@@ -141,3 +146,23 @@ def test_at_a_point_that_requires_a_time_the_person_chooses_it_on_the_reserve_fo
     expect(page.locator("main .callout", has_text="وقت الاستلام:")).to_be_visible()
     assert page.locator("html").get_attribute("dir") == "rtl"
     context.close()
+
+
+def test_the_worker_chooses_the_required_time_before_the_reservation_is_made(
+        live_app, required_times, new_axe_context, axe):
+    point_name, (first, _) = required_times
+    page = new_axe_context(locale="fr-FR", viewport=PHONE).new_page()
+    sign_in(page, "worker@example.org", r"/partner/$")
+    issue_laptop_code(page, "Karim", language="ar")
+    code_id = re.search(r"/partner/codes/(\d+)/slip$", page.url).group(1)
+    with live_app.test_request_context():
+        point_id = db.session.scalar(sa.select(PickupPoint.id).where(PickupPoint.name == point_name))
+        db.session.remove()
+    page.goto(f"/partner/codes/{code_id}/reserve?point={point_id}")
+    page.locator("ul.offers form button[type=submit]").first.click()
+    expect(page.locator("h1")).to_have_text("Choisissez une heure de retrait")  # the worker's language
+    assert axe(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.locator(f"main button[name=slot][value='{first}']").click()
+    expect(page).to_have_url(re.compile(r"/partner/reservations/[^/?#]+$"))
+    expect(page.locator(".for-person .callout", has_text="وقت الاستلام:")).to_be_visible()  # the person's part
