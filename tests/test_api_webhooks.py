@@ -97,3 +97,28 @@ def test_a_webhook_address_must_be_https_and_only_for_refurbishers(db):
     with pytest.raises(DomainError):
         api_tokens.create(name="d", role=ApiRole.DONOR, donor_ids=[donor.id], webhook_url="https://example.org/h",
                           actor=None)
+
+
+def test_a_device_sold_again_after_a_return_is_announced_again_and_a_change_only_once(app, db, monkeypatch):
+    monkeypatch.setitem(app.config, "OUTBOX_SEND_AFTER_COMMIT", False)  # queued rows are what is checked
+    batch = factories.batch()
+    token, _raw = api_tokens.create(name="r", role=ApiRole.REFURBISHER, donor_ids=[batch.donor_id],
+                                    webhook_url="https://refurbisher.example/hooks", actor=None)
+    device = factories.device(batch_id=batch.id, status=DeviceStatus.RESERVED)
+    S = DeviceStatus
+    device_service.transition(device.id, S.RESERVED, S.SOLD, actor="counter")
+    # Brought back under an after-sale case, erased again, sold again.
+    for a, b in [(S.SOLD, S.RECEIVED), (S.RECEIVED, S.ERASED), (S.ERASED, S.REFURBISHED),
+                 (S.REFURBISHED, S.LISTED), (S.LISTED, S.RESERVED), (S.RESERVED, S.SOLD)]:
+        if b == S.LISTED:
+            monkeypatch.setattr(device_service, "has_successful_erasure", lambda device_id: True)
+        device_service.transition(device.id, a, b, actor="test")
+    sold = db.session.scalars(sa.select(WebhookDelivery).where(WebhookDelivery.event == "device.sold")).all()
+    assert len(sold) == 2 and len({d.device_event_id for d in sold}) == 2
+    # The same recorded change queued again (a replay) adds nothing: the database refuses it too.
+    webhooks.device_changed(device.id, S.SOLD, event_id=sold[1].device_event_id)
+    assert db.session.scalar(sa.select(sa.func.count(WebhookDelivery.id))) == 2
+    with pytest.raises(sa.exc.IntegrityError):
+        with db.session.begin_nested():
+            db.session.add(WebhookDelivery(token_id=token.id, device_id=device.id, device_event_id=sold[1].device_event_id,
+                                           event="device.sold", payload="{}"))

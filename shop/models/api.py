@@ -79,11 +79,12 @@ class WebhookStatus(LabelledEnum):
 
 class WebhookDelivery(db.Model):
     """One notice to a token holder's URL, written in the transaction of the change it reports and
-    POSTed after the commit, with retries. One per token, device and event (a unique key)."""
+    POSTed after the commit, with retries. One per token and recorded change of the device (a
+    unique key): a device sold again after a return is announced again, a replay never twice."""
 
     __tablename__ = "api_webhook_deliveries"
     __table_args__ = (
-        sa.UniqueConstraint("token_id", "device_id", "event", name="uq_api_webhook_deliveries_token_device_event"),
+        sa.UniqueConstraint("token_id", "device_event_id", name="uq_api_webhook_deliveries_token_device_event"),
         sa.Index("ix_api_webhook_deliveries_due", "status", "next_attempt_at"),
     )
 
@@ -91,6 +92,8 @@ class WebhookDelivery(db.Model):
     token_id: Mapped[int] = mapped_column(sa.ForeignKey("api_tokens.id", ondelete="CASCADE"))
     device_id: Mapped[int] = mapped_column(sa.ForeignKey("devices.id", ondelete="CASCADE"), index=True)
     event: Mapped[str] = mapped_column(sa.String(30))
+    # The device's history row of the change announced (none for notices queued before it existed).
+    device_event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("device_events.id", ondelete="CASCADE"))
     payload: Mapped[str] = mapped_column(sa.Text)
     status: Mapped[WebhookStatus] = mapped_column(enum_column(WebhookStatus, "webhook_status"),
                                                   default=WebhookStatus.QUEUED)

@@ -210,12 +210,11 @@ def transition(
         if exists is None:
             raise NotFound(_l("This device does not exist."))
         raise Conflict(_l("This device changed in the meantime. Please reload and try again."))
-    db.session.add(
-        DeviceEvent(device_id=device_id, from_status=from_status, to_status=to_status, actor=actor, note=note)
-    )
+    event = DeviceEvent(device_id=device_id, from_status=from_status, to_status=to_status, actor=actor, note=note)
+    db.session.add(event)
     db.session.flush()
     if to_status in webhooks.EVENTS:  # the refurbisher's system hears of it (after the commit)
-        webhooks.device_changed(device_id, to_status)
+        webhooks.device_changed(device_id, to_status, event_id=event.id)
     loaded = db.session.identity_map.get(db.session.identity_key(Device, device_id))
     if loaded is not None:
         db.session.expire(loaded, ["status", "updated_at"])

@@ -70,9 +70,10 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
 
 # --- Queueing, in the transaction of the change ------------------------------------------------------
 
-def device_changed(device_id: int, to_status: DeviceStatus, now: datetime | None = None) -> None:
-    """Queue a notice for each live refurbisher token with a URL whose donors gave this device:
-    one INSERT … SELECT (nothing at all when no token has a URL)."""
+def device_changed(device_id: int, to_status: DeviceStatus, *, event_id: int, now: datetime | None = None) -> None:
+    """Queue a notice of the change recorded as device event `event_id`, for each live refurbisher
+    token with a URL whose donors gave this device: one INSERT … SELECT (nothing at all when no
+    token has a URL). Each recorded change is announced once per token, however often it is replayed."""
     event = EVENTS.get(DeviceStatus(to_status))
     if event is None:
         return
@@ -84,17 +85,18 @@ def device_changed(device_id: int, to_status: DeviceStatus, now: datetime | None
         return
     payload = json.dumps({"event": event, "serial_number": device.serial_number, "batch": device.reference,
                           "status": DeviceStatus(to_status).value, "at": now.isoformat()})
-    tokens = (sa.select(ApiToken.id, sa.literal(device_id), sa.literal(event), sa.literal(payload),
+    tokens = (sa.select(ApiToken.id, sa.literal(device_id), sa.literal(event_id), sa.literal(event), sa.literal(payload),
                         sa.literal(WebhookStatus.QUEUED.value), sa.literal(0), sa.literal(now, ApiToken.created_at.type),
                         sa.literal(now, ApiToken.created_at.type))
               .join(api_token_donors, api_token_donors.c.token_id == ApiToken.id)
               .where(api_token_donors.c.donor_id == device.donor_id, ApiToken.role == ApiRole.REFURBISHER,
                      ApiToken.webhook_url.is_not(None), ApiToken.revoked_at.is_(None),
                      sa.or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
-                     ~sa.exists().where(_deliveries.c.token_id == ApiToken.id, _deliveries.c.device_id == device_id,
-                                        _deliveries.c.event == event)))
+                     ~sa.exists().where(_deliveries.c.token_id == ApiToken.id,
+                                        _deliveries.c.device_event_id == event_id)))
     result = db.session.execute(sa.insert(_deliveries).from_select(
-        ["token_id", "device_id", "event", "payload", "status", "attempts", "created_at", "next_attempt_at"], tokens))
+        ["token_id", "device_id", "device_event_id", "event", "payload", "status", "attempts", "created_at",
+         "next_attempt_at"], tokens))
     if result.rowcount and current_app.config.get("OUTBOX_SEND_AFTER_COMMIT"):
         app = current_app._get_current_object()
         tx.after_commit(lambda: deliver(app, device_id=device_id))
