@@ -199,6 +199,36 @@ def test_a_counter_refund_is_recorded_and_never_more_than_was_paid(db):
     assert aftersale.refundable_cents(reservation) == 0
 
 
+def test_a_refunded_device_no_longer_counts_in_the_yearly_limit_but_a_repaired_one_does(db):
+    from shop.models import CodeCategory
+    from shop.services import codes
+
+    point = factories.pickup_point()
+    staff = factories.user(Role.STAFF, pickup_point_id=point.id)
+    worker = factories.user(org=factories.organisation(monthly_quota=100))
+
+    def sold(model):
+        code, _ = factories.code(factories.beneficiary(worker), categories=("computer",), worker=worker)
+        reservation = reservations.reserve(code, factories.device(point=point, model=model).offer_key,
+                                           method=PaymentMethod.COUNTER)
+        reservations.hand_over(reservation, actor=staff, channel=PaymentChannel.CASH)
+        return reservation
+
+    refunded, repaired = sold("First"), sold("Second")
+    with pytest.raises(DomainError, match="one per 12 months"):  # both bought a computer this year
+        codes.issue(refunded.beneficiary, [CodeCategory.COMPUTER], worker=worker)
+    aftersale.refund(_case(refunded, staff), amount_cents=refunded.amount_cents, channel=PaymentChannel.CASH,
+                     actor=staff)
+    aftersale.repair(_case(repaired, staff), actor=staff)
+    # The refunded sale is undone: a new code for a computer, and it can reserve one.
+    code, _ = codes.issue(refunded.beneficiary, [CodeCategory.COMPUTER], worker=worker)
+    again = reservations.reserve(code, factories.device(point=point, model="Third").offer_key,
+                                 method=PaymentMethod.COUNTER)
+    assert again.beneficiary_id == refunded.beneficiary_id
+    with pytest.raises(DomainError, match="one per 12 months"):  # the repaired one still counts
+        codes.issue(repaired.beneficiary, [CodeCategory.COMPUTER], worker=worker)
+
+
 @pytest.fixture
 def stripe_http(app, db):
     fake = FakeStripeHTTP()

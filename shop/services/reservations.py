@@ -141,7 +141,7 @@ def _free_code(rows, now: datetime) -> None:
 
 _RESERVATIONS_THAT_COUNT = (  # built once: see devices._TAKE_NOT_LOCKED
     sa.select(Reservation.code_id, Reservation.id, Reservation.device_id, Reservation.status,
-              Reservation.held_until, Device.category)
+              Reservation.held_until, Device.category, yearly_limit.REFUNDED.label("refunded"))
     .join(Device, Device.id == Reservation.device_id)
     .where(Reservation.status.in_(LIVE),
            sa.or_(Reservation.code_id == sa.bindparam("code"),
@@ -159,7 +159,7 @@ def _reservations_that_count(code: EligibilityCode, since: datetime) -> tuple[li
     rows = db.session.execute(_RESERVATIONS_THAT_COUNT,
                               {"code": code.id, "person": code.beneficiary_id, "since": since}).all()
     mine = [(r.id, r.device_id, r.status, r.held_until) for r in rows if r.code_id == code.id]
-    others = [(r.category, r.status, r.held_until) for r in rows if r.code_id != code.id]
+    others = [(r.category, r.status, r.held_until) for r in rows if r.code_id != code.id and not r.refunded]
     return mine, others
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from shop.extensions import db
-from shop.models import ACTIVE_STATUSES, CodeCategory, Device, EligibilityCode, Reservation
+from shop.models import ACTIVE_STATUSES, AftersaleCase, CaseOutcome, CodeCategory, Device, EligibilityCode, Reservation
 from shop.services.errors import DomainError
 
 # The texts below name the window in words ("12 months", "per year") so that each language can
@@ -20,8 +20,12 @@ WINDOW_MONTHS = 12
 WINDOW = timedelta(days=365)
 # At most one code (or purchase) per window in these categories, per person.
 LIMITED_CATEGORIES = (CodeCategory.COMPUTER, CodeCategory.SMARTPHONE)
-# Reservations that count as a purchase: running (unless their hold ran out) or picked up.
+# Reservations that count as a purchase: running (unless their hold ran out) or picked up, unless
+# the device came back and was refunded (an after-sale case): that sale is undone, and the person
+# may get another device of the kind (with a new code) within the 12 months.
 LIVE = (*ACTIVE_STATUSES, "picked_up")
+REFUNDED = sa.exists().where(AftersaleCase.reservation_id == Reservation.id,
+                             AftersaleCase.outcome == CaseOutcome.REFUNDED)
 
 
 def _in_order(categories) -> list[CodeCategory]:
@@ -50,7 +54,7 @@ def categories_bought(beneficiary_id: int, now: datetime, *, exclude_code_id: in
         sa.select(Device.category, Reservation.status, Reservation.held_until)
         .join(Device, Device.id == Reservation.device_id)
         .where(Reservation.beneficiary_id == beneficiary_id, Reservation.created_at > now - WINDOW,
-               Reservation.status.in_(LIVE), Reservation.code_id != (exclude_code_id or -1))
+               Reservation.status.in_(LIVE), Reservation.code_id != (exclude_code_id or -1), ~REFUNDED)
     )
     return bought(rows, now)
 
