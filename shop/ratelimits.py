@@ -11,7 +11,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from flask import current_app
+from flask import current_app, request
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
@@ -82,3 +82,29 @@ def exhausted(limit: str, scope: str, *keys: str) -> bool:
         if not left:
             return True
     return False
+
+
+def check_only_where_limits_apply(app) -> None:
+    """Flask-Limiter's before-request check, skipped for requests it can find no limit for.
+
+    The shop's limits are decorators on their views (sign-in, codes, webhooks), and a decorated
+    view checks its own limits when it is called; the before-request check adds the default,
+    application, meta and blueprint limits, of which the shop sets none. Without any of those,
+    it looked for limits on every request (a seventh of a page's hooks) and found none. When one
+    is configured, when the storage is down (the check then also watches for its return) or when
+    a view's limits were found on another callable (Flask-Limiter's "hints"), it runs as before.
+    """
+    check = limiter._check_request_limit
+    hooks = app.before_request_funcs.setdefault(None, [])
+    if check not in hooks:
+        return
+    manager = limiter.limit_manager
+
+    def check_request_limits():
+        if (manager.default_limits or manager.application_limits or limiter._meta_limits
+                or manager._blueprint_limits or limiter._storage_dead
+                or manager.has_hints(request.endpoint or "")):
+            return check()
+        return None
+
+    hooks[hooks.index(check)] = check_request_limits
