@@ -11,7 +11,10 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from functools import partial, wraps
+
 from flask import current_app, request
+from flask.globals import request_ctx
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
@@ -108,3 +111,25 @@ def check_only_where_limits_apply(app) -> None:
         return None
 
     hooks[hooks.index(check)] = check_request_limits
+
+    # After the response and at teardown, Flask-Limiter made its per-request state only to find it
+    # empty when nothing was checked: both now run only once a check made that state.
+    def checked() -> bool:
+        return hasattr(request_ctx._get_current_object(), "_limiter_request_context")
+
+    after = app.after_request_funcs.setdefault(None, [])
+    for index, hook in enumerate(after):
+        inject = getattr(hook, "func", None)
+        if getattr(inject, "__name__", "") == "__inject_headers":
+            after[index] = _only_if(checked, hook, lambda response: response)
+    teardown = app.teardown_request_funcs.setdefault(None, [])
+    for index, hook in enumerate(teardown):
+        if getattr(hook, "__name__", "") == "__release_context":
+            teardown[index] = _only_if(checked, hook, lambda error=None: None)
+
+
+def _only_if(condition, hook, otherwise):
+    @wraps(hook.func if isinstance(hook, partial) else hook)
+    def run(*args):
+        return hook(*args) if condition() else otherwise(*args)
+    return run

@@ -32,6 +32,16 @@ def test_the_limiter_looks_for_limits_only_on_views_that_have_some(app, client, 
     assert looked  # the sign-in form's own limit is checked by its decorator
 
 
+def test_a_limited_view_still_sends_its_limit_headers_and_an_unlimited_one_none(app, client, db):
+    limiter.reset()
+    try:
+        signed = client.post("/login", data={"email": "nobody@example.org", "password": "wrong"})
+        assert signed.headers["X-RateLimit-Limit"] and signed.headers["X-RateLimit-Remaining"]
+        assert "X-RateLimit-Limit" not in client.get("/reserve").headers
+    finally:
+        limiter.reset()
+
+
 def test_an_app_wide_limit_brings_the_check_of_every_request_back(app, client, db, monkeypatch):
     looked = _count_calls(monkeypatch, limiter.limit_manager, "resolve_limits")
     monkeypatch.setattr(limiter, "_meta_limits", [[]])  # as if RATELIMIT_META were set
