@@ -68,6 +68,32 @@ def time_hooks(app) -> dict[str, float]:
     return spent
 
 
+def cached_page_cost(app, key: str, n: int) -> None:
+    """CPU per request, through the test client, of hello world (bench/hello_app.py) and of cached
+    pages of the shop (a visitor without cookies): what every request pays besides its view."""
+    from hello_app import app as hello
+
+    def cpu(flask_app, path, headers):
+        client = flask_app.test_client()
+        for _ in range(50):  # filled and warm
+            client.get(path, headers=headers)
+        best = float("inf")
+        for _ in range(5):  # the least disturbed of 5 passes
+            began = time.process_time()
+            for _ in range(n // 5):
+                client.get(path, headers=headers)
+            best = min(best, (time.process_time() - began) / (n // 5))
+        return best
+
+    headers = {"Accept-Language": "fr", "Accept-Encoding": "gzip"}
+    base = cpu(hello, "/", headers)
+    print(f"CPU per request through the test client (best of 5 passes of {n // 5}):")
+    print(f"  {'hello world':28} {1000 * base:6.3f} ms")
+    for name, path in (("cached /catalog", "/catalog"), ("cached offer page", f"/offer/{key}")):
+        spent = cpu(app, path, headers)
+        print(f"  {name:28} {1000 * spent:6.3f} ms = {spent / base:.2f}x hello world's")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="")
@@ -75,6 +101,8 @@ def main() -> int:
     parser.add_argument("--profile", type=int, default=100, help="journeys under cProfile (0: none)")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--hooks", action="store_true", help="also the CPU of each request hook, per request")
+    parser.add_argument("--cached", type=int, default=0,
+                        help="also the CPU of N cached catalog and offer pages against N hello-world requests")
     args = parser.parse_args()
 
     import reservations_pg
@@ -148,6 +176,8 @@ def main() -> int:
             print(f"CPU of each hook, per request (mean over the {requests} requests of the measured journeys):")
             for name, spent in sorted(hook_cpu.items(), key=lambda item: -item[1]):
                 print(f"  {name:60} {1e6 * spent / requests:7.1f} µs")
+        if args.cached:
+            cached_page_cost(app, keys[0], args.cached)
         if args.profile:
             profiler = cProfile.Profile(time.process_time)  # CPU, not waits on the database
             profiler.enable()
