@@ -132,6 +132,12 @@ def journey(browser: Browser, code: str, key: str, timings: list[float]) -> str:
         return f"error: code form {status}"
     status, location, _ = step("POST", f"/reserve?offer={key}",
                                {"csrf_token": token.group(1), "code": code, "offer": key, "then": ""})
+    if status == 303 and location.endswith("/reserve/me"):
+        # The shop sends a person whose offer sold out while they typed the code to their own page
+        # (shop/reserve/views.py: enter_code checks the offer is still on sale). That is the
+        # contested offers running out, not a fault, when the offer page now says "sold out" (410).
+        status, _, _ = step("GET", f"/offer/{key}")
+        return "refused" if status == 410 else f"error: enter the code 303 /reserve/me, offer page {status}"
     if status != 303 or "/reserve/offer/" not in location:
         return f"error: enter the code {status} {location[-40:]}"
     status, _, page = step("GET", f"/reserve/offer/{key}")
@@ -141,7 +147,9 @@ def journey(browser: Browser, code: str, key: str, timings: list[float]) -> str:
     if status != 200 or not token:
         return f"error: reserve page {status}"
     status, location, _ = step("POST", f"/reserve/offer/{key}", {"csrf_token": token.group(1), "method": "counter"})
-    if status == 409:
+    if status in (409, 410):
+        # 409: the last unit went to someone else during the reservation; 410: the offer sold out
+        # between the reserve page and the POST (the view answers the sold-out page before taking).
         return "refused"
     if status != 303 or "/reserve/confirmation/" not in location:
         return f"error: reserve {status} {location[-40:]}"

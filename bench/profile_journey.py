@@ -26,12 +26,83 @@ TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 STEPS = ["open the offer", "code form", "enter the code", "reserve page", "reserve", "confirmation"]
 
 
+def time_hooks(app) -> dict[str, float]:
+    """Wrap every app-wide hook (before/after request, context processors, the session's open and
+    save, the user loader) with a CPU timer; returns the totals by hook, filled as requests run."""
+    spent: dict[str, float] = {}
+
+    def timed(name, func):
+        def wrapper(*args, **kwargs):
+            began = time.process_time()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.process_time() - began
+        return wrapper
+
+    def label(kind, func):
+        func = getattr(func, "func", func)  # functools.partial
+        return f"{kind} {func.__module__}.{func.__qualname__.replace('.<locals>', '')}"
+
+    for funcs, kind in ((app.before_request_funcs, "before"), (app.after_request_funcs, "after"),
+                        (app.teardown_request_funcs, "teardown"), (app.template_context_processors, "context")):
+        for blueprint, hooks in funcs.items():
+            kind_here = kind if blueprint is None else f"{kind}[{blueprint}]"
+            hooks[:] = [timed(label(kind_here, f), f) for f in hooks]
+    import shop  # the parts of the after-request hook `finish`: commit, headers, compression
+
+    shop._gzip = timed("  finish: gzip", shop._gzip)
+    shop.set_security_headers = timed("  finish: security headers", shop.set_security_headers)
+    shop.rollback_quietly = timed("  finish: rollback", shop.rollback_quietly)
+    from shop.extensions import db
+
+    with app.app_context():
+        db.session.registry().__class__.commit = timed("  finish: commit (and the services' writes)",
+                                                       db.session.registry().__class__.commit)
+    session = app.session_interface
+    session.open_session = timed("session open (cookie read, signature)", session.open_session)
+    session.save_session = timed("session save (cookie written)", session.save_session)
+    login = app.login_manager
+    if login._user_callback:
+        login._user_callback = timed("user loader", login._user_callback)
+    return spent
+
+
+def cached_page_cost(app, key: str, n: int) -> None:
+    """CPU per request, through the test client, of hello world (bench/hello_app.py) and of cached
+    pages of the shop (a visitor without cookies): what every request pays besides its view."""
+    from hello_app import app as hello
+
+    def cpu(flask_app, path, headers):
+        client = flask_app.test_client()
+        for _ in range(50):  # filled and warm
+            client.get(path, headers=headers)
+        best = float("inf")
+        for _ in range(5):  # the least disturbed of 5 passes
+            began = time.process_time()
+            for _ in range(n // 5):
+                client.get(path, headers=headers)
+            best = min(best, (time.process_time() - began) / (n // 5))
+        return best
+
+    headers = {"Accept-Language": "fr", "Accept-Encoding": "gzip"}
+    base = cpu(hello, "/", headers)
+    print(f"CPU per request through the test client (best of 5 passes of {n // 5}):")
+    print(f"  {'hello world':28} {1000 * base:6.3f} ms")
+    for name, path in (("cached /catalog", "/catalog"), ("cached offer page", f"/offer/{key}")):
+        spent = cpu(app, path, headers)
+        print(f"  {name:28} {1000 * spent:6.3f} ms = {spent / base:.2f}x hello world's")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="")
     parser.add_argument("--journeys", type=int, default=200)
     parser.add_argument("--profile", type=int, default=100, help="journeys under cProfile (0: none)")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--hooks", action="store_true", help="also the CPU of each request hook, per request")
+    parser.add_argument("--cached", type=int, default=0,
+                        help="also the CPU of N cached catalog and offer pages against N hello-world requests")
     args = parser.parse_args()
 
     import reservations_pg
@@ -46,7 +117,10 @@ def main() -> int:
         from shop.extensions import db
         from shop.models import Device
 
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
+        # The rate limits stay on (in memory), as under gunicorn: their hooks are part of each
+        # request's cost. Every journey comes from the same address here, so the code limit is wide.
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "CODE_RATE_LIMIT": "1000000 per minute"})
+        hook_cpu = time_hooks(app) if args.hooks else {}
         with app.app_context():
             keys = sorted(set(db.session.scalars(sa.select(Device.offer_key))))
             codes = [typed_code(n) for n in range(total)]
@@ -90,15 +164,24 @@ def main() -> int:
 
         for _ in range(10):
             journey(False)  # templates compiled, statements cached
+        hook_cpu.clear()
         for _ in range(args.journeys):
             journey(True)
         print(f"{args.journeys} journeys in-process on {url.split(':')[0]}, CPU per step (median) and statements:")
         for name in STEPS:
             print(f"  {name:16} {1000 * statistics.median(cpu[name]):6.2f} ms  {max(queries[name])} statements")
         print(f"  {'journey':16} {sum(1000 * statistics.median(cpu[name]) for name in STEPS):6.2f} ms")
+        if hook_cpu:
+            requests = args.journeys * len(STEPS)
+            print(f"CPU of each hook, per request (mean over the {requests} requests of the measured journeys):")
+            for name, spent in sorted(hook_cpu.items(), key=lambda item: -item[1]):
+                print(f"  {name:60} {1e6 * spent / requests:7.1f} µs")
+        if args.cached:
+            cached_page_cost(app, keys[0], args.cached)
         if args.profile:
             profiler = cProfile.Profile(time.process_time)  # CPU, not waits on the database
             profiler.enable()
+            hook_cpu.clear()
             for _ in range(args.profile):
                 journey(False)
             profiler.disable()

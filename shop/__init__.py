@@ -26,9 +26,9 @@ from shop import config as config_module
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, rollback_quietly, sqlite_begin_mode
 from shop.models.types import render_item
 from shop.pagecache import PageCache, serve_from_cache
-from shop import accesslog, errorreports, i18n, observe
+from shop import accesslog, errorreports, i18n, observe, ratelimits
 from shop.i18n import current_language, language_list, select_locale, text_direction
-from shop.security import set_security_headers
+from shop.security import SessionInterface, set_security_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ sys.excepthook = _refused_configuration_in_one_line
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder="../templates", instance_path=str(ROOT / "instance"))
     app.request_class = ShopRequest
+    app.session_interface = SessionInterface()
     app.config.update(config_module.load())
     if config:
         app.config.update(config)
@@ -76,10 +77,12 @@ def create_app(config: dict | None = None) -> Flask:
     observe.install_request_hooks(app)  # first: the request id and clock cover every other hook
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    i18n.install_template_gettext(app)
     app.before_request(serve_from_cache)  # before the limiter's hook: cached pages skip the rest
     message_flashed.connect(i18n.remember_flash_language, app)
     accesslog.install_development_filter()
     limiter.init_app(app)
+    ratelimits.check_only_where_limits_apply(app)
     login_manager.init_app(app)
     app.extensions["page_cache"] = PageCache()
     login_manager.login_view = "auth.login"
@@ -162,6 +165,12 @@ class ShopRequest(Request):
     @cached_property
     def args(self):
         return _without_nul(Request.args.fget(self))
+
+    @cached_property
+    def wtforms_translations(self):
+        """Where Flask-WTF looks for WTForms' messages of this request (it loads them from disk
+        when this is missing): the process's copy for the request's language."""
+        return i18n.wtforms_translations(str(get_locale()))
 
     def _load_form_data(self) -> None:
         loaded = "form" in self.__dict__

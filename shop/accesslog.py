@@ -49,7 +49,9 @@ class GunicornLogger(Logger):
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         for key, value in atoms.items():
-            if isinstance(value, str) and (key in ("r", "q", "f") or key.startswith("{")):
+            # A code is only ever a parameter ("code=…"): a value without "=" (most of the ~50
+            # headers and environ entries of a request) cannot hold one and skips the search.
+            if isinstance(value, str) and "=" in value and (key in ("r", "q", "f") or key.startswith("{")):
                 atoms[key] = redact(value)
         return atoms
 

@@ -5,9 +5,11 @@ from decimal import Decimal
 
 from babel import Locale, dates, lists, numbers
 from babel.lists import format_list
-from flask import current_app, get_flashed_messages, has_request_context, request, session
-from flask_babel import get_locale, to_user_timezone
+from babel import support
+from flask import current_app, g, get_flashed_messages, has_app_context, has_request_context, request, session
+from flask_babel import get_locale, get_translations, to_user_timezone
 from markupsafe import Markup
+from wtforms.i18n import messages_path
 
 LANG_COOKIE = "lang"
 RTL_LANGUAGES = {"ar", "fa", "he", "ps", "ur"}
@@ -29,6 +31,55 @@ def select_locale() -> str:
         if len(known) < 2000:
             known[header] = best
     return best
+
+
+def page_translations():
+    """Flask-Babel's translations for the locale in force, looked up once per locale and request.
+
+    Each `_()` of a template asked Flask-Babel again for the domain, the locale and its name (a
+    page has dozens): about a tenth of rendering a page. The answer is kept beside Flask-Babel's
+    own request state, with the locale and domain it was found for, so `force_locale` (a slip in
+    the beneficiary's language) and `refresh` are still followed.
+    """
+    if not has_app_context():
+        return get_translations()
+    context = g._get_current_object().__dict__  # one look through the proxy, not one per access
+    state = context.get("_flask_babel")
+    if state is not None:
+        kept = getattr(state, "shop_translations", None)
+        if (kept is not None and kept[0] is getattr(state, "babel_locale", None)
+                and kept[1] is getattr(state, "babel_domain", None)):
+            return kept[2]
+    translations = get_translations()
+    state = context.get("_flask_babel")
+    if state is not None:
+        state.shop_translations = (getattr(state, "babel_locale", None), getattr(state, "babel_domain", None),
+                                   translations)
+    return translations
+
+
+def install_template_gettext(app) -> None:
+    """Templates' `_`, `ngettext`, `pgettext` and `npgettext`, as Flask-Babel installs them, through
+    `page_translations` (run after `babel.init_app`)."""
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: page_translations().ugettext(s),
+        ngettext=lambda s, p, n: page_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: page_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: page_translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
+
+
+_wtforms_catalogs: dict[str, support.Translations] = {}
+
+
+def wtforms_translations(language: str):
+    """WTForms' own messages in a language, read from its catalogue once per process (Flask-WTF
+    reads the file again on every request that needs one; it never changes while we run)."""
+    catalog = _wtforms_catalogs.get(language)
+    if catalog is None:
+        catalog = _wtforms_catalogs[language] = support.Translations.load(messages_path(), [language], domain="wtforms")
+    return catalog
 
 
 def current_language() -> str:

@@ -11,7 +11,10 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from flask import current_app
+from functools import partial, wraps
+
+from flask import current_app, request
+from flask.globals import request_ctx
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
@@ -82,3 +85,51 @@ def exhausted(limit: str, scope: str, *keys: str) -> bool:
         if not left:
             return True
     return False
+
+
+def check_only_where_limits_apply(app) -> None:
+    """Flask-Limiter's before-request check, skipped for requests it can find no limit for.
+
+    The shop's limits are decorators on their views (sign-in, codes, webhooks), and a decorated
+    view checks its own limits when it is called; the before-request check adds the default,
+    application, meta and blueprint limits, of which the shop sets none. Without any of those,
+    it looked for limits on every request (a seventh of a page's hooks) and found none. When one
+    is configured, when the storage is down (the check then also watches for its return) or when
+    a view's limits were found on another callable (Flask-Limiter's "hints"), it runs as before.
+    """
+    check = limiter._check_request_limit
+    hooks = app.before_request_funcs.setdefault(None, [])
+    if check not in hooks:
+        return
+    manager = limiter.limit_manager
+
+    def check_request_limits():
+        if (manager.default_limits or manager.application_limits or limiter._meta_limits
+                or manager._blueprint_limits or limiter._storage_dead
+                or manager.has_hints(request.endpoint or "")):
+            return check()
+        return None
+
+    hooks[hooks.index(check)] = check_request_limits
+
+    # After the response and at teardown, Flask-Limiter made its per-request state only to find it
+    # empty when nothing was checked: both now run only once a check made that state.
+    def checked() -> bool:
+        return hasattr(request_ctx._get_current_object(), "_limiter_request_context")
+
+    after = app.after_request_funcs.setdefault(None, [])
+    for index, hook in enumerate(after):
+        inject = getattr(hook, "func", None)
+        if getattr(inject, "__name__", "") == "__inject_headers":
+            after[index] = _only_if(checked, hook, lambda response: response)
+    teardown = app.teardown_request_funcs.setdefault(None, [])
+    for index, hook in enumerate(teardown):
+        if getattr(hook, "__name__", "") == "__release_context":
+            teardown[index] = _only_if(checked, hook, lambda error=None: None)
+
+
+def _only_if(condition, hook, otherwise):
+    @wraps(hook.func if isinstance(hook, partial) else hook)
+    def run(*args):
+        return hook(*args) if condition() else otherwise(*args)
+    return run

@@ -36,3 +36,13 @@ def test_the_development_servers_log_holds_no_code(app, caplog):
     with caplog.at_level(logging.INFO, logger="werkzeug"):
         logging.getLogger("werkzeug").info('%s - - "%s" %s -', "127.0.0.1", f"GET /reserve?code={CODE} HTTP/1.1", "303")
     assert CODE not in caplog.text and "code=[removed]" in caplog.text
+
+
+def test_every_header_and_environ_value_with_a_code_parameter_is_redacted_and_others_left_alone():
+    environ = {"REQUEST_METHOD": "GET", "RAW_URI": "/reserve", "SERVER_PROTOCOL": "HTTP/1.1",
+               "HTTP_X_ORIGINAL_URI": f"/reserve?CODE={CODE}", "HTTP_USER_AGENT": "Mozilla/5.0 (code)"}
+    headers = [("X-Original-URI", environ["HTTP_X_ORIGINAL_URI"]), ("User-Agent", environ["HTTP_USER_AGENT"])]
+    atoms = GunicornLogger(Config()).atoms(_Response(), headers, environ, datetime.timedelta(0))
+    assert CODE not in repr(atoms)
+    assert atoms["{x-original-uri}i"] == atoms["{http_x_original_uri}e"] == "/reserve?CODE=[removed]"
+    assert atoms["{user-agent}i"] == "Mozilla/5.0 (code)"
