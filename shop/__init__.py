@@ -291,6 +291,7 @@ def _register_template_helpers(app: Flask) -> None:
         text=as_text, unit=unit,
     )
     app.jinja_env.add_extension("jinja2.ext.do")
+    i18n.install_template_gettext(app)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.policies["ext.i18n.trimmed"] = True

@@ -1,7 +1,10 @@
 """Forms and form helpers shared by several areas."""
 
+from babel import support
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms.i18n import messages_path
 from wtforms import IntegerField as _IntegerField
 from wtforms import validators
 
@@ -30,6 +33,35 @@ class Optional(validators.Optional):
         if isinstance(field.data, str) and not field.data.strip():
             field.data = ""
         super().__call__(form, field)
+
+
+_wtforms_messages: dict[str, support.Translations] = {}
+
+
+class WTFormsMessages:
+    """WTForms' own messages ("Not a valid choice.") in the request's language, read from disk
+    once per language and process. Flask-WTF reads the catalog again in every request that
+    validates a form: a third of a millisecond, for each catalog page."""
+
+    def _translations(self):
+        language = str(get_locale() or "en")
+        found = _wtforms_messages.get(language)
+        if found is None:
+            found = _wtforms_messages[language] = support.Translations.load(messages_path(), [language], domain="wtforms")
+        return found
+
+    def gettext(self, string):
+        return self._translations().ugettext(string)
+
+    def ngettext(self, singular, plural, n):
+        return self._translations().ungettext(singular, plural, n)
+
+
+class CachedMessagesMeta:
+    """A form Meta whose WTForms messages come from `WTFormsMessages`."""
+
+    def get_translations(self, form):
+        return WTFormsMessages()
 
 
 class ActionForm(FlaskForm):

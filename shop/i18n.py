@@ -5,8 +5,8 @@ from decimal import Decimal
 
 from babel import Locale, dates, lists, numbers
 from babel.lists import format_list
-from flask import current_app, get_flashed_messages, has_request_context, request, session
-from flask_babel import get_locale, to_user_timezone
+from flask import current_app, g, get_flashed_messages, has_request_context, request, session
+from flask_babel import get_locale, get_translations, to_user_timezone
 from markupsafe import Markup, escape
 
 LANG_COOKIE = "lang"
@@ -148,3 +148,31 @@ def flashed_messages() -> list[tuple[str, str, str, str]]:
 def weekday_name(weekday: int) -> str:
     """Monday is 0, in the current language."""
     return dates.get_day_names("wide", locale=get_locale())[weekday]
+
+
+# --- Gettext in templates -----------------------------------------------------------------------
+# Flask-Babel's template `_` finds the request's translations through about ten context look-ups
+# for each string (a catalog page has some fifty). The same translations by the request's locale
+# object: one look-up of `g`, then a dict. `force_locale` and `refresh` change that locale object,
+# so they keep working; outside a request it falls back on Flask-Babel.
+
+def install_template_gettext(app) -> None:
+    by_locale: dict = {}  # one app's translations (its BABEL_TRANSLATION_DIRECTORIES), per locale
+
+    def translations():
+        try:
+            locale = g._get_current_object()._flask_babel.babel_locale
+        except (RuntimeError, AttributeError):  # no app context, or no locale chosen yet
+            return get_translations()
+        found = by_locale.get(locale)
+        if found is None:
+            found = by_locale[locale] = get_translations()
+        return found
+
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )

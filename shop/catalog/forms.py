@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional
 
-from shop.forms import IntegerField
+from shop.forms import CachedMessagesMeta, IntegerField
 from shop.models import Category
 from shop.services.catalog import OfferFilters
 
@@ -18,7 +18,7 @@ def _optional_int(value):
 
 
 class CatalogFilterForm(FlaskForm):
-    class Meta:
+    class Meta(CachedMessagesMeta):
         csrf = False
 
     category = SelectField(_l("Kind of device"), validators=[Optional()])
