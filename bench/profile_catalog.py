@@ -97,7 +97,7 @@ def main() -> int:
                     render(path, LANGUAGES[n % len(LANGUAGES)])
                 cpu.append((time.process_time() - began) * 1000 / len(paths))
                 sent.append(statements[0] / len(paths))
-            print(f"{kind}: {len(paths)} URLs, {statistics.median(cpu):.2f} ms CPU a page (passes: "
+            print(f"{kind}: {len(paths)} URLs, {statistics.median(cpu):.2f} ms CPU a page, best {min(cpu):.2f} (passes: "
                   + ", ".join(f"{c:.2f}" for c in cpu) + f"), {max(sent):.2f} statements a page")
 
         if args.profile:

@@ -28,8 +28,7 @@ def home():
 @bp.get("/catalog")
 @cached_page
 def index():
-    points = catalog.active_pickup_points()
-    form = CatalogFilterForm(request.args, points)
+    form = CatalogFilterForm(request.args, catalog.active_pickup_point_names())
     form.validate()
     filters, page = form.to_filters()
     page_shows(filters.category, filters.pickup_point_id)
