@@ -37,3 +37,37 @@ class Memo:
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
+
+
+def memoized_url_for(app, size: int = 8192):
+    """`url_for` for templates, each address built once per set of arguments and script root.
+
+    A relative address depends on nothing else: the URL map is fixed once the app is built and the
+    shop registers no URL defaults. Relative endpoints (".x"), external addresses, anchors and
+    calls outside a request go to Flask's `url_for` every time. A catalog page builds some thirty
+    addresses; the same ones again on the next page.
+    """
+    from flask import request
+
+    built: dict = {}  # emptied when full: a plain dict is read without a lock
+    plain = app.url_for
+    defaults = app.url_default_functions
+
+    def url_for(endpoint: str, **values) -> str:
+        if endpoint[:1] == "." or any(defaults.values()) or any(name[:1] == "_" for name in values):
+            return plain(endpoint, **values)
+        try:
+            # The types too: page=1 and page=True are equal keys but different addresses.
+            key = (request.script_root, endpoint, *values.items(), *map(type, values.values()))
+            return built[key]
+        except KeyError:
+            pass
+        except (RuntimeError, TypeError):  # outside a request; a list of values for one argument
+            return plain(endpoint, **values)
+        address = plain(endpoint, **values)
+        if len(built) >= size:
+            built.clear()
+        built[key] = address
+        return address
+
+    return url_for
