@@ -44,18 +44,19 @@ def index():
     )
 
 
-# The filter form as rendered, by language and everything the form shows (see rendering_key):
-# the same few hundred combinations come back again and again, and the fields' macros were a
-# third of an uncached catalog page.
-_filter_forms = Memo(1024)
+FILTER_FORMS = "catalog_filter_forms"
 
 
 def _filter_form(form: CatalogFilterForm) -> Markup:
+    """The filter form as rendered, kept by language and everything the form shows (see
+    `rendering_key`): the same few hundred combinations come back again and again, and the
+    fields' macros were a third of an uncached catalog page."""
     def render():
         macro = get_template_attribute("_macros/shop.html", "offer_filters")
         return macro(form, url_for("catalog.index"), form.errors or request.args)
 
-    return _filter_forms.get((current_language(), request.script_root, bool(request.args), form.rendering_key()), render)
+    memo = current_app.extensions.get(FILTER_FORMS) or current_app.extensions.setdefault(FILTER_FORMS, Memo(1024))
+    return memo.get((current_language(), request.script_root, bool(request.args), form.rendering_key()), render)
 
 
 @bp.get("/offer/<offer_key>")
