@@ -37,6 +37,7 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--profile", type=int, default=1, help="passes under cProfile (0: none)")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--only", choices=("catalog", "offer"), help="measure one kind of page only")
     parser.add_argument("--snapshot", type=Path, help="write each page's HTML in this folder")
     parser.add_argument("--compare", type=Path, help="compare each page's HTML with this snapshot")
     args = parser.parse_args()
@@ -59,6 +60,9 @@ def main() -> int:
             "catalog": catalog_urls(stock["points"]) + EXTRA_URLS,
             "offer": [f"/offer/{key}" for key in stock["offer_keys"][:50]],
         }
+
+        if args.only:
+            kinds = {args.only: kinds[args.only]}
 
         def render(path: str, language: str) -> bytes:
             response = client.get(path, headers={"Accept-Language": language})

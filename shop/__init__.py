@@ -300,7 +300,7 @@ def _register_template_helpers(app: Flask) -> None:
     from shop.categories import icon as category_icon
 
     app.jinja_env.globals.update(
-        url_for=template_url_for, home_for=home_for, flashed_messages=i18n.flashed_messages,
+        url_for=template_url_for, kept=memo.kept_parts(app), home_for=home_for, flashed_messages=i18n.flashed_messages,
         weekday_name=i18n.weekday_name, time=isolated(i18n.person_time), static_url=static_url,
         language_list=language_list, category_icon=category_icon,
     )

@@ -71,3 +71,21 @@ def memoized_url_for(app, size: int = 8192):
         return address
 
     return url_for
+
+
+def kept_parts(app, size: int = 4096):
+    """`{% call kept(name, *key, keep=…) %}…{% endcall %}` in a template: the part rendered once
+    per language, script root and key, which must hold everything else the part shows. With
+    `keep` false (a signed-in person's menu, with its form token) it is rendered every time."""
+    from flask import request
+
+    from shop.i18n import current_language
+
+    parts = Memo(size)
+
+    def kept(*key, keep: bool = True, caller):
+        if not keep:
+            return caller()
+        return parts.get((current_language(), request.script_root, *key), caller)
+
+    return kept
