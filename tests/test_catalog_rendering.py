@@ -16,7 +16,7 @@ from wtforms.i18n import messages_path
 
 from shop.catalog.views import FILTER_FORMS
 from shop.memo import Memo, memoized_url_for
-from shop.models import Category
+from shop.models import Category, Role
 from tests import factories
 from tests.factories import without_bdi
 
@@ -170,3 +170,37 @@ def test_wtforms_messages_come_in_the_page_language(client, db, uncached):
         expected = support.Translations.load(messages_path(), [language], domain="wtforms").ugettext("Not a valid choice.")
         text = client.get("/catalog?category=spaceship", headers={"Accept-Language": language}).text
         assert str(escape(expected)) in text, language
+
+
+def test_an_offer_card_follows_the_offer_price_and_count(client, db, uncached):
+    point = factories.pickup_point()
+    device = factories.device(point=point, price_cents=9000)
+    db.session.commit()
+    assert "90,00\u00a0€" in client.get("/catalog", headers={"Accept-Language": "fr"}).text
+    device.price_cents = 8500
+    twin = factories.device(point=point, price_cents=8500)
+    db.session.commit()
+    assert device.offer_key == twin.offer_key
+    text = without_bdi(client.get("/catalog", headers={"Accept-Language": "fr"}).text)
+    assert "85,00\u00a0€" in text and "90,00\u00a0€" not in text and "2 disponibles" in text
+    english = without_bdi(client.get("/catalog", headers={"Accept-Language": "en"}).text)
+    assert "€85.00" in english and "2 available" in english
+
+
+def test_the_kept_menus_follow_the_page_and_the_visitor(client, db, uncached):
+    staff = factories.user(Role.STAFF)
+    db.session.commit()
+    for _ in range(2):
+        catalog = client.get("/catalog?category=laptop").text
+        assert '<a href="/catalog" aria-current="page">' in catalog
+        assert 'href="/language/ar?next=/catalog?category%3Dlaptop"' in catalog
+        how = client.get("/how-it-works").text
+        assert '<a href="/how-it-works" aria-current="page">' in how and 'aria-current="page">Devices' not in how
+        assert 'href="/language/ar?next=/how-it-works"' in how
+        assert 'href="/login"' in how and "Sign out" not in how
+    factories.signed_in(client, staff, lang="en")
+    signed_in = client.get("/catalog?category=laptop").text
+    assert "Sign out" in signed_in and 'name="csrf_token"' in signed_in
+    assert "Sign in (professionals)" not in signed_in  # the footer too
+    client.post("/logout")
+    assert "Sign out" not in client.get("/catalog?category=laptop").text
