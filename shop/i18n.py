@@ -84,8 +84,19 @@ def person_date(value, length: str = "medium", language: str | None = None) -> s
     return text
 
 
+_times: dict[tuple, str] = {}  # opening hours: the same few times of day on every offer page
+
+
 def person_time(value, language: str | None = None) -> str:
     """A time of day on the 24-hour clock, without seconds ("20:15")."""
+    if type(value) is datetime.time and value.tzinfo is None:  # a time of day: no zone to convert
+        key = (language or current_language(), value)
+        text = _times.get(key)
+        if text is None:
+            if len(_times) > 5000:
+                _times.clear()
+            text = _times[key] = dates.format_time(value, TIME_PATTERN, locale=format_locale(key[0]))
+        return text
     value = _local(value)
     return dates.format_time(value, TIME_PATTERN, locale=format_locale(language))
 
