@@ -8,7 +8,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from flask import Flask, Request, abort, current_app, flash, g, make_response, message_flashed, render_template, request, session, url_for
+from flask import Flask, Request, abort, current_app, flash, g, make_response, message_flashed, render_template, request, session
 from flask_login import current_user, logout_user
 from babel import numbers
 from babel.lists import format_list
@@ -26,7 +26,7 @@ from shop import config as config_module
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, rollback_quietly, sqlite_begin_mode
 from shop.models.types import render_item
 from shop.pagecache import PageCache, serve_from_cache
-from shop import accesslog, errorreports, i18n, observe, ratelimits
+from shop import accesslog, errorreports, i18n, memo, observe, ratelimits
 from shop.i18n import current_language, language_list, select_locale, text_direction
 from shop.security import SessionInterface, set_security_headers
 
@@ -77,7 +77,6 @@ def create_app(config: dict | None = None) -> Flask:
     observe.install_request_hooks(app)  # first: the request id and clock cover every other hook
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    i18n.install_template_gettext(app)
     app.before_request(serve_from_cache)  # before the limiter's hook: cached pages skip the rest
     message_flashed.connect(i18n.remember_flash_language, app)
     accesslog.install_development_filter()
@@ -252,13 +251,14 @@ def _gzip(response):
 
 def _register_template_helpers(app: Flask) -> None:
     static_hashes: dict[str, str] = {}
+    template_url_for = memo.memoized_url_for(app)  # each address built once (see shop/memo.py)
 
     def static_url(filename: str) -> str:
         """URL of a static file with a content hash, so it can be cached for a year."""
         if filename not in static_hashes:
             path = Path(app.static_folder) / filename
             static_hashes[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
-        return url_for("static", filename=filename, v=static_hashes[filename])
+        return template_url_for("static", filename=filename, v=static_hashes[filename])
 
     # Formatted values come out isolated (`<bdi>`), like escaping: they sit in sentences of either
     # direction. `|text` gives the bare string for places where markup cannot go (a <title>).
@@ -300,6 +300,7 @@ def _register_template_helpers(app: Flask) -> None:
         text=as_text, unit=unit,
     )
     app.jinja_env.add_extension("jinja2.ext.do")
+    i18n.install_template_gettext(app)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.policies["ext.i18n.trimmed"] = True
@@ -307,7 +308,7 @@ def _register_template_helpers(app: Flask) -> None:
     from shop.categories import icon as category_icon
 
     app.jinja_env.globals.update(
-        home_for=home_for, flashed_messages=i18n.flashed_messages,
+        url_for=template_url_for, kept=memo.kept_parts(app), home_for=home_for, flashed_messages=i18n.flashed_messages,
         weekday_name=i18n.weekday_name, time=isolated(i18n.person_time), static_url=static_url,
         language_list=language_list, category_icon=category_icon,
     )

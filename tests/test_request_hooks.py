@@ -53,7 +53,7 @@ def test_a_page_asks_flask_babel_for_its_translations_once(app, client, db, monk
     asked = _count_calls(monkeypatch, i18n, "get_translations")
     page = client.get("/reserve", headers={"Accept-Language": "uk"})
     assert page.status_code == 200 and "Мова" in page.get_data(as_text=True)
-    assert len(asked) == 1
+    assert len(asked) <= 1  # none once the process has seen the language
 
 
 def test_a_forced_language_inside_a_request_is_still_followed(app):

@@ -53,6 +53,16 @@ class CatalogFilterForm(FlaskForm):
             SelectChoice(str(n), _l("%(n)d GB", n=n)) for n in STORAGE_CHOICES
         ]
 
+    SHOWN = ("category", "point", "max_price", "min_ram", "min_storage", "sort")
+
+    def rendering_key(self) -> tuple:
+        """Everything the rendered form depends on besides the language: what was typed in each
+        field shown, its value, its errors, the pickup points offered, and whether any field (the
+        page number too) has an error."""
+        fields = tuple((tuple(f.raw_data or ()), f.data, tuple(f.errors)) for f in (self[name] for name in self.SHOWN))
+        points = tuple((c.value, c.label) for c in self.point.choices)
+        return bool(self.errors), fields, points
+
     def to_filters(self) -> tuple[OfferFilters, int]:
         """The valid filters and page number; an invalid field is ignored (its error is shown)."""
 

@@ -1,8 +1,12 @@
 """Public pages: home, catalog and offer."""
 
-from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
+from flask import (Blueprint, abort, current_app, get_template_attribute, render_template, request,
+                   send_from_directory, url_for)
+from markupsafe import Markup
 
 from shop.catalog.forms import CatalogFilterForm
+from shop.i18n import current_language
+from shop.memo import Memo
 from shop.models.stock import looks_like_offer_key
 from shop.pagecache import cached_page, page_shows
 from shop.services import catalog, devices, photos
@@ -24,8 +28,7 @@ def home():
 @bp.get("/catalog")
 @cached_page
 def index():
-    points = catalog.active_pickup_points()
-    form = CatalogFilterForm(request.args, points)
+    form = CatalogFilterForm(request.args, catalog.active_pickup_point_names())
     form.validate()
     filters, page = form.to_filters()
     page_shows(filters.category, filters.pickup_point_id)
@@ -34,10 +37,40 @@ def index():
     return render_template(
         "catalog/index.html",
         form=form,
+        filters=_filter_form(form),
+        offer_card=_offer_card(),
         result=result,
         beyond_last_page=page > result.pages,
         page_url=lambda n: url_for("catalog.index", **args, page=n),
     )
+
+
+# Parts of the catalog page kept rendered, in each app, by language, script root and everything
+# they show: what changes in the database makes another key, never a stale part.
+FILTER_FORMS, OFFER_CARDS = "catalog_filter_forms", "catalog_offer_cards"
+
+
+def _memo(name: str, size: int) -> Memo:
+    return current_app.extensions.get(name) or current_app.extensions.setdefault(name, Memo(size))
+
+
+def _filter_form(form: CatalogFilterForm) -> Markup:
+    """The filter form, kept by what the form shows (see `rendering_key`): the same few hundred
+    combinations come back again and again, and the fields' macros were a third of the page."""
+    def render():
+        macro = get_template_attribute("_macros/shop.html", "offer_filters")
+        return macro(form, url_for("catalog.index"), form.errors or request.args)
+
+    key = (current_language(), request.script_root, bool(request.args), form.rendering_key())
+    return _memo(FILTER_FORMS, 1024).get(key, render)
+
+
+def _offer_card():
+    """The card of an offer in the list, kept by the offer's every field (its count and price
+    too): a catalog page shows up to 24, the same offers on many pages and filters."""
+    memo, macro = _memo(OFFER_CARDS, 4096), get_template_attribute("_macros/shop.html", "offer_card")
+    language, root = current_language(), request.script_root
+    return lambda offer: memo.get((language, root, offer), lambda: macro(offer))
 
 
 @bp.get("/offer/<offer_key>")
