@@ -6,7 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from shop.models import Category, CodeState, Device, DeviceStatus, Reservation, ReservationStatus, Role
-from shop.services import codes
+from shop.models import PaymentMethod
+from shop.services import codes, reservations
 from tests import factories
 from tests.factories import without_bdi
 from tests.stripe_fake import WEBHOOK_SECRET, FakeStripeHTTP
@@ -325,3 +326,17 @@ def test_the_on_behalf_list_is_paged_filtered_and_starts_at_the_persons_pickup_p
     odd = client.get(f"{url}?category=smartphone&max_price=abc&page=99", headers=EN)
     assert odd.status_code == 200
     assert "Some filters were not understood" in odd.text and "This page does not exist." in odd.text
+
+
+def test_an_offer_sold_out_while_the_code_is_typed_says_so_with_similar_ones(client, db, shop_with_code):
+    laptop = shop_with_code["laptop"]
+    other = factories.code(categories=("computer",))[0]
+    reservations.reserve(other, laptop.offer_key, method=PaymentMethod.COUNTER)  # the last one goes
+    db.session.commit()
+    response = enter(client, shop_with_code["clear"], offer=laptop.offer_key)
+    assert response.headers["Location"].endswith(f"/reserve/offer/{laptop.offer_key}")
+    sold_out = client.get(response.headers["Location"], headers=EN)
+    assert sold_out.status_code == 410
+    # A key that never existed, or anything else, leads to "My code" as before.
+    for offer in ("0" * 16, "not a key"):
+        assert enter(client, shop_with_code["clear"], offer=offer).headers["Location"].endswith("/reserve/me")

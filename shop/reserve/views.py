@@ -96,7 +96,8 @@ def enter_code():
         else:
             session[CODE_SESSION_KEY] = code.id
             offer = form.offer.data
-            if offer and catalog.get_offer(offer) is not None:
+            # Back to the offer, on sale or sold out meanwhile (that page then offers similar ones).
+            if offer and looks_like_offer_key(offer) and catalog.offer_category(offer) is not None:
                 return redirect(url_for("reserve.confirm", offer_key=offer), code=303)
             then = form.then.data or ""
             if then.startswith(url_for("reserve.join_waitlist")) and "//" not in then and "\\" not in then:
