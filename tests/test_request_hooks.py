@@ -2,6 +2,7 @@
 the same outcome (the limits, headers, languages and session cookie of the other tests)."""
 
 import flask_wtf.i18n
+import pytest
 from babel import support
 from flask import render_template_string
 from flask.sessions import SecureCookieSessionInterface
@@ -10,6 +11,13 @@ from flask_babel import force_locale
 from shop import i18n
 from shop.extensions import limiter
 from shop.security import CSP
+
+
+@pytest.fixture(autouse=True)
+def limits_on(app, monkeypatch):
+    """The limiter is one object per process: a live server started earlier in this worker (the
+    browser tests turn limits off) leaves it disabled. These tests are about the limits being on."""
+    monkeypatch.setattr(limiter, "enabled", True)
 
 
 def _count_calls(monkeypatch, owner, name):
