@@ -99,12 +99,18 @@ def _empty_tables() -> None:
 
 @pytest.fixture(autouse=True)
 def fresh_counters(app):
-    """Rate limits and the page cache are on, as in production; each test starts empty."""
-    limiter.reset()
-    app.extensions["page_cache"].clear()
+    """Rate limits and the page cache are on, as in production; each test starts empty (the
+    worker's own fallback counters too, used while a shared storage cannot be reached)."""
+    from shop import ratelimits
+
+    def empty():
+        limiter.reset()
+        ratelimits._fallback.storage.reset()
+        app.extensions["page_cache"].clear()
+
+    empty()
     yield
-    limiter.reset()
-    app.extensions["page_cache"].clear()
+    empty()
 
 
 @pytest.fixture
