@@ -39,6 +39,15 @@ class Memo:
             self._values.clear()
 
 
+def of_app(name: str, size: int) -> Memo:
+    """The current app's memo called `name` (made on first use): tests make several apps, and a
+    part rendered by one must never be served by another."""
+    from flask import current_app
+
+    extensions = current_app.extensions
+    return extensions.get(name) or extensions.setdefault(name, Memo(size))
+
+
 def memoized_url_for(app, size: int = 8192):
     """`url_for` for templates, each address built once per set of arguments and script root.
 

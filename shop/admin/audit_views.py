@@ -15,7 +15,7 @@ from shop.forms import IntegerField, Optional
 from shop.admin.views import admin_only, bp
 from shop.extensions import db
 from shop.models import Organisation
-from shop.models.types import utcnow
+from shop.models.types import MAX_ROW_ID, utcnow
 from shop.services import audit, csvfile
 
 PAGE_SIZE = 50
@@ -83,7 +83,7 @@ class AuditFilterForm(FlaskForm):
     actor = StringField(_l("Who (e-mail address)"), validators=[Optional(), Length(max=254)])
     action = SelectField(_l("Action"), validators=[Optional()])
     target_type = SelectField(_l("Concerning"), validators=[Optional()])
-    target_id = IntegerField(_l("Reference"), validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
+    target_id = IntegerField(_l("Reference"), validators=[Optional(), NumberRange(min=1, max=MAX_ROW_ID)])
     organisation = SelectField(_l("Structure"), validators=[Optional()])
 
     def __init__(self, *args, organisations=(), **kwargs):

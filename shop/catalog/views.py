@@ -6,7 +6,7 @@ from markupsafe import Markup
 
 from shop.catalog.forms import CatalogFilterForm
 from shop.i18n import current_language
-from shop.memo import Memo
+from shop import memo
 from shop.models.stock import looks_like_offer_key
 from shop.pagecache import cached_page, page_shows
 from shop.services import catalog, devices, photos
@@ -50,10 +50,6 @@ def index():
 FILTER_FORMS, OFFER_CARDS = "catalog_filter_forms", "catalog_offer_cards"
 
 
-def _memo(name: str, size: int) -> Memo:
-    return current_app.extensions.get(name) or current_app.extensions.setdefault(name, Memo(size))
-
-
 def _filter_form(form: CatalogFilterForm) -> Markup:
     """The filter form, kept by what the form shows (see `rendering_key`): the same few hundred
     combinations come back again and again, and the fields' macros were a third of the page."""
@@ -62,15 +58,15 @@ def _filter_form(form: CatalogFilterForm) -> Markup:
         return macro(form, url_for("catalog.index"), form.errors or request.args)
 
     key = (current_language(), request.script_root, bool(request.args), form.rendering_key())
-    return _memo(FILTER_FORMS, 1024).get(key, render)
+    return memo.of_app(FILTER_FORMS, 1024).get(key, render)
 
 
 def _offer_card():
     """The card of an offer in the list, kept by the offer's every field (its count and price
     too): a catalog page shows up to 24, the same offers on many pages and filters."""
-    memo, macro = _memo(OFFER_CARDS, 4096), get_template_attribute("_macros/shop.html", "offer_card")
+    cards, macro = memo.of_app(OFFER_CARDS, 4096), get_template_attribute("_macros/shop.html", "offer_card")
     language, root = current_language(), request.script_root
-    return lambda offer: memo.get((language, root, offer), lambda: macro(offer))
+    return lambda offer: cards.get((language, root, offer), lambda: macro(offer))
 
 
 @bp.get("/offer/<offer_key>")

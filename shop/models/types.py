@@ -7,6 +7,15 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 
+# Row ids are integers (32-bit on PostgreSQL): a number outside 1..MAX_ROW_ID from a form or a URL
+# names no row, and must not reach the database, whose integer would overflow.
+MAX_ROW_ID = 2**31 - 1
+
+
+def is_row_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ROW_ID
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 

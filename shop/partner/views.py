@@ -389,7 +389,7 @@ def _reserved_on_behalf(code, reserve, back: str | None = None):
             return _no_store(render_template(
                 "partner/choose_time.html", point=point, person=code.beneficiary, form=ActionForm(),
                 action=request.path, back=back, message=None if isinstance(error, slots.TimeRequired) else error.message,
-                days=slots.choices_before(point, until=utcnow() + reservations.pickup_window()),
+                days=reservations.times_to_choose(point).days,
             )), 200 if isinstance(error, slots.TimeRequired) else 422
         if isinstance(error, NotFound):
             abort(404)

@@ -176,8 +176,7 @@ def confirm(offer_key: str):
     allowed = code.allows(offer.category)
     point = catalog.get_pickup_point(offer.pickup_point_id)
     return render_template("reserve/confirm.html", offer=offer, form=form, code=code, allowed=allowed, point=point,
-                           slot_days=slots.choices_before(point, until=utcnow() + reservations.pickup_window())
-                           if point and allowed else None), status
+                           times=reservations.times_to_choose(point) if point and allowed else None), status
 
 
 def _own_reservation(number: str):
@@ -353,5 +352,4 @@ def turn(token: str):
     entry = waitlist.by_token(token)
     point = catalog.get_pickup_point(entry.device.pickup_point_id) if entry.device else None
     return render_template("reserve/turn.html", entry=entry, form=form, known=known, now=utcnow(), point=point,
-                           slot_days=slots.choices_before(point, until=utcnow() + reservations.pickup_window())
-                           if point else None), status
+                           times=reservations.times_to_choose(point) if point else None), status

@@ -202,6 +202,12 @@ def reserve(code: EligibilityCode, offer_key: str, *, method: PaymentMethod, now
     raise Conflict(_l("Many people are reserving right now. Please try again."))
 
 
+def times_to_choose(point, now: datetime | None = None) -> "slots.TimesToChoose | None":
+    """The pickup times a reservation made now at `point` can take (before its pickup deadline)."""
+    now = now or utcnow()
+    return slots.choices_before(point, until=now + pickup_window(), now=now)
+
+
 def reserve_again(missed: Reservation, *, actor: User | None = None, now: datetime | None = None,
                   slot_id: int | None = None) -> Reservation:
     """A pickup nobody came for: the same offer again, with the same code, paid at the counter.

@@ -24,7 +24,7 @@ from shop.models import (
     OfferRow, PickupPoint, PickupSlot, Reservation, ReservationStatus, SlotClosure, SlotMode, SlotTemplate,
     User,
 )
-from shop.models.types import utcnow
+from shop.models.types import is_row_id, utcnow
 from shop.services import audit, notifications, outbox
 from shop.services.errors import Conflict, DomainError, NotFound
 from shop.services.tx import atomic
@@ -288,12 +288,25 @@ def choices(reservation: Reservation, now: datetime | None = None) -> list[list[
     return _by_day(free_slots(reservation.pickup_point_id, until=reservation.held_until, now=now))
 
 
-def choices_before(point: PickupPoint, *, until: datetime, now: datetime | None = None) -> list[list[PickupSlot]] | None:
-    """The free slots of a point before `until`, grouped by day, for a reservation still to be made;
-    None when the point takes no pickup times."""
+@dataclass
+class TimesToChoose:
+    """The times a reservation still to be made can take at a point, and whether it must take one."""
+
+    days: list[list[PickupSlot]]  # free slots grouped by day (Paris), soonest first
+    required: bool
+
+    @property
+    def reservable(self) -> bool:
+        """False at a point that requires a time and has none free: nobody can reserve there now."""
+        return bool(self.days) or not self.required
+
+
+def choices_before(point: PickupPoint, *, until: datetime, now: datetime | None = None) -> TimesToChoose | None:
+    """The free slots of a point before `until` (the pickup deadline), for a reservation still to
+    be made; None when the point takes no pickup times."""
     if mode(point) == SlotMode.OFF:
         return None
-    return _by_day(free_slots(point.id, until=until, now=now))
+    return TimesToChoose(_by_day(free_slots(point.id, until=until, now=now)), mode(point) == SlotMode.REQUIRED)
 
 
 def offers_slots(reservation: Reservation, now: datetime | None = None) -> bool:
@@ -355,7 +368,7 @@ def _take(reservation: Reservation, slot_id: int, *, until: datetime, now: datet
     given back. Any refusal undoes all three (the caller's transaction)."""
     where = dict(field="slot", point_id=reservation.pickup_point_id)  # so a page can offer the times again
     # An id from a form: anything but a plausible row id (None, 2**63…) is simply not offered.
-    slot = db.session.get(PickupSlot, slot_id) if isinstance(slot_id, int) and 0 < slot_id < 2**31 else None
+    slot = db.session.get(PickupSlot, slot_id) if is_row_id(slot_id) else None
     if slot is None or slot.pickup_point_id != reservation.pickup_point_id:
         raise NotFound(_l("This time is not offered at your pickup point."), **where)
     if slot.starts_at <= now:

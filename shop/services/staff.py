@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
 from shop.models import PickupPoint, Reservation, ReservationStatus, Role, User
-from shop.models.types import utcnow
+from shop.models.types import is_row_id, utcnow
 from shop.services.errors import NotFound
 
 R = ReservationStatus
@@ -136,7 +136,7 @@ class StaffScope:
         ids = sorted({int(i) for i in device_ids})
         if not ids:
             return []
-        if not all(0 < i < 2**31 for i in ids):  # no such row (and PostgreSQL's integer would overflow)
+        if not all(is_row_id(i) for i in ids):
             raise NotFound(_l("Page not found"))
         found = list(db.session.scalars(sa.select(Device).where(Device.id.in_(ids),
                                                                 Device.pickup_point_id.in_(self._point_ids()))
