@@ -14,7 +14,7 @@ from flask_babel import force_locale
 from markupsafe import escape
 from wtforms.i18n import messages_path
 
-from shop.catalog.views import FILTER_FORMS
+from shop.catalog.views import FILTER_FORMS, FILTER_READINGS
 from shop.memo import Memo, memoized_url_for
 from shop.models import Category, Role
 from tests import factories
@@ -24,9 +24,11 @@ from tests.factories import without_bdi
 @pytest.fixture
 def uncached(app, monkeypatch):
     monkeypatch.setitem(app.config, "PAGE_CACHE", False)
-    app.extensions.pop(FILTER_FORMS, None)
+    for name in (FILTER_FORMS, FILTER_READINGS):
+        app.extensions.pop(name, None)
     yield
-    app.extensions.pop(FILTER_FORMS, None)
+    for name in (FILTER_FORMS, FILTER_READINGS):
+        app.extensions.pop(name, None)
 
 
 def _filter_form(html: str) -> str:
@@ -61,8 +63,10 @@ def test_a_filter_form_kept_rendered_is_the_form_rendered_anew(client, db, app, 
     urls = ["/catalog", "/catalog?category=laptop&max_price=150", "/catalog?max_price=abc", "/catalog?page=2"]
     first = {url: client.get(url, headers={"Accept-Language": "ar"}).data for url in urls}
     assert len(app.extensions[FILTER_FORMS]) == len(urls)
+    assert len(app.extensions[FILTER_READINGS]) == len(urls)
     again = {url: client.get(url, headers={"Accept-Language": "ar"}).data for url in urls}
     app.extensions[FILTER_FORMS].clear()
+    app.extensions[FILTER_READINGS].clear()
     anew = {url: client.get(url, headers={"Accept-Language": "ar"}).data for url in urls}
     assert first == again == anew
 

@@ -329,6 +329,7 @@ class OfferRow(db.Model):
         sa.CheckConstraint("listed >= 0", name="listed_not_negative"),
         sa.CheckConstraint("held >= 0", name="held_not_negative"),
         sa.Index("ix_offers_category_price", "category", "price_cents"),
+        sa.Index("ix_offers_price", "price_cents", "offer_key"),  # the catalog's order: a page stops early
     )
 
     offer_key: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
