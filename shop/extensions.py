@@ -59,9 +59,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn) -> None:
     if conn.dialect.name == "sqlite":
-        # Straight to the driver: through SQLAlchemy's execution path this one word cost as much
-        # Python as the catalog's pickup-points query (every request that reads SQLite begins so).
-        conn.connection.driver_connection.execute(f"BEGIN {sqlite_begin_mode.get()}")
+        conn.exec_driver_sql(f"BEGIN {sqlite_begin_mode.get()}")
 
 
 def rollback_quietly() -> None:

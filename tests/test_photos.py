@@ -13,7 +13,7 @@ from flask_babel import force_locale
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from shop.models import AuditEntry, DevicePhoto, DeviceStatus, Role
+from shop.models import AuditEntry, Device, DevicePhoto, DeviceStatus, Role
 from shop.services import catalog, photos
 from shop.services.errors import DomainError
 from tests import factories
@@ -278,6 +278,50 @@ def test_photos_cost_the_catalog_no_extra_query(client, db, shop, count_queries)
             assert "/photos/" in client.get(url).text
         counts[url] = counter.count
     assert counts == {"/catalog": 3, f"/offer/{shop['device'].offer_key}": 3}  # as without photos (test_catalog.py)
+
+
+def test_the_database_counts_each_units_photos_whoever_writes_them(db, shop):
+    """`photo_count` (what the catalog's cover reads, by a partial index) is kept by triggers: the
+    service, hand-written SQL, a photo moved to another unit and a unit deleted with its photos."""
+    device, twin = shop["device"], factories.device(point=shop["metz"], model="ThinkPad Photo")
+    db.session.commit()
+
+    def counts():
+        recount = (sa.select(sa.func.count()).select_from(DevicePhoto.__table__)
+                   .where(DevicePhoto.device_id == Device.id).scalar_subquery())
+        return {row.id: (row.photo_count, row.recount) for row in
+                db.session.execute(sa.select(Device.id, Device.photo_count, recount.label("recount")))}
+
+    first = photos.add_photo(device, png(), actor=shop["staff"])
+    photos.add_photo(device, png(), actor=shop["staff"])
+    db.session.commit()
+    assert counts() == {device.id: (2, 2), twin.id: (0, 0)}
+    db.session.execute(sa.update(DevicePhoto).where(DevicePhoto.id == first.id).values(device_id=twin.id))
+    assert counts() == {device.id: (1, 1), twin.id: (1, 1)}
+    db.session.execute(sa.delete(DevicePhoto).where(DevicePhoto.device_id == device.id))
+    assert counts() == {device.id: (0, 0), twin.id: (1, 1)}
+    db.session.rollback()
+    assert counts() == {device.id: (2, 2), twin.id: (0, 0)}
+    db.session.execute(sa.delete(Device).where(Device.id == device.id))  # its photos go with it
+    assert counts() == {twin.id: (0, 0)}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DevicePhoto.__table__)) == 0
+
+
+def test_the_cover_is_the_first_photographed_unit_on_sale(client, db, shop):
+    first, second = shop["device"], factories.device(point=shop["metz"], model="ThinkPad Photo")
+    third = factories.device(point=shop["metz"], model="ThinkPad Photo")
+    db.session.commit()
+    photos.add_photo(third, png(), actor=shop["staff"])
+    photos.add_photo(second, png(), actor=shop["staff"])
+    db.session.commit()
+    tokens = {photo.device_id: photo.token for photo in db.session.scalars(sa.select(DevicePhoto))}
+    assert catalog.get_offer(first.offer_key).photo.token == tokens[second.id]
+    second.status = DeviceStatus.SOLD
+    db.session.commit()
+    assert catalog.get_offer(first.offer_key).photo.token == tokens[third.id]
+    third.status = DeviceStatus.SOLD
+    db.session.commit()
+    assert catalog.get_offer(first.offer_key).photo is None  # the unit left on sale has none
 
 
 def test_files_follow_the_transaction(db, shop):

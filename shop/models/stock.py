@@ -143,6 +143,9 @@ class Device(db.Model):
         sa.Index("ix_devices_status_category_price", "status", "category", "price_cents"),
         sa.Index("ix_devices_status_held_until", "status", "held_until"),
         sa.Index("ix_devices_offer_key_status", "offer_key", "status"),
+        # The photographed units of an offer, for its cover photo (shop.services.catalog).
+        sa.Index("ix_devices_photographed", "offer_key", "id",
+                 sqlite_where=sa.text("photo_count > 0"), postgresql_where=sa.text("photo_count > 0")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -173,6 +176,9 @@ class Device(db.Model):
     # While `reserved`: until when the unit is held. Past that moment the unit is available again,
     # even if no job has run yet (see Device.available()).
     held_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How many photos the unit has: kept by triggers on device_photos (migration d4b8e2f7a913), never
+    # written from Python.
+    photo_count: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

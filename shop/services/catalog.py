@@ -163,11 +163,13 @@ def _page_statement(fields: tuple, descending: bool, first_at_point: bool = Fals
                           _offers.c.offer_key)
         .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")).subquery("page")
     )
-    # The cover: the first photo of the offer's first available unit that has one.
+    # The cover: the first photo of the offer's first available unit that has one. Only the
+    # photographed units are read (the partial index ix_devices_photographed), not every unit.
     cover = (
         sa.select(_photos.c.id)
         .join(_devices, _devices.c.id == _photos.c.device_id)
-        .where(_devices.c.offer_key == page.c.offer_key, Device.available(now, _devices.c))
+        .where(_devices.c.offer_key == page.c.offer_key, _devices.c.photo_count > 0,
+               Device.available(now, _devices.c))
         .order_by(_devices.c.id, _photos.c.position, _photos.c.id)
         .limit(1)
         .correlate(page)
