@@ -324,6 +324,23 @@ def test_the_cover_is_the_first_photographed_unit_on_sale(client, db, shop):
     assert catalog.get_offer(first.offer_key).photo is None  # the unit left on sale has none
 
 
+def test_the_cover_is_found_through_the_photographed_units_only(db, shop):
+    """The page statement, as sent, reaches the cover through the partial index: without the
+    index's condition, SQLite walks every unit of each offer (PostgreSQL's plan depends on its
+    statistics; `bench/README.md` shows it uses the same index)."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan is fixed by the schema; PostgreSQL's by its statistics")
+    statement, params = catalog._statement(catalog.OfferFilters())
+    params.update(now=catalog.utcnow(), limit=24, offset=0)
+    compiled = statement.compile(dialect=db.engine.dialect)
+    values = compiled.construct_params(params)
+    values = [values[name] for name in compiled.positiontup]
+    values = [v.isoformat(sep=" ") if hasattr(v, "isoformat") else v for v in values]
+    driver = db.session.connection().connection.driver_connection
+    plan = [row[3] for row in driver.execute(f"EXPLAIN QUERY PLAN {compiled}", values)]
+    assert any("USING INDEX ix_devices_photographed" in step for step in plan), plan
+
+
 def test_files_follow_the_transaction(db, shop):
     """A photo whose transaction rolls back leaves no file; a deletion rolled back keeps them."""
     device, folder = shop["device"], shop["uploads"]

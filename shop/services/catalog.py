@@ -164,11 +164,13 @@ def _page_statement(fields: tuple, descending: bool, first_at_point: bool = Fals
         .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")).subquery("page")
     )
     # The cover: the first photo of the offer's first available unit that has one. Only the
-    # photographed units are read (the partial index ix_devices_photographed), not every unit.
+    # photographed units are read, by the partial index ix_devices_photographed. Its condition is
+    # sent with a literal 0: PostgreSQL's generic plan for a prepared statement cannot prove the
+    # index's condition from a bound parameter.
     cover = (
         sa.select(_photos.c.id)
         .join(_devices, _devices.c.id == _photos.c.device_id)
-        .where(_devices.c.offer_key == page.c.offer_key, _devices.c.photo_count > 0,
+        .where(_devices.c.offer_key == page.c.offer_key, _devices.c.photo_count > sa.literal_column("0"),
                Device.available(now, _devices.c))
         .order_by(_devices.c.id, _photos.c.position, _photos.c.id)
         .limit(1)

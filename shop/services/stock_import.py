@@ -468,7 +468,7 @@ def check_items(items: list[dict], *, pickup_point: PickupPoint) -> Checked:
 def insert_checked(checked: Checked, *, pickup_point: PickupPoint, actor) -> list[int]:
     """Insert checked rows with bulk statements (a constant number of them); returns the new ids."""
     now = utcnow()
-    device_columns = [c.name for c in Device.__table__.columns if c.name not in ("id", "held_until")]
+    device_columns = [c.name for c in Device.__table__.columns if c.name not in ("id", "held_until", "photo_count")]
     device_rows = [
         {**{name: row.get(name) for name in device_columns}, "created_at": now, "updated_at": now,
          "passport_token": new_passport_token()}
