@@ -24,7 +24,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop import config as config_module
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, rollback_quietly, sqlite_begin_mode
-from shop.models.types import render_item
+from shop.models.types import RowIdConverter, render_item
 from shop.pagecache import PageCache, serve_from_cache
 from shop import accesslog, errorreports, i18n, memo, observe, ratelimits
 from shop.i18n import current_language, language_list, select_locale, text_direction
@@ -94,6 +94,9 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"
 
+    # Every <int:…> in a URL is a row id: a number no row can have is a 404 at routing, before any
+    # view hands it to the database (whose integer would overflow: a 500).
+    app.url_map.converters["int"] = RowIdConverter
     from shop import admin, auth, catalog, impact, pages, partner, payments, reserve, sms, staff
 
     # Each area's package imports all its route modules (see its __init__.py).

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from flask import url_for
 from flask_babel import force_locale, gettext
+from werkzeug.routing import IntegerConverter
 
 from shop import config
 from shop.models import (
@@ -260,3 +261,30 @@ def test_a_device_id_outside_the_integer_range_is_not_found_on_the_bulk_form(app
     for device in ("-2147483649", "9223372036854775808", "0"):
         response = client.post("/staff/stock/bulk", data={"action": "labels", "device": device})
         assert response.status_code in (404, 422), (device, response.status_code)
+
+
+# --- Ids in URLs -------------------------------------------------------------------------------
+
+def _with_id(app, args, number):
+    """Every route that takes an integer id, with `number` in each id and the world's other values."""
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            ids = {name for name, c in rule._converters.items() if isinstance(c, IntegerConverter)}
+            if ids:
+                url = url_for(rule.endpoint, **{name: number if name in ids else args[name] for name in rule.arguments})
+                for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                    yield method, url
+
+
+@pytest.mark.parametrize("visitor", ["worker_a", "partner_admin_a", "staff", "admin"])
+@pytest.mark.parametrize("number", [10**20, 2**31, 0])
+def test_an_impossible_id_in_any_url_is_a_404_not_a_500(app, db, world, visitor, number):  # noqa: F811
+    client = app.test_client()
+    assert factories.sign_in(client, world["people"][visitor].email, PASSWORD).status_code == 303
+    problems = []
+    for method, url in _with_id(app, world["args"], number):
+        response = client.open(url, method=method, data={"reason": "x"} if method == "POST" else None)
+        response.close()
+        if response.status_code != 404:
+            problems.append(f"{method} {url}: {response.status_code}")
+    assert not problems, "\n".join(problems)

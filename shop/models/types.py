@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
+from werkzeug.routing import IntegerConverter
 
 
 # Row ids are integers (32-bit on PostgreSQL): a number outside 1..MAX_ROW_ID from a form or a URL
@@ -14,6 +15,13 @@ MAX_ROW_ID = 2**31 - 1
 
 def is_row_id(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ROW_ID
+
+
+class RowIdConverter(IntegerConverter):
+    """The URL converter for `<int:…>`: only plausible row ids match, anything else is a 404."""
+
+    def __init__(self, map, fixed_digits=0, min=1, max=MAX_ROW_ID, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def utcnow() -> datetime:
