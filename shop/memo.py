@@ -1,8 +1,9 @@
 """A small bounded memo for what a page shows that does not change between requests.
 
 Each worker keeps its own. The key must hold everything the value depends on (the language, the
-values of the request, the rows it shows); nothing that depends on the stock goes in one, the
-page cache (`shop.pagecache`) handles that with the catalog's versions.
+values of the request, the rows it shows, as read in this request): a value from the stock is
+kept only under the values it was made from, so a change in the database makes another key, never
+a stale value. Whole pages are the page cache's (`shop.pagecache`), with the catalog's versions.
 """
 
 import threading

@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from shop.categories import facts as category_facts
 from shop.extensions import db
+from shop.memo import Memo
 from shop.models import (
     Category, Device, DevicePhoto, DeviceStatus, Grade, KeyboardLayout, OfferRow, PickupPoint,
 )
@@ -232,19 +233,13 @@ def _to_offer(row) -> Offer:
 
 # The same offers come back on many pages and filters: each distinct row becomes an Offer once per
 # process (an Offer is frozen, and its row holds every value it shows, so a changed offer is a new
-# row). Emptied when full; a plain dict is read without a lock.
-_offer_of_row: dict[tuple, Offer] = {}
-_OFFER_OF_ROW_MAX = 20_000
+# row, never a stale Offer).
+_offers_by_row = Memo(20_000)
 
 
 def _offer(row) -> Offer:
-    key = tuple(row)[1:]  # the first column is the page's total, not the offer's
-    offer = _offer_of_row.get(key)
-    if offer is None:
-        if len(_offer_of_row) >= _OFFER_OF_ROW_MAX:
-            _offer_of_row.clear()
-        offer = _offer_of_row[key] = _to_offer(row)
-    return offer
+    # The first column is the page's total, not the offer's.
+    return _offers_by_row.get(tuple(row)[1:], lambda: _to_offer(row))
 
 
 def list_offers(filters: OfferFilters, *, page: int = 1, per_page: int = 24, now=None) -> OfferPage:
