@@ -134,6 +134,9 @@ def axe(axe_source):
     """
 
     def run(page) -> list[dict]:
+        # A click that follows a link returns once the next page has started loading: its
+        # document may not have a <head> yet to take the script.
+        page.wait_for_load_state("load")
         if not page.evaluate("typeof window.axe !== 'undefined'"):
             page.add_script_tag(content=axe_source)
         results = page.evaluate(

@@ -121,6 +121,7 @@ def test_staff_erasure_pages(new_axe_context, axe):
     page = new_axe_context(locale="fr-FR").new_page()
     sign_in(page, "staff@example.org", r"/staff/$")
     page.locator("nav.subnav a[href='/staff/erasures']").click()
+    expect(page).to_have_url(re.compile(r"/staff/erasures$"))
     assert_accessible(axe, page, "erasure form")
     page.locator("form.form button[type=submit]").click()
     expect(page.locator(".error-summary")).to_be_visible()

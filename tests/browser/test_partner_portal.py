@@ -117,6 +117,7 @@ def test_edit_page_has_no_wcag_violation(worker_page, axe):
     page = worker_page
     page.goto("/partner/")
     page.locator("tbody a", has_text="Oleksandr").click()
+    expect(page).to_have_url(re.compile(r"/partner/beneficiaries/\d+$"))
     assert_accessible(axe, page, "beneficiary page with codes")
     page.locator("a[href$='/edit']").click()
     expect(page.locator("#display_name")).to_have_value("Oleksandr")

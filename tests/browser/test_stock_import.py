@@ -104,6 +104,7 @@ def test_price_grid_and_pickup_point_form(admin_page, axe):
     expect(page.locator("main table")).to_contain_text("Emmaüs Connect Metz")
     assert_accessible(axe, page, "pickup points")
     page.locator("main a[href='/admin/pickup-points/new']").click()
+    expect(page).to_have_url(re.compile(r"/admin/pickup-points/new$"))
     assert_accessible(axe, page, "new pickup point")
     page.fill("#name", "Point test navigateur")
     page.fill("#address", "2 rue des Tests")
