@@ -72,9 +72,16 @@ def test_every_response_carries_a_request_id_and_a_sane_one_given_is_kept(client
     assert "fake" not in forged and len(forged) == 32
 
 
-def test_json_log_lines_carry_time_level_logger_and_the_request_id(client, log_lines):
+def _a_cron_command_late(db):
+    _all_crons_ran(db)
+    db.session.merge(CronRun(command="deliver", last_success_at=utcnow() - timedelta(hours=1)))
+    db.session.commit()
+
+
+def test_json_log_lines_carry_time_level_logger_and_the_request_id(client, db, log_lines):
+    _a_cron_command_late(db)
     lines = log_lines(observe.JsonFormatter())
-    response = client.get("/readyz", headers={"X-Request-ID": "probe-000123"})  # cron never ran: logged
+    response = client.get("/readyz", headers={"X-Request-ID": "probe-000123"})  # deliver is late: logged
     assert response.status_code == 503
     entry = json.loads(lines[-1])
     assert entry["request_id"] == "probe-000123" == response.headers["X-Request-ID"]
@@ -82,7 +89,8 @@ def test_json_log_lines_carry_time_level_logger_and_the_request_id(client, log_l
     assert entry["time"].endswith("+00:00") and "cron" in entry["message"]
 
 
-def test_text_log_lines_say_time_level_request_id_and_logger(client, log_lines):
+def test_text_log_lines_say_time_level_request_id_and_logger(client, db, log_lines):
+    _a_cron_command_late(db)
     lines = log_lines()
     client.get("/readyz", headers={"X-Request-ID": "probe-000456"})
     assert " WARNING [probe-000456] shop.health: Not ready: cron failing" in lines[-1]
@@ -99,6 +107,30 @@ def test_readyz_is_ok_when_everything_is_and_names_a_late_cron_command(client, d
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json["failed"] == ["cron"] and response.json["checks"]["cron"]["late"] == ["purge"]
+
+
+def test_a_new_installation_is_ready_and_a_command_is_late_only_once_its_first_run_is_due(client, db):
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CronRun)) == 0
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json  # nothing ran yet, nothing is due yet
+    db.session.expire_all()
+    expected = {row.command: row.expected_since for row in db.session.scalars(sa.select(CronRun))}
+    assert set(expected) == set(cronruns.SCHEDULE) and all(expected.values())
+    later = utcnow() + timedelta(minutes=6)  # deliver's period (5 minutes) has passed, not the others'
+    assert [run["command"] for run in cronruns.status(later) if not run["on_time"]] == ["deliver"]
+    assert client.get("/readyz").status_code == 200  # looking again does not move the start
+    db.session.expire_all()
+    assert {row.command: row.expected_since for row in db.session.scalars(sa.select(CronRun))} == expected
+
+
+def test_a_command_that_fails_before_it_ever_succeeded_is_late_at_once(app, client, db, monkeypatch):
+    from shop.services import retention
+
+    assert client.get("/readyz").status_code == 200
+    monkeypatch.setattr(retention, "purge", lambda: (_ for _ in ()).throw(RuntimeError("disk full")))
+    assert app.test_cli_runner().invoke(args=["purge"]).exit_code != 0
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.json["checks"]["cron"]["late"] == ["purge"]
 
 
 def test_readyz_fails_when_migrations_are_behind(client, db):
@@ -177,7 +209,8 @@ def test_cron_commands_record_their_runs_and_failures(app, db, tmp_path):
     db.session.expire_all()
     runs = {run["command"]: run for run in cronruns.status()}
     assert runs["expire-holds"]["on_time"] and runs["expire-holds"]["last_seconds"] is not None
-    assert not runs["purge"]["on_time"] and runs["purge"]["last_success_at"] is None
+    assert runs["purge"]["last_success_at"] is None  # never ran: expected from now, so not late yet
+    assert runs["purge"]["on_time"] and not {r["command"]: r for r in cronruns.status(utcnow() + timedelta(hours=27))}["purge"]["on_time"]
     if result.exit_code != 0:  # a backup into a folder that does not exist
         assert runs["backup"]["last_failure_at"] is not None and runs["backup"]["last_error"]
         assert not runs["backup"]["on_time"]
@@ -346,7 +379,8 @@ def test_the_admin_system_page_shows_version_database_redis_cron_and_failures(ap
                            dedupe_key="k1", status=MessageStatus.FAILED))
     db.session.merge(CronRun(command="expire-holds", last_success_at=utcnow()))
     db.session.merge(CronRun(command="backup", last_failure_at=utcnow(), last_error="pg_dump: connection refused"))
-    admin = factories.user(Role.ADMIN)
+    db.session.merge(CronRun(command="purge", expected_since=utcnow() - timedelta(days=2)))  # never ran, due
+    admin = factories.user(Role.ADMIN)  # "deliver" has no row: expected from this first look, not late yet
     db.session.commit()
     factories.sign_in(client, admin.email)
     page = client.get("/admin/system", headers={"Accept-Language": "en"})
@@ -355,7 +389,7 @@ def test_the_admin_system_page_shows_version_database_redis_cron_and_failures(ap
     assert "Reachable" in html and "Up to date" in html
     assert "Not configured: each worker counts rate limits on its own." in html
     assert "pg_dump: connection refused" in html and "Never" in html
-    assert html.count("On time") == 1 and html.count("Late") == 3
+    assert html.count("On time") == 2 and html.count("Late") == 2
     assert ">1</bdi></a>" in html  # one failed message, linked to the messages page
     french = client.get("/admin/system", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert "Système" in french

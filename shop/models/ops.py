@@ -20,3 +20,6 @@ class CronRun(db.Model):
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(sa.String(300))
     last_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    # When the shop first expected the command (the row's creation): a command that never
+    # succeeded is late once its period has passed since then, or as soon as it fails.
+    expected_since: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -27,16 +27,17 @@ SCHEDULE: dict[str, timedelta] = {
 
 def _write(command: str, **values) -> None:
     """Upsert the command's row in a connection of its own: a run is recorded even when the
-    command's own transaction is rolled back."""
+    command's own transaction is rolled back. A new row says since when the command is expected."""
     table = CronRun.__table__
     with db.engine.begin() as conn:
-        if conn.execute(table.update().where(table.c.command == command).values(**values)).rowcount:
+        if values and conn.execute(table.update().where(table.c.command == command).values(**values)).rowcount:
             return
         try:
             with conn.begin_nested():
-                conn.execute(table.insert().values(command=command, **values))
+                conn.execute(table.insert().values(command=command, expected_since=utcnow(), **values))
         except IntegrityError:  # another run inserted the row meanwhile
-            conn.execute(table.update().where(table.c.command == command).values(**values))
+            if values:
+                conn.execute(table.update().where(table.c.command == command).values(**values))
 
 
 def _record(command: str, **values) -> None:
@@ -79,10 +80,27 @@ def scheduled(command: str):
     return decorate
 
 
+def on_time(row: CronRun | None, period: timedelta, now: datetime) -> bool:
+    """Succeeded within its period; or, never succeeded, never failed and expected for less than
+    its period (a new installation is not late before the first run is due)."""
+    if row is None:
+        return False
+    if row.last_success_at is not None:
+        return now - row.last_success_at <= period
+    return row.last_failure_at is None and row.expected_since is not None and now - row.expected_since <= period
+
+
 def status(now: datetime | None = None) -> list[dict]:
-    """Every scheduled command with its last runs and whether it succeeded within its period."""
-    now = now or utcnow()
+    """Every scheduled command with its last runs and whether it succeeded within its period.
+
+    A command without a row is expected from now on: its row is made (in a connection of its own),
+    so its first period starts at the first look, not at its first run."""
     rows = {row.command: row for row in db.session.scalars(sa.select(CronRun))}
+    now = now or utcnow()
+    for command in SCHEDULE:
+        if command not in rows:
+            _record(command)  # this transaction's snapshot may not see it: judged as expected from now
+            rows[command] = CronRun(command=command, expected_since=utcnow())
     report = []
     for command, period in SCHEDULE.items():
         row = rows.get(command)
@@ -94,6 +112,6 @@ def status(now: datetime | None = None) -> list[dict]:
             "last_failure_at": row.last_failure_at if row else None,
             "last_error": row.last_error if row else None,
             "last_seconds": row.last_seconds if row else None,
-            "on_time": success is not None and now - success <= period,
+            "on_time": on_time(row, period, now),
         })
     return report
