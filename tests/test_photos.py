@@ -3,6 +3,7 @@ under random names, served with long cache headers and shown in the catalog at n
 
 import io
 import os
+import random
 import re
 import time
 
@@ -24,7 +25,9 @@ FOUR_MB = 4 * 1024 * 1024
 
 def noisy_jpeg(width=3000, height=2000, grain=2, orientation=6) -> bytes:
     """A camera-like JPEG of about 5 MB: coloured noise, quality 95, EXIF with a GPS position."""
-    small = Image.frombytes("RGB", (width // grain, height // grain), os.urandom((width // grain) * (height // grain) * 3))
+    # Seeded noise: the same bytes, so the same file size and variant sizes, on every run.
+    noise = random.Random(f"{width}x{height}/{grain}").randbytes((width // grain) * (height // grain) * 3)
+    small = Image.frombytes("RGB", (width // grain, height // grain), noise)
     image = small.resize((width, height), Image.Resampling.BILINEAR)
     exif = Image.Exif()
     exif[0x0112] = orientation  # "rotate 90° to show upright"
