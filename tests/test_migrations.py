@@ -52,3 +52,26 @@ def test_migrations_build_exactly_the_models_schema_and_go_back_down(empty_datab
         flask_migrate.upgrade()
         assert _diff(db.engine) == []
         db.engine.dispose()
+
+
+def test_a_new_installation_expects_every_scheduled_command_from_its_migration(empty_database_url):
+    """/readyz is 200 on a shop just migrated: no command is due yet, and looking writes nothing."""
+    from datetime import timedelta
+
+    from shop.models.ops import CronRun
+    from shop.models.types import utcnow
+    from shop.services import cronruns
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url, "TESTING": True})
+    with app.app_context():
+        flask_migrate.upgrade()
+        expected = {row.command: row.expected_since for row in db.session.scalars(sa.select(CronRun))}
+        assert set(expected) == set(cronruns.SCHEDULE)  # a new command comes with a migration making its row
+        assert all(utcnow() - timedelta(minutes=5) < since <= utcnow() for since in expected.values())
+        db.session.rollback()
+        response = app.test_client().get("/readyz")
+        assert response.status_code == 200, response.json
+        later = utcnow() + timedelta(hours=27)  # every command's first period has passed
+        assert not any(run["on_time"] for run in cronruns.status(later))
+        db.session.rollback()
+        db.engine.dispose()

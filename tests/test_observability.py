@@ -109,23 +109,29 @@ def test_readyz_is_ok_when_everything_is_and_names_a_late_cron_command(client, d
     assert response.json["failed"] == ["cron"] and response.json["checks"]["cron"]["late"] == ["purge"]
 
 
-def test_a_new_installation_is_ready_and_a_command_is_late_only_once_its_first_run_is_due(client, db):
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(CronRun)) == 0
-    response = client.get("/readyz")
-    assert response.status_code == 200, response.json  # nothing ran yet, nothing is due yet
-    db.session.expire_all()
-    expected = {row.command: row.expected_since for row in db.session.scalars(sa.select(CronRun))}
-    assert set(expected) == set(cronruns.SCHEDULE) and all(expected.values())
+def _migrated_just_now(db):
+    """The rows the migration makes on a new installation: every command expected from now."""
+    for command in cronruns.SCHEDULE:
+        db.session.merge(CronRun(command=command, expected_since=utcnow()))
+    db.session.commit()
+
+
+def test_a_command_is_late_only_once_its_first_run_is_due_and_looking_writes_nothing(client, db):
+    _migrated_just_now(db)
+    assert client.get("/readyz").status_code == 200  # nothing ran yet, nothing is due yet
     later = utcnow() + timedelta(minutes=6)  # deliver's period (5 minutes) has passed, not the others'
     assert [run["command"] for run in cronruns.status(later) if not run["on_time"]] == ["deliver"]
-    assert client.get("/readyz").status_code == 200  # looking again does not move the start
-    db.session.expire_all()
-    assert {row.command: row.expected_since for row in db.session.scalars(sa.select(CronRun))} == expected
+    db.session.execute(sa.delete(CronRun).where(CronRun.command == "purge"))
+    db.session.commit()
+    response = client.get("/readyz")  # a command without a row is late; the check made no row
+    assert response.status_code == 503 and response.json["checks"]["cron"]["late"] == ["purge"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CronRun)) == len(cronruns.SCHEDULE) - 1
 
 
 def test_a_command_that_fails_before_it_ever_succeeded_is_late_at_once(app, client, db, monkeypatch):
     from shop.services import retention
 
+    _migrated_just_now(db)
     assert client.get("/readyz").status_code == 200
     monkeypatch.setattr(retention, "purge", lambda: (_ for _ in ()).throw(RuntimeError("disk full")))
     assert app.test_cli_runner().invoke(args=["purge"]).exit_code != 0
@@ -209,8 +215,7 @@ def test_cron_commands_record_their_runs_and_failures(app, db, tmp_path):
     db.session.expire_all()
     runs = {run["command"]: run for run in cronruns.status()}
     assert runs["expire-holds"]["on_time"] and runs["expire-holds"]["last_seconds"] is not None
-    assert runs["purge"]["last_success_at"] is None  # never ran: expected from now, so not late yet
-    assert runs["purge"]["on_time"] and not {r["command"]: r for r in cronruns.status(utcnow() + timedelta(hours=27))}["purge"]["on_time"]
+    assert runs["purge"]["last_success_at"] is None and not runs["purge"]["on_time"]  # no row: late
     if result.exit_code != 0:  # a backup into a folder that does not exist
         assert runs["backup"]["last_failure_at"] is not None and runs["backup"]["last_error"]
         assert not runs["backup"]["on_time"]
@@ -379,8 +384,8 @@ def test_the_admin_system_page_shows_version_database_redis_cron_and_failures(ap
                            dedupe_key="k1", status=MessageStatus.FAILED))
     db.session.merge(CronRun(command="expire-holds", last_success_at=utcnow()))
     db.session.merge(CronRun(command="backup", last_failure_at=utcnow(), last_error="pg_dump: connection refused"))
-    db.session.merge(CronRun(command="purge", expected_since=utcnow() - timedelta(days=2)))  # never ran, due
-    admin = factories.user(Role.ADMIN)  # "deliver" has no row: expected from this first look, not late yet
+    db.session.merge(CronRun(command="purge", expected_since=utcnow() - timedelta(hours=1)))  # not due yet
+    admin = factories.user(Role.ADMIN)  # "deliver" has no row: late
     db.session.commit()
     factories.sign_in(client, admin.email)
     page = client.get("/admin/system", headers={"Accept-Language": "en"})

@@ -93,14 +93,10 @@ def on_time(row: CronRun | None, period: timedelta, now: datetime) -> bool:
 def status(now: datetime | None = None) -> list[dict]:
     """Every scheduled command with its last runs and whether it succeeded within its period.
 
-    A command without a row is expected from now on: its row is made (in a connection of its own),
-    so its first period starts at the first look, not at its first run."""
+    Only reads: the rows are made by the migration that introduced each command (expected from
+    then on) and by its runs. A command without a row is late."""
     rows = {row.command: row for row in db.session.scalars(sa.select(CronRun))}
     now = now or utcnow()
-    for command in SCHEDULE:
-        if command not in rows:
-            _record(command)  # this transaction's snapshot may not see it: judged as expected from now
-            rows[command] = CronRun(command=command, expected_since=utcnow())
     report = []
     for command, period in SCHEDULE.items():
         row = rows.get(command)
