@@ -4,11 +4,28 @@ Each worker keeps its own. The key must hold everything the value depends on (th
 values of the request, the rows it shows, as read in this request): a value from the stock is
 kept only under the values it was made from, so a change in the database makes another key, never
 a stale value. Whole pages are the page cache's (`shop.pagecache`), with the catalog's versions.
+
+Memos count entries, not bytes, so nothing is kept for a request whose address is long (see
+`short_address`): a page's own address is a few dozen characters, and a crawler sending thousands
+of distinct 4 KB query strings grew a worker from 120 MB to over 500 MB when each was kept.
 """
 
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+
+
+# Characters of path and query string beyond which a request's parts and page are not kept. The
+# longest address the shop itself links to (a catalog filter with every field, page and sort) is
+# under 200.
+LONG_ADDRESS = 512
+
+
+def short_address() -> bool:
+    """This request's path and query string are short enough to be kept under."""
+    from flask import request
+
+    return len(request.path) + len(request.query_string) <= LONG_ADDRESS
 
 
 class Memo:
@@ -34,6 +51,10 @@ class Memo:
 
     def __len__(self) -> int:
         return len(self._values)
+
+    def keys(self) -> list:
+        with self._lock:
+            return list(self._values)
 
     def clear(self) -> None:
         with self._lock:
@@ -75,18 +96,22 @@ def memoized_url_for(app, size: int = 8192):
         except (RuntimeError, TypeError):  # outside a request; a list of values for one argument
             return plain(endpoint, **values)
         address = plain(endpoint, **values)
+        if not short_address():  # its values may hold the long address (a language link's `next`)
+            return address
         if len(built) >= size:
             built.clear()
         built[key] = address
         return address
 
+    url_for.built = built  # for the tests that check what is kept
     return url_for
 
 
 def kept_parts(app, size: int = 4096):
     """`{% call kept(name, *key, keep=…) %}…{% endcall %}` in a template: the part rendered once
     per language, script root and key, which must hold everything else the part shows. With
-    `keep` false (a signed-in person's menu, with its form token) it is rendered every time."""
+    `keep` false (a signed-in person's menu, with its form token) or a long address, it is
+    rendered every time."""
     from flask import request
 
     from shop.i18n import current_language
@@ -94,8 +119,9 @@ def kept_parts(app, size: int = 4096):
     parts = Memo(size)
 
     def kept(*key, keep: bool = True, caller):
-        if not keep:
+        if not keep or not short_address():
             return caller()
         return parts.get((current_language(), request.script_root, *key), caller)
 
+    kept.parts = parts  # for the tests that check what is kept
     return kept

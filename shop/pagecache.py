@@ -25,6 +25,7 @@ from flask_login import current_user
 from werkzeug.exceptions import NotFound
 
 from shop.i18n import current_language
+from shop.memo import short_address
 from shop.models.types import utcnow
 from shop.services import stock_version
 
@@ -79,6 +80,10 @@ class PageCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
+    def keys(self) -> list[tuple]:
+        with self._lock:
+            return list(self._entries)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -120,7 +125,7 @@ def serve_from_cache():
     """A before-request hook, run first: a cached page for an anonymous visitor is answered
     before the other hooks (rate limits, which these pages have none of, sign-in, session work)."""
     view = current_app.view_functions.get(request.endpoint)
-    if not getattr(view, "page_cached", False) or not _surely_anonymous():
+    if not getattr(view, "page_cached", False) or not _surely_anonymous() or not short_address():
         return None
     cache: PageCache = current_app.extensions["page_cache"]
     versions = g.page_versions = cache.versions(current_app.config.get("PAGE_CACHE_CHECK_SECONDS", 1.0))
@@ -132,7 +137,7 @@ def cached_page(view):
     """Serve the view's page from the cache while what it shows has not changed."""
     @wraps(view)
     def wrapper(*args, **kwargs):
-        if not _cacheable():
+        if not _cacheable() or not short_address():  # a long address is served, never kept
             return view(*args, **kwargs)
         cache: PageCache = current_app.extensions["page_cache"]
         now = utcnow()

@@ -208,3 +208,38 @@ def test_the_kept_menus_follow_the_page_and_the_visitor(client, db, uncached):
     assert "Sign in (professionals)" not in signed_in  # the footer too
     client.post("/logout")
     assert "Sign out" not in client.get("/catalog?category=laptop").text
+
+
+def test_long_addresses_are_served_in_full_but_never_kept(client, db, app):
+    """Memos and the page cache count entries, not bytes: a crawler's thousands of distinct 4 KB
+    query strings must not each leave a header, a filter form and a page in the worker's memory."""
+    point = factories.pickup_point()
+    device = factories.device(point=point)
+    db.session.commit()
+    stores = {
+        "parts": app.jinja_env.globals["kept"].parts.keys,
+        "addresses": lambda: list(app.jinja_env.globals["url_for"].built),
+        "readings": lambda: app.extensions[FILTER_READINGS].keys() if FILTER_READINGS in app.extensions else [],
+        "forms": lambda: app.extensions[FILTER_FORMS].keys() if FILTER_FORMS in app.extensions else [],
+        "pages": app.extensions["page_cache"].keys,
+    }
+
+
+    def kept() -> dict:
+        return {name: keys() for name, keys in stores.items()}
+
+    short = ["/catalog?category=laptop&sort=price_desc", "/how-it-works", f"/offer/{device.offer_key}"]
+    for url in short:
+        assert client.get(url).status_code == 200
+    before = {name: len(keys) for name, keys in kept().items()}
+    assert before["parts"] and before["addresses"] and before["readings"] and before["pages"]  # short ones are kept
+    for n in range(30):
+        filler = f"hostile{n}" + "x" * 600
+        catalog = client.get(f"/catalog?category=laptop&max_price=abc&z={filler}")
+        assert catalog.status_code == 200 and filler in catalog.text  # its language links carry it back
+        assert 'aria-invalid="true"' in catalog.text and 'value="abc"' in catalog.text  # the form says what is wrong
+        assert client.get(f"/how-it-works?{filler}=1").status_code == 200
+        assert client.get(f"/offer/{device.offer_key}?q={filler}").status_code == 200
+    for name, keys in kept().items():
+        assert not [key for key in keys if "hostile" in repr(key)], name
+        assert len(keys) <= before[name] + 1, name  # the menus without `next` are kept once more at most

@@ -60,7 +60,8 @@ class CatalogFilterForm(FlaskForm):
         field shown, its value, its errors, the pickup points offered, and whether any field (the
         page number too) has an error."""
         fields = tuple((tuple(f.raw_data or ()), f.data, tuple(f.errors)) for f in (self[name] for name in self.SHOWN))
-        points = tuple((c.value, c.label) for c in self.point.choices)
+        # Labels as text: a lazy one hashes in the language of the moment, and a key must not.
+        points = tuple((c.value, str(c.label)) for c in self.point.choices)
         return bool(self.errors), fields, points
 
     def to_filters(self) -> tuple[OfferFilters, int]:
