@@ -22,14 +22,16 @@ LONG_ADDRESS = 512
 
 
 def short_address() -> bool:
-    """This request's path and query string are short enough to be kept under."""
-    from flask import request
+    """This request's path and query string are short enough to be kept under (true outside a
+    request)."""
+    from flask import has_request_context, request
 
-    return len(request.path) + len(request.query_string) <= LONG_ADDRESS
+    return not has_request_context() or len(request.path) + len(request.query_string) <= LONG_ADDRESS
 
 
 class Memo:
-    """Values by key, the least recently used dropped beyond `size` entries."""
+    """Values by key, the least recently used dropped beyond `size` entries; a value made for a
+    long address is returned, not kept."""
 
     def __init__(self, size: int):
         self.size = size
@@ -43,6 +45,8 @@ class Memo:
                 self._values.move_to_end(key)
                 return self._values[key]
         value = make()  # outside the lock: two threads may both make it, the same value
+        if not short_address():
+            return value
         with self._lock:
             self._values[key] = value
             while len(self._values) > self.size:
@@ -110,8 +114,7 @@ def memoized_url_for(app, size: int = 8192):
 def kept_parts(app, size: int = 4096):
     """`{% call kept(name, *key, keep=…) %}…{% endcall %}` in a template: the part rendered once
     per language, script root and key, which must hold everything else the part shows. With
-    `keep` false (a signed-in person's menu, with its form token) or a long address, it is
-    rendered every time."""
+    `keep` false (a signed-in person's menu, with its form token) it is rendered every time."""
     from flask import request
 
     from shop.i18n import current_language
@@ -119,7 +122,7 @@ def kept_parts(app, size: int = 4096):
     parts = Memo(size)
 
     def kept(*key, keep: bool = True, caller):
-        if not keep or not short_address():
+        if not keep:
             return caller()
         return parts.get((current_language(), request.script_root, *key), caller)
 

@@ -125,7 +125,7 @@ def serve_from_cache():
     """A before-request hook, run first: a cached page for an anonymous visitor is answered
     before the other hooks (rate limits, which these pages have none of, sign-in, session work)."""
     view = current_app.view_functions.get(request.endpoint)
-    if not getattr(view, "page_cached", False) or not _surely_anonymous() or not short_address():
+    if not getattr(view, "page_cached", False) or not _surely_anonymous():
         return None
     cache: PageCache = current_app.extensions["page_cache"]
     versions = g.page_versions = cache.versions(current_app.config.get("PAGE_CACHE_CHECK_SECONDS", 1.0))

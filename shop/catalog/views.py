@@ -77,8 +77,6 @@ def _read_filters(points: list) -> FilterReading:
             form_html=_filter_form(form),
         )
 
-    if not memo.short_address():
-        return read()
     key = (current_language(), request.script_root, tuple(request.args.items(multi=True)), tuple(points))
     return memo.of_app(FILTER_READINGS, 2048).get(key, read)
 
@@ -91,8 +89,6 @@ def _filter_form(form: CatalogFilterForm) -> Markup:
         macro = get_template_attribute("_macros/shop.html", "offer_filters")
         return macro(form, url_for("catalog.index"), form.errors or request.args)
 
-    if not memo.short_address():  # the form's errors may hold the long values
-        return render()
     key = (current_language(), request.script_root, bool(request.args), form.rendering_key())
     return memo.of_app(FILTER_FORMS, 1024).get(key, render)
 
