@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from shop.extensions import db
-from shop.models import PickupPoint, User
+from shop.models import PickupPoint, PickupSlot, User
 from shop.models.types import utcnow
 from shop.services import slots
 from tests.browser.test_reservation_journey import beneficiary_reserves, issue_laptop_code, sign_in, worker_page  # noqa: F401
@@ -39,7 +39,12 @@ def _extra_times_today(live_app, minutes):
         made = []
         for at in times:
             local = at.astimezone(slots.PARIS)
-            made.append(slots.add_extra_slot(point, day=local.date(), start_minute=local.hour * 60 + local.minute,
+            start = local.hour * 60 + local.minute
+            # The point's weekly hours already hold a slot every quarter of an hour: step past them.
+            while db.session.scalar(sa.select(PickupSlot.id).where(
+                    PickupSlot.pickup_point_id == point.id, PickupSlot.starts_at == slots._at(local.date(), start))):
+                start += 1
+            made.append(slots.add_extra_slot(point, day=local.date(), start_minute=start,
                                              minutes=15, capacity=1, actor=admin).id)
         point_name = point.name
         db.session.commit()
