@@ -8,6 +8,7 @@ from babel.lists import format_list
 from babel import support
 from flask import current_app, g, get_flashed_messages, has_request_context, request, session
 from flask_babel import get_locale, get_translations, to_user_timezone
+from jinja2 import pass_eval_context
 from markupsafe import Markup, escape
 from wtforms.i18n import messages_path
 
@@ -201,3 +202,25 @@ def install_template_gettext(app) -> None:
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
         newstyle=True,
     )
+
+    # `_()`, as Jinja's new-style gettext does it (escaped values, "%%" read as "%"), without its
+    # two context calls; a string without values is finished once per language and escaping.
+    finished: dict = {}  # (translations, autoescape) -> {msgid: text}
+    kept = by_locale.values()
+
+    @pass_eval_context
+    def underscore(eval_ctx, string, **variables):
+        found = translations()
+        if variables or found not in kept:  # values, or no app context: nothing to keep
+            text = found.ugettext(string)
+            return (Markup(text) if eval_ctx.autoescape else text) % variables
+        done = finished.setdefault((found, eval_ctx.autoescape), {})
+        text = done.get(string)
+        if text is None:
+            text = found.ugettext(string)
+            text = (Markup(text) if eval_ctx.autoescape else text) % {}
+            if len(done) < 10_000:  # the templates' strings; a bound all the same
+                done[string] = text
+        return text
+
+    app.jinja_env.globals["_"] = underscore

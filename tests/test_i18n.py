@@ -140,3 +140,26 @@ def test_accessibility_statement_lists_every_language_in_its_own_name(client, ap
     for code, name in app.config["LANGUAGES"].items():
         assert f'<bdi lang="{code}">{name}</bdi>' in page
     assert "Ukrainian" not in page
+
+
+def test_template_underscore_keeps_jinja_new_style_gettext_semantics(app):
+    """`_()` in templates is the shop's own (shop/i18n.py): a string without values is kept once
+    per language and escaping; the result must be what Jinja's new-style gettext gives."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    page = ('{{ _("Please enter your code first.") }}|{{ _("100%%") }}|'
+            '{{ _("Battery: %(pct)d%% of its original capacity.", pct=80) }}|{{ _("%(x)s", x="<b>") }}')
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        first = render_template_string(page)
+        again = render_template_string(page)  # from what was kept
+        with force_locale("en"):
+            english = render_template_string(page)
+        with force_locale("ar"):
+            arabic = render_template_string('{{ _("Please enter your code first.") }}')
+        text = app.jinja_env.from_string(
+            '{% autoescape false %}{{ _("%(x)s", x="<b>") }}|{{ _("100%%") }}{% endautoescape %}').render()  # no escaping
+    assert first == again == "Entrez d’abord votre code.|100%|Batterie\u00a0: 80\u00a0% de sa capacité d’origine.|&lt;b&gt;"
+    assert english == "Please enter your code first.|100%|Battery: 80% of its original capacity.|&lt;b&gt;"
+    assert arabic not in ("", "Please enter your code first.", "Entrez d’abord votre code.")
+    assert text == "<b>|100%"
