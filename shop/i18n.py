@@ -185,10 +185,15 @@ def weekday_name(weekday: int) -> str:
 def install_template_gettext(app) -> None:
     by_locale: dict = {}  # one app's translations (its BABEL_TRANSLATION_DIRECTORIES), per locale
 
-    def translations():
+    def current_locale():
         try:
-            locale = g._get_current_object()._flask_babel.babel_locale
+            return g._get_current_object()._flask_babel.babel_locale
         except (RuntimeError, AttributeError):  # no app context, or no locale chosen yet
+            return None
+
+    def translations(locale=None):
+        locale = locale or current_locale()
+        if locale is None:
             return get_translations()
         found = by_locale.get(locale)
         if found is None:
@@ -205,19 +210,18 @@ def install_template_gettext(app) -> None:
 
     # `_()`, as Jinja's new-style gettext does it (escaped values, "%%" read as "%"), without its
     # two context calls; a string without values is finished once per language and escaping.
-    finished: dict = {}  # (translations, autoescape) -> {msgid: text}
-    kept = by_locale.values()
+    finished: dict = {}  # (locale, autoescape) -> {msgid: text}
 
     @pass_eval_context
     def underscore(eval_ctx, string, **variables):
-        found = translations()
-        if variables or found not in kept:  # values, or no app context: nothing to keep
-            text = found.ugettext(string)
+        locale = current_locale()
+        if variables or locale is None:  # values, or no app context: nothing to keep
+            text = translations(locale).ugettext(string)
             return (Markup(text) if eval_ctx.autoescape else text) % variables
-        done = finished.setdefault((found, eval_ctx.autoescape), {})
+        done = finished.setdefault((locale, eval_ctx.autoescape), {})
         text = done.get(string)
         if text is None:
-            text = found.ugettext(string)
+            text = translations(locale).ugettext(string)
             text = (Markup(text) if eval_ctx.autoescape else text) % {}
             if len(done) < 10_000:  # the templates' strings; a bound all the same
                 done[string] = text

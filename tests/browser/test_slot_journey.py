@@ -38,13 +38,13 @@ def _extra_times_today(live_app, minutes):
             pytest.skip("too close to midnight in Paris for two more pickup times today")
         made = []
         for at in times:
-            local = at.astimezone(slots.PARIS)
-            start = local.hour * 60 + local.minute
+            at = at.replace(second=0, microsecond=0)
             # The point's weekly hours already hold a slot every quarter of an hour: step past them.
-            while db.session.scalar(sa.select(PickupSlot.id).where(
-                    PickupSlot.pickup_point_id == point.id, PickupSlot.starts_at == slots._at(local.date(), start))):
-                start += 1
-            made.append(slots.add_extra_slot(point, day=local.date(), start_minute=start,
+            while db.session.scalar(sa.select(PickupSlot.id).where(PickupSlot.pickup_point_id == point.id,
+                                                                   PickupSlot.starts_at == at)):
+                at += timedelta(minutes=1)
+            local = at.astimezone(slots.PARIS)
+            made.append(slots.add_extra_slot(point, day=local.date(), start_minute=local.hour * 60 + local.minute,
                                              minutes=15, capacity=1, actor=admin).id)
         point_name = point.name
         db.session.commit()
