@@ -365,8 +365,28 @@ def test_slip_lists_the_pickup_points_and_what_the_code_allows(client, db, world
 def test_qr_code_is_inline_svg_without_style_or_declaration():
     svg = str(qr.svg("https://shop.example/reserve?code=ABCD", 'Scan "me" & <go>'))
     assert svg.startswith("<svg ") and svg.endswith("</svg>")
-    assert 'role="img"' in svg and 'aria-label="Scan &quot;me&quot; &amp; &lt;go&gt;"' in svg
+    assert 'role="img"' in svg and 'aria-label="Scan &#34;me&#34; &amp; &lt;go&gt;"' in svg
     assert "style=" not in svg and "<?xml" not in svg and " id=" not in svg
+
+
+def test_qr_code_path_draws_exactly_the_dark_modules_of_the_encoded_matrix():
+    import qrcode
+
+    data = "https://shop.example/reserve?code=0123-4567-89AB-CDEF"
+    svg = str(qr.svg(data, "code"))
+    size = int(re.search(r'viewBox="0 0 (\d+) \1"', svg).group(1))
+    drawn = set()
+    for x, y, width in re.findall(r"M(\d+),(\d+)h(\d+)v1h-\3z", re.search(r' d="([^"]+)"', svg).group(1)):
+        cells = {(int(x) + i, int(y)) for i in range(int(width))}
+        assert not cells & drawn  # runs never overlap
+        drawn |= cells
+    reference = qrcode.QRCode(border=qr.BORDER, mask_pattern=qr.MASK)
+    reference.add_data(data)
+    matrix = reference.get_matrix()
+
+    assert size == len(matrix) == len(matrix[0])
+    assert drawn == {(x, y) for y, row in enumerate(matrix) for x, dark in enumerate(row) if dark}
+    assert all(not matrix[y][x] for y in range(qr.BORDER) for x in range(size))  # the quiet zone is light
 
 
 # --- Revoke, extend, reissue --------------------------------------------------------------------

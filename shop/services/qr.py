@@ -1,12 +1,12 @@
 """QR codes as inline SVG: no image files, no inline style (the CSP forbids it), sharp in print."""
 
-import xml.etree.ElementTree as ET
+from itertools import groupby
 
 import qrcode
-import qrcode.image.svg
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 MASK = 2
+BORDER = 4  # the quiet zone, in modules, that readers need around the code
 
 
 def svg(data: str, label: str) -> Markup:
@@ -14,21 +14,29 @@ def svg(data: str, label: str) -> Markup:
 
     It has no XML declaration, no fixed size (the stylesheet sizes it) and no `style` or `id`
     attribute, so it can be placed in a page as many times as needed.
+
+    The qrcode library encodes (versions, error correction, masks); the drawing is ours: one path
+    with a rectangle per run of dark modules in a row. qrcode's own SVG images write a square per
+    module through ElementTree: 2.5 ms and 3.6 KB for a pickup code, against 0.4 ms and about a
+    third of the bytes here (the confirmation page draws one on every view).
     """
     # A fixed mask pattern (any of the 8 is valid and every reader reads them all): choosing the
-    # "best" one draws the code 8 times, half of the confirmation page's CPU.
-    code = qrcode.QRCode(image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=4, mask_pattern=MASK)
+    # "best" one encodes the code 8 times.
+    code = qrcode.QRCode(border=BORDER, mask_pattern=MASK)
     code.add_data(data)
-    image = code.make_image()
-    root = image.get_image()
-    for name in ("width", "height"):
-        root.attrib.pop(name, None)
-    root.set("class", "qr")
-    root.set("role", "img")
-    root.set("aria-label", label)
-    root.set("focusable", "false")
-    root.set("shape-rendering", "crispEdges")
-    for element in root.iter():
-        element.attrib.pop("id", None)
-        element.attrib.pop("style", None)
-    return Markup(ET.tostring(root, encoding="unicode"))
+    code.make(fit=True)
+    matrix = code.get_matrix()  # rows of booleans, quiet zone included
+    runs = []
+    for y, row in enumerate(matrix):
+        x = 0
+        for dark, modules in groupby(row):
+            width = sum(1 for _ in modules)
+            if dark:
+                runs.append(f"M{x},{y}h{width}v1h-{width}z")
+            x += width
+    size = len(matrix)
+    return Markup(
+        f'<svg version="1.1" viewBox="0 0 {size} {size}" xmlns="http://www.w3.org/2000/svg" class="qr" '
+        f'role="img" aria-label="{escape(label)}" focusable="false" shape-rendering="crispEdges">'
+        f'<path d="{"".join(runs)}" fill="#000"/></svg>'
+    )
