@@ -173,6 +173,9 @@ def test_someone_elses_reservation_is_not_found(client, db, shop_with_code):
     enter(stranger, shop_with_code["clear"])
     assert stranger.get(f"/reserve/confirmation/{number}").status_code == 404
     assert stranger.post(f"/reserve/cancel/{number}").status_code == 404
+    nobody = client.application.test_client()  # no code entered in this browser at all
+    assert nobody.get(f"/reserve/confirmation/{number}").status_code == 404
+    assert client.get(f"/reserve/confirmation/{number}").status_code == 200
 
 
 def test_online_card_path_goes_to_stripe_and_waits_for_the_webhook(app, client, db, shop_with_code):
@@ -265,6 +268,18 @@ def test_reserving_through_the_page_costs_a_fixed_small_number_of_statements(cli
     assert response.status_code == 303 and "/reserve/confirmation/" in response.headers["Location"]
     take = 1 if db.engine.dialect.name == "postgresql" else 2
     assert counter.count == 3 + 6 + take, "\n".join(counter.statements)
+
+
+def test_the_confirmation_page_reads_the_reservation_with_its_device_and_the_point(client, db, count_queries,
+                                                                                  shop_with_code):
+    """Two statements: the reservation joined with its device, and the pickup point with its
+    hours. The code is not read: the reservation says which code made it."""
+    enter(client, shop_with_code["clear"])
+    location = client.post(f"/reserve/offer/{shop_with_code['laptop'].offer_key}", data={"method": "counter"}).location
+    with count_queries() as counter:
+        page = client.get(location, headers=EN)
+    assert page.status_code == 200 and "Lenovo ThinkPad T480" in page.text
+    assert counter.count == 2, "\n".join(counter.statements)
 
 
 # --- The list of offers when reserving on someone's behalf ------------------------------------------

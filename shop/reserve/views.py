@@ -179,17 +179,19 @@ def confirm(offer_key: str):
                            times=reservations.times_to_choose(point) if point and allowed else None), status
 
 
-def _own_reservation(number: str):
-    code = current_code()
-    reservation = reservations.get_by_number(number)
-    if code is None or reservation is None or reservation.code_id != code.id:
+def _own_reservation(number: str, *, with_device: bool = False):
+    """The reservation with this number if it was made with the code this browser entered, else
+    404. The reservation names its code, so the code itself is not read."""
+    code_id = session.get(CODE_SESSION_KEY)
+    reservation = reservations.get_by_number(number, with_device=with_device) if isinstance(code_id, int) else None
+    if reservation is None or reservation.code_id != code_id:
         abort(404)
     return reservation
 
 
 @bp.get("/confirmation/<number>")
 def confirmation(number: str):
-    reservation = _own_reservation(number)
+    reservation = _own_reservation(number, with_device=True)
     return render_template(
         "reserve/confirmation.html", reservation=reservation, cancel_form=CancelForm(),
         pickup_qr=qr.svg(reservation.pickup_code, label=_("Pickup code %(code)s", code=reservation.pickup_code)),

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 
 from shop.extensions import db
 from shop.models import (
@@ -291,8 +292,12 @@ def _touch(person: Beneficiary, now: datetime) -> None:
     db.session.execute(_TOUCH, {"person": person.id, "now": now})
 
 
-def get_by_number(number: str) -> Reservation | None:
-    return db.session.scalar(sa.select(Reservation).where(Reservation.number == (number or "").upper()[:12]))
+def get_by_number(number: str, *, with_device: bool = False) -> Reservation | None:
+    """The reservation with this number; `with_device` reads its device in the same statement."""
+    statement = sa.select(Reservation).where(Reservation.number == (number or "").upper()[:12])
+    if with_device:
+        statement = statement.options(joinedload(Reservation.device, innerjoin=True))
+    return db.session.scalar(statement)
 
 
 # --- Moving a reservation along -------------------------------------------------------------
