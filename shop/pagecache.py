@@ -52,6 +52,7 @@ class PageCache:
         self._lock = threading.Lock()
         self._versions: stock_version.Versions | None = None
         self._versions_checked_at = 0.0
+        self._points: tuple | None = None  # (version of "*", the catalog filter's pickup points)
 
     def versions(self, max_age: float) -> stock_version.Versions:
         """The catalog's versions, read from the database at most every `max_age` seconds."""
@@ -88,6 +89,19 @@ class PageCache:
         with self._lock:
             self._entries.clear()
             self._versions = None
+            self._points = None
+
+    def points(self, versions: stock_version.Versions, read):
+        """`read()` (the pickup points every catalog page offers), read again only once the version
+        of what every page shows ("*": pickup points and their hours) has moved."""
+        version = versions.by_scope.get(stock_version.EVERYTHING, 0)
+        kept = self._points
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        # Read after the versions it is kept under, so never older than they say.
+        value = read()
+        self._points = (version, value)
+        return value
 
 
 def _cacheable() -> bool:
@@ -133,6 +147,19 @@ def serve_from_cache():
     return None if entry is None else _cached_response(entry)
 
 
+def while_points_unchanged(read):
+    """The value of `read()` about the pickup points, kept by this worker until they change.
+
+    Under the versions the page cache read for this request (or read at most every
+    PAGE_CACHE_CHECK_SECONDS, also with the page cache off): a page may show a point renamed or
+    closed that long after, as a cached page would, never longer. Services that change points
+    mark it (`stock_version.stock_changed()`).
+    """
+    cache: PageCache = current_app.extensions["page_cache"]
+    versions = g.get("page_versions_read") or cache.versions(current_app.config.get("PAGE_CACHE_CHECK_SECONDS", 1.0))
+    return cache.points(versions, read)
+
+
 def cached_page(view):
     """Serve the view's page from the cache while what it shows has not changed."""
     @wraps(view)
@@ -146,6 +173,7 @@ def cached_page(view):
         entry = cache.get(key, versions, now)
         if entry is not None:
             return _cached_response(entry)
+        g.page_versions_read = versions  # for while_points_unchanged: not read twice
         try:
             response = current_app.make_response(view(*args, **kwargs))
         except NotFound as error:  # a key that is not one: cached too (bots try many)

@@ -49,12 +49,16 @@ def test_uncached_catalog_and_offer_pages_cost_two_statements_whatever_the_stock
     pages = ["/catalog", "/catalog?category=laptop&min_ram=8&sort=price_desc&page=2",
              f"/catalog?point={point.id}&max_price=100", "/catalog?max_price=abc&min_ram=3&point=x",
              "/catalog?page=99", f"/offer/{devices[0].offer_key}"]
+    counts = []
     for url in pages:
         for _ in range(2):  # the memos empty, then full: the same statements
             with count_queries() as counter:
                 assert client.get(url, headers={"Accept-Language": "fr"}).status_code == 200, url
-            # The pickup points' names and the page of offers; the offer and its point with hours.
-            assert counter.count == 2, (url, counter.statements)
+            counts.append((url, counter.count))
+    # A catalog page: the catalog's versions (read every time here: PAGE_CACHE_CHECK_SECONDS is 0)
+    # and the page of offers; the worker's first one also reads the pickup points, kept until
+    # their version moves. The offer page: the offer, and its point with its hours.
+    assert counts == [(url, 3 if n == 0 else 2) for n, url in enumerate(url for url in pages for _ in range(2))]
 
 
 def test_a_filter_form_kept_rendered_is_the_form_rendered_anew(client, db, app, uncached):

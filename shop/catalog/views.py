@@ -10,7 +10,7 @@ from shop.catalog.forms import CatalogFilterForm
 from shop.i18n import current_language
 from shop import memo
 from shop.models.stock import looks_like_offer_key
-from shop.pagecache import cached_page, page_shows
+from shop.pagecache import cached_page, page_shows, while_points_unchanged
 from shop.services import catalog, devices, photos
 from shop.services.errors import NotFound
 
@@ -30,7 +30,7 @@ def home():
 @bp.get("/catalog")
 @cached_page
 def index():
-    reading = _read_filters(catalog.active_pickup_point_names())
+    reading = _read_filters(while_points_unchanged(catalog.active_pickup_point_names))
     filters, page = reading.filters, reading.page
     page_shows(filters.category, filters.pickup_point_id)
     result = catalog.list_offers(filters, page=page, per_page=current_app.config["CATALOG_PAGE_SIZE"])

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from shop.extensions import db
 from shop.models import Device, OpeningHours, PickupPoint, Reservation
 from shop.models.types import utcnow
-from shop.services import audit, stock_version
+from shop.services import audit
 from shop.services.errors import DomainError
 from shop.services.tx import atomic
 
@@ -70,8 +70,7 @@ def create_point(data: PointData, *, actor) -> PickupPoint:
     _apply(point, data)
     db.session.add(point)
     db.session.flush()
-    audit.record(actor, "pickup_point.create", point)
-    stock_version.stock_changed()  # public pages list the points
+    audit.record(actor, "pickup_point.create", point)  # public pages follow by trigger (the "*" version)
     return point
 
 
@@ -95,7 +94,6 @@ def update_point(point: PickupPoint, data: PointData, *, actor) -> None:
     audit.record(actor, "pickup_point.update", point, active=point.active)
     if was_active != point.active:
         audit.record(actor, "pickup_point.activate" if point.active else "pickup_point.deactivate", point)
-    stock_version.stock_changed()
 
 
 class StillHere(NamedTuple):

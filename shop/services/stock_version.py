@@ -2,9 +2,10 @@
 
 What the catalog shows changes by scope: "<category>:<pickup point id>" for the units (the
 triggers on `devices` bump those, in the transaction of the change), "*" for what every page
-shows (pickup points and their hours). `stock_changed` marks a scope the triggers cannot see
-(photos, pickup points); the marks are bumped just before the commit, in its transaction. A cached
-page keeps the versions of the scopes it shows (`Versions.of_page`), read by `versions()`.
+shows (pickup points and their hours: the triggers on `pickup_points` and `opening_hours`).
+`stock_changed` marks a scope the triggers cannot see (photos); the marks are bumped just before
+the commit, in its transaction. A cached page keeps the versions of the scopes it shows
+(`Versions.of_page`), read by `versions()`.
 """
 
 import random
@@ -31,8 +32,9 @@ def stock_changed(category=None, pickup_point_id=None) -> None:
     """Note that this transaction changes what the catalog shows; versions are bumped at commit.
 
     With a category and a pickup point, only the pages of that scope are dropped (a photo of a
-    unit); with nothing, every page (pickup points, their hours). Changes of a unit's status,
-    price, point, hold or description need no call: the database's triggers bump their scopes.
+    unit); with nothing, every page. Changes of a unit's status, price, point, hold or
+    description, and of pickup points and their hours, need no call: the database's triggers
+    bump their scopes.
     """
     name = EVERYTHING if category is None or pickup_point_id is None else scope(category, pickup_point_id)
     db.session.info.setdefault("catalog_scopes", set()).add(name)
