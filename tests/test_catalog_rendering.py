@@ -126,6 +126,32 @@ def test_the_filter_form_follows_the_pickup_points(client, db, uncached):
     assert "Some filters were not understood" in text  # the point is no longer a choice
 
 
+def test_a_pickup_point_card_kept_rendered_follows_the_point_and_the_language(client, db, uncached):
+    from datetime import time
+
+    from shop.models import OpeningHours
+
+    point = factories.pickup_point(name="Espace Borny", town="Metz")
+    device = factories.device(point=point)
+    db.session.commit()
+    url = f"/offer/{device.offer_key}"
+
+    def card(lang):
+        text = without_bdi(client.get(url, headers={"Accept-Language": lang}).text)
+        return text[text.index('<article class="card point"'):text.index("</article>")]
+
+    first = card("en")
+    assert "Espace Borny" in first and card("en") == first  # the second time from the memo
+    french = card("fr")
+    assert "Horaires d’ouverture" in french and "mercredi" in french.lower()  # each language its own
+    point.name, point.phone = "Espace Borny-Bellecroix", "03 87 00 00 00"
+    db.session.add(OpeningHours(pickup_point_id=point.id, weekday=5, opens=time(9), closes=time(11, 30)))
+    db.session.commit()
+    changed = card("en")
+    assert "Espace Borny-Bellecroix" in changed and "03 87 00 00 00" in changed
+    assert "Saturday: 09:00 to 11:30" in changed and "Saturday" not in first
+
+
 def test_addresses_in_pages_follow_the_script_root(client, db, uncached):
     device = factories.device()
     db.session.commit()

@@ -28,6 +28,12 @@ class PickupPoint(db.Model):
         cascade="all, delete-orphan",
     )
 
+    @property
+    def shown(self) -> tuple:
+        """Everything the point's card shows, as read: the key its card is kept rendered under."""
+        return (self.id, self.slug, self.name, self.address, self.postcode, self.town, self.phone,
+                tuple((hours.weekday, hours.opens, hours.closes) for hours in self.opening_hours))
+
     def __repr__(self) -> str:
         return f"<PickupPoint {self.slug}>"
 
