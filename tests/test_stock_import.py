@@ -93,6 +93,7 @@ def test_french_headers_with_accents_and_semicolons_with_or_without_bom(db, poin
 
 def test_five_thousand_rows_in_one_transaction_and_the_catalog_shows_them(db, point, count_queries):
     content = generated(5000)
+    version_before = catalog.stock_version()  # the point's own creation moved "*"
     started = time.perf_counter()
     checked = stock_import.check(content, pickup_point=point)
     checked_in = time.perf_counter() - started
@@ -108,7 +109,7 @@ def test_five_thousand_rows_in_one_transaction_and_the_catalog_shows_them(db, po
     assert counter.count <= 25  # bulk: a constant handful per 1,000 rows, never one per row
     assert db.session.scalar(sa.select(sa.func.count(Device.id))) == 5000
     assert db.session.scalar(sa.select(sa.func.count(DeviceEvent.id))) == 5000
-    assert catalog.stock_version() == 0  # received units are not on sale yet: no cached page is dropped
+    assert catalog.stock_version() == version_before  # received units are not on sale yet: no cached page is dropped
     # Listed by staff, they reach the catalog, grouped into offers with their counts.
     some = db.session.scalars(sa.select(Device).order_by(Device.id).limit(30)).all()
     for device in some:
