@@ -152,8 +152,8 @@ def while_points_unchanged(read):
 
     Under the versions the page cache read for this request (or read at most every
     PAGE_CACHE_CHECK_SECONDS, also with the page cache off): a page may show a point renamed or
-    closed that long after, as a cached page would, never longer. Services that change points
-    mark it (`stock_version.stock_changed()`).
+    closed that long after, as a cached page would, never longer. Any write to the points or
+    their hours moves the "*" version, by trigger, in its own transaction.
     """
     cache: PageCache = current_app.extensions["page_cache"]
     versions = g.get("page_versions_read") or cache.versions(current_app.config.get("PAGE_CACHE_CHECK_SECONDS", 1.0))
