@@ -135,6 +135,16 @@ def _cached_response(entry: Entry) -> Response:
     return Response(entry.body, status=entry.status, mimetype="text/html")
 
 
+def request_versions() -> stock_version.Versions:
+    """The catalog's versions for this request: read once (at most every
+    PAGE_CACHE_CHECK_SECONDS by this worker), then the same for every part of the request."""
+    versions = g.get("page_versions")
+    if versions is None:
+        cache: PageCache = current_app.extensions["page_cache"]
+        versions = g.page_versions = cache.versions(current_app.config.get("PAGE_CACHE_CHECK_SECONDS", 1.0))
+    return versions
+
+
 def serve_from_cache():
     """A before-request hook, run first: a cached page for an anonymous visitor is answered
     before the other hooks (rate limits, which these pages have none of, sign-in, session work)."""
@@ -142,22 +152,19 @@ def serve_from_cache():
     if not getattr(view, "page_cached", False) or not _surely_anonymous():
         return None
     cache: PageCache = current_app.extensions["page_cache"]
-    versions = g.page_versions = cache.versions(current_app.config.get("PAGE_CACHE_CHECK_SECONDS", 1.0))
-    entry = cache.get((request.full_path, current_language()), versions, utcnow())
+    entry = cache.get((request.full_path, current_language()), request_versions(), utcnow())
     return None if entry is None else _cached_response(entry)
 
 
 def while_points_unchanged(read):
     """The value of `read()` about the pickup points, kept by this worker until they change.
 
-    Under the versions the page cache read for this request (or read at most every
-    PAGE_CACHE_CHECK_SECONDS, also with the page cache off): a page may show a point renamed or
-    closed that long after, as a cached page would, never longer. Any write to the points or
-    their hours moves the "*" version, by trigger, in its own transaction.
+    Under this request's versions (`request_versions`, also with the page cache off): a page may
+    show a point renamed or closed PAGE_CACHE_CHECK_SECONDS after, as a cached page would, never
+    longer. Any write to the points or their hours moves the "*" version, by trigger, in its own
+    transaction.
     """
-    cache: PageCache = current_app.extensions["page_cache"]
-    versions = g.get("page_versions_read") or cache.versions(current_app.config.get("PAGE_CACHE_CHECK_SECONDS", 1.0))
-    return cache.points(versions, read)
+    return current_app.extensions["page_cache"].points(request_versions(), read)
 
 
 def cached_page(view):
@@ -168,12 +175,11 @@ def cached_page(view):
             return view(*args, **kwargs)
         cache: PageCache = current_app.extensions["page_cache"]
         now = utcnow()
-        versions = g.pop("page_versions", None) or cache.versions(current_app.config.get("PAGE_CACHE_CHECK_SECONDS", 1.0))
+        versions = request_versions()
         key = (request.full_path, current_language())
         entry = cache.get(key, versions, now)
         if entry is not None:
             return _cached_response(entry)
-        g.page_versions_read = versions  # for while_points_unchanged: not read twice
         try:
             response = current_app.make_response(view(*args, **kwargs))
         except NotFound as error:  # a key that is not one: cached too (bots try many)
