@@ -103,6 +103,35 @@ def test_a_unit_put_on_sale_is_held_for_the_first_in_line_only(app, db):
         reservations.reserve(second, unit.offer_key, method=PaymentMethod.COUNTER)
 
 
+def test_a_turn_and_its_end_drop_only_the_cached_pages_of_the_units_kind_and_point(app, db):
+    """The devices' triggers move the unit's own scope; nothing else is thrown out of the page cache
+    (a smartphone at another point stays cached while a laptop goes to someone's turn and back)."""
+    from shop.services import devices
+
+    point, elsewhere = factories.pickup_point(), factories.pickup_point()
+    (first,) = _people(1)
+    waitlist.join(first, "laptop", point.id, now=utcnow() - HOUR)
+    factories.device(point=elsewhere, category=Category.SMARTPHONE, model="Phone", price_cents=9000)
+    unit = factories.device(point=point, status=DeviceStatus.REFURBISHED)
+    db.session.commit()
+
+    def moved(change):
+        before = catalog.versions().by_scope
+        change()
+        db.session.commit()
+        after = catalog.versions().by_scope
+        return {name for name, version in after.items() if version != before.get(name)}
+
+    laptops_here = catalog.scope(Category.LAPTOP, point.id)
+    assert moved(lambda: devices.move_by_hand(unit, DeviceStatus.LISTED, actor="staff@example.org")) == {laptops_here}
+    entry = db.session.scalars(sa.select(WaitlistEntry)).one()
+    assert entry.status == W.OFFERED and entry.device_id == unit.id
+    # The turn runs out with nobody else in line: the unit goes back on sale, same scope only.
+    assert moved(lambda: waitlist.sweep(now=entry.offer_until + HOUR)) == {laptops_here}
+    db.session.refresh(unit)
+    assert unit.status == DeviceStatus.LISTED
+
+
 def test_the_first_in_line_reserves_the_held_unit_with_their_code(db):
     point = factories.pickup_point()
     (code,) = _people(1)

@@ -28,7 +28,7 @@ from shop.models import (
 )
 from shop.models.types import utcnow
 from shop.models.waitlist import IN_LINE, MAX_PRICE_CENTS
-from shop.services import audit, catalog, stock_version
+from shop.services import audit, catalog
 from shop.services.errors import Conflict, DomainError, NotFound
 from shop.services.tx import atomic
 
@@ -66,7 +66,8 @@ def set_unit(device_id: int, *, expect: DeviceStatus, status: DeviceStatus, held
     if status != expect:
         db.session.execute(sa.insert(DeviceEvent.__table__), [dict(
             device_id=device_id, from_status=expect, to_status=status, actor="waitlist", note=note, at=now)])
-    stock_version.stock_changed()
+    # No stock_changed(): the devices' triggers move this unit's own scope (kind and point) in this
+    # transaction, so the cached pages of other kinds and points stay.
     loaded = db.session.identity_map.get(db.session.identity_key(Device, device_id))
     if loaded is not None:
         db.session.expire(loaded, ["status", "held_until", "updated_at"])
