@@ -5,6 +5,7 @@ Runs the journey of bench/journey_http.py through Flask's test client on a throw
 its SQL statements, then a cProfile of --profile journeys, the functions with the most CPU first.
 
     .venv/bin/python bench/profile_journey.py [--url postgresql://…] [--journeys 200] [--profile 100]
+    .venv/bin/python bench/profile_journey.py --step "reserve page"   # cProfile of that step only
 """
 
 import argparse
@@ -100,6 +101,7 @@ def main() -> int:
     parser.add_argument("--journeys", type=int, default=200)
     parser.add_argument("--profile", type=int, default=100, help="journeys under cProfile (0: none)")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--step", choices=STEPS, help="profile this step of each journey only")
     parser.add_argument("--hooks", action="store_true", help="also the CPU of each request hook, per request")
     parser.add_argument("--cached", type=int, default=0,
                         help="also the CPU of N cached catalog and offer pages against N hello-world requests")
@@ -132,7 +134,7 @@ def main() -> int:
         queries = {name: [] for name in STEPS}
         number = iter(range(total))
 
-        def journey(record: bool):
+        def journey(record: bool, profiler=None):
             n = next(number)
             key = keys[n % len(keys)]
             client = app.test_client()
@@ -140,7 +142,12 @@ def main() -> int:
 
             def step(name, method, path, **kwargs):
                 began, before = time.process_time(), statements[0]
+                profiling = profiler is not None and name == args.step
+                if profiling:
+                    profiler.enable()
                 response = client.open(path, method=method, headers=headers, **kwargs)
+                if profiling:
+                    profiler.disable()
                 if record:
                     cpu[name].append(time.process_time() - began)
                     queries[name].append(statements[0] - before)
@@ -180,10 +187,11 @@ def main() -> int:
             cached_page_cost(app, keys[0], args.cached)
         if args.profile:
             profiler = cProfile.Profile(time.process_time)  # CPU, not waits on the database
-            profiler.enable()
+            if not args.step:
+                profiler.enable()
             hook_cpu.clear()
             for _ in range(args.profile):
-                journey(False)
+                journey(False, profiler if args.step else None)
             profiler.disable()
             stats = pstats.Stats(profiler)
             stats.sort_stats("tottime").print_stats(args.top)

@@ -27,7 +27,7 @@ from werkzeug.exceptions import NotFound
 from shop.i18n import current_language
 from shop.memo import short_address
 from shop.models.types import utcnow
-from shop.services import stock_version
+from shop.services import catalog, stock_version
 
 
 @dataclass
@@ -46,13 +46,16 @@ def page_shows(category=None, pickup_point_id=None) -> None:
 
 
 class PageCache:
+    POINTS_KEPT = 2_000  # pickup points (and the filter's list) kept by a worker, at most
+
     def __init__(self, size: int = 512):
         self.size = size
         self._entries: OrderedDict[tuple, Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._versions: stock_version.Versions | None = None
         self._versions_checked_at = 0.0
-        self._points: tuple | None = None  # (version of "*", the catalog filter's pickup points)
+        # What is read about the pickup points, by name: (version of "*" it was read under, value).
+        self._points: dict[object, tuple] = {}
 
     def versions(self, max_age: float) -> stock_version.Versions:
         """The catalog's versions, read from the database at most every `max_age` seconds."""
@@ -89,18 +92,20 @@ class PageCache:
         with self._lock:
             self._entries.clear()
             self._versions = None
-            self._points = None
+            self._points = {}
 
-    def points(self, versions: stock_version.Versions, read):
-        """`read()` (the pickup points every catalog page offers), read again only once the version
-        of what every page shows ("*": pickup points and their hours) has moved."""
+    def points(self, versions: stock_version.Versions, name, read):
+        """`read()` (something about the pickup points, kept under `name`), read again only once
+        the version of what every page shows ("*": pickup points and their hours) has moved."""
         version = versions.by_scope.get(stock_version.EVERYTHING, 0)
-        kept = self._points
+        kept = self._points.get(name)
         if kept is not None and kept[0] == version:
             return kept[1]
         # Read after the versions it is kept under, so never older than they say.
         value = read()
-        self._points = (version, value)
+        if len(self._points) >= self.POINTS_KEPT:
+            self._points = {}
+        self._points[name] = (version, value)
         return value
 
 
@@ -156,15 +161,23 @@ def serve_from_cache():
     return None if entry is None else _cached_response(entry)
 
 
-def while_points_unchanged(read):
-    """The value of `read()` about the pickup points, kept by this worker until they change.
+def while_points_unchanged(read, name="points"):
+    """The value of `read()` about the pickup points, kept by this worker under `name` until they
+    change.
 
     Under this request's versions (`request_versions`, also with the page cache off): a page may
     show a point renamed or closed PAGE_CACHE_CHECK_SECONDS after, as a cached page would, never
     longer. Any write to the points or their hours moves the "*" version, by trigger, in its own
     transaction.
     """
-    return current_app.extensions["page_cache"].points(request_versions(), read)
+    return current_app.extensions["page_cache"].points(request_versions(), name, read)
+
+
+def shown_pickup_point(pickup_point_id: int):
+    """A pickup point and its hours as the public pages show them, kept by this worker until the
+    points change (see `while_points_unchanged`): the offer, reserve and confirmation pages each
+    show its card, and reading it with its hours was a statement on each."""
+    return while_points_unchanged(lambda: catalog.shown_pickup_point(pickup_point_id), ("point", pickup_point_id))
 
 
 def cached_page(view):

@@ -10,7 +10,7 @@ from shop.catalog.forms import CatalogFilterForm
 from shop.i18n import current_language
 from shop import memo
 from shop.models.stock import looks_like_offer_key
-from shop.pagecache import cached_page, page_shows, while_points_unchanged
+from shop.pagecache import cached_page, page_shows, shown_pickup_point, while_points_unchanged
 from shop.services import catalog, devices, photos
 from shop.services.errors import NotFound
 
@@ -116,7 +116,7 @@ def offer(offer_key: str):
         "catalog/offer.html",
         offer=found,
         hints=catalog.plain_words(found),
-        point=catalog.get_pickup_point(found.pickup_point_id),
+        point=shown_pickup_point(found.pickup_point_id),
     )
 
 

@@ -17,6 +17,7 @@ from shop.services import catalog, codes, payments, qr, reservations, slots, wai
 from shop.services.errors import DomainError, NotFound
 from shop.models.stock import OFFER_KEY_LENGTH, looks_like_offer_key
 from shop.models.types import utcnow
+from shop.pagecache import shown_pickup_point
 from shop.services.reservations import SoldOut, UnknownCode
 
 bp = Blueprint("reserve", __name__, url_prefix="/reserve")
@@ -174,7 +175,7 @@ def confirm(offer_key: str):
         else:
             return redirect(url_for("reserve.confirmation", number=reservation.number), code=303)
     allowed = code.allows(offer.category)
-    point = catalog.get_pickup_point(offer.pickup_point_id)
+    point = shown_pickup_point(offer.pickup_point_id)
     return render_template("reserve/confirm.html", offer=offer, form=form, code=code, allowed=allowed, point=point,
                            times=reservations.times_to_choose(point) if point and allowed else None), status
 
@@ -192,10 +193,11 @@ def _own_reservation(number: str, *, with_device: bool = False):
 @bp.get("/confirmation/<number>")
 def confirmation(number: str):
     reservation = _own_reservation(number, with_device=True)
+    point = shown_pickup_point(reservation.pickup_point_id)
     return render_template(
         "reserve/confirmation.html", reservation=reservation, cancel_form=CancelForm(),
         pickup_qr=qr.svg(reservation.pickup_code, label=_("Pickup code %(code)s", code=reservation.pickup_code)),
-        point=catalog.get_pickup_point(reservation.pickup_point_id), slot_days=slots.choices(reservation),
+        point=point, slot_days=slots.choices(reservation, point=point),
     )
 
 

@@ -346,6 +346,42 @@ def get_pickup_point(pickup_point_id: int) -> PickupPoint | None:
     return db.session.scalars(_POINT_WITH_HOURS, {"point_id": pickup_point_id}).unique().first()
 
 
+@dataclass(frozen=True)
+class ShownHours:
+    weekday: int
+    opens: object  # datetime.time, local Paris time
+    closes: object
+
+
+@dataclass(frozen=True)
+class ShownPoint:
+    """A pickup point as the public pages show it (its card, its pickup times' mode): plain values,
+    which a worker can keep from one request to the next (see pagecache.while_points_unchanged)."""
+
+    id: int
+    slug: str
+    name: str
+    address: str
+    postcode: str
+    town: str
+    phone: str | None
+    slot_mode: str
+    opening_hours: tuple[ShownHours, ...]
+    shown: tuple  # PickupPoint.shown: the key its card is kept rendered under
+
+    @classmethod
+    def of(cls, point: PickupPoint) -> "ShownPoint":
+        return cls(point.id, point.slug, point.name, point.address, point.postcode, point.town, point.phone,
+                   point.slot_mode, tuple(ShownHours(h.weekday, h.opens, h.closes) for h in point.opening_hours),
+                   point.shown)
+
+
+def shown_pickup_point(pickup_point_id: int) -> ShownPoint | None:
+    """The pickup point with its opening hours, as plain values (None if there is no such point)."""
+    point = get_pickup_point(pickup_point_id)
+    return None if point is None else ShownPoint.of(point)
+
+
 def plain_words(offer: Offer) -> list:
     """What the device is good for, in plain words, from its specs (per category: shop/categories.py)."""
     hints = category_facts(offer.category).hints(offer)

@@ -280,10 +280,11 @@ def _by_day(found: list[PickupSlot]) -> list[list[PickupSlot]]:
     return list(days.values())
 
 
-def choices(reservation: Reservation, now: datetime | None = None) -> list[list[PickupSlot]] | None:
-    """The free slots for this reservation grouped by day (Paris), or None when it takes no slot."""
+def choices(reservation: Reservation, now: datetime | None = None, *, point=None) -> list[list[PickupSlot]] | None:
+    """The free slots for this reservation grouped by day (Paris), or None when it takes no slot.
+    `point`: its pickup point, when the caller already has it (else it is loaded)."""
     now = now or utcnow()
-    if not offers_slots(reservation, now):
+    if not offers_slots(reservation, now, point=point):
         return None
     return _by_day(free_slots(reservation.pickup_point_id, until=reservation.held_until, now=now))
 
@@ -309,9 +310,9 @@ def choices_before(point: PickupPoint, *, until: datetime, now: datetime | None 
     return TimesToChoose(_by_day(free_slots(point.id, until=until, now=now)), mode(point) == SlotMode.REQUIRED)
 
 
-def offers_slots(reservation: Reservation, now: datetime | None = None) -> bool:
+def offers_slots(reservation: Reservation, now: datetime | None = None, *, point=None) -> bool:
     """Whether the person can choose (or change) a pickup time for this reservation now."""
-    return mode(reservation.pickup_point) != SlotMode.OFF and reservation.awaits_pickup(now)
+    return mode(point or reservation.pickup_point) != SlotMode.OFF and reservation.awaits_pickup(now)
 
 
 _TAKE_PLACE = (sa.update(PickupSlot.__table__)
