@@ -180,6 +180,12 @@ def shown_pickup_point(pickup_point_id: int):
     return while_points_unchanged(lambda: catalog.shown_pickup_point(pickup_point_id), ("point", pickup_point_id))
 
 
+def shown_active_pickup_points():
+    """The open pickup points and their hours (the home page and the pickup points page show every
+    card), kept by this worker until the points change."""
+    return while_points_unchanged(catalog.shown_active_pickup_points, "active points with hours")
+
+
 def cached_page(view):
     """Serve the view's page from the cache while what it shows has not changed."""
     @wraps(view)

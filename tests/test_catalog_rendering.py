@@ -41,14 +41,14 @@ def _selected(html: str, name: str) -> list[str]:
 
 
 @pytest.mark.parametrize("size", [2, 40])
-def test_uncached_catalog_and_offer_pages_cost_two_statements_whatever_the_stock(client, db, count_queries,
-                                                                                 uncached, size):
+def test_uncached_public_pages_cost_the_same_few_statements_whatever_the_stock(client, db, count_queries,
+                                                                                uncached, size):
     point = factories.pickup_point()
     devices = [factories.device(point=point, model=f"Model {n}", price_cents=5000 + n * 100) for n in range(size)]
     db.session.commit()
     pages = ["/catalog", "/catalog?category=laptop&min_ram=8&sort=price_desc&page=2",
              f"/catalog?point={point.id}&max_price=100", "/catalog?max_price=abc&min_ram=3&point=x",
-             "/catalog?page=99", f"/offer/{devices[0].offer_key}"]
+             "/catalog?page=99", f"/offer/{devices[0].offer_key}", "/", "/pickup-points"]
     counts = []
     for url in pages:
         for _ in range(2):  # the memos empty, then full: the same statements
@@ -58,9 +58,11 @@ def test_uncached_catalog_and_offer_pages_cost_two_statements_whatever_the_stock
     # A catalog page: the catalog's versions (read every time here: PAGE_CACHE_CHECK_SECONDS is 0)
     # and the page of offers; the worker's first one also reads the pickup points, kept until
     # their version moves. The offer page: the versions and the offer; the first time, its point
-    # with its hours too (kept the same way).
-    first = {0, len(counts) - 2}
-    assert counts == [(url, 3 if n in first else 2) for n, url in enumerate(url for url in pages for _ in range(2))]
+    # with its hours too (kept the same way). The home page: the versions and the counts; the
+    # first time, the open points and their hours (2 statements), kept for the pickup points page
+    # too, which then reads only the versions.
+    expected = {"/catalog": (3, 2), "/": (4, 2), "/pickup-points": (1, 1), f"/offer/{devices[0].offer_key}": (3, 2)}
+    assert counts == [(url, expected.get(url, (2, 2))[n]) for url in pages for n in range(2)]
 
 
 def test_a_filter_form_kept_rendered_is_the_form_rendered_anew(client, db, app, uncached):
@@ -152,6 +154,36 @@ def test_a_pickup_point_card_kept_rendered_follows_the_point_and_the_language(cl
     changed = card("en")
     assert "Espace Borny-Bellecroix" in changed and "03 87 00 00 00" in changed
     assert "Saturday: 09:00 to 11:30" in changed and "Saturday" not in first
+
+
+def test_the_points_a_worker_keeps_follow_every_change_of_the_points(client, db, uncached):
+    """The home page, the pickup points page and the offer page show points kept by the worker:
+    a rename, new hours, a closed point and a new one show at once (the triggers move "*")."""
+    from datetime import time
+
+    from shop.models import OpeningHours, PickupPoint
+
+    point = factories.pickup_point(name="Espace Borny", town="Metz")
+    device = factories.device(point=point)
+    db.session.commit()
+    pages = ["/", "/pickup-points", f"/offer/{device.offer_key}"]
+
+    def texts():
+        return [without_bdi(client.get(url, headers={"Accept-Language": "en"}).text) for url in pages]
+
+    assert all("Espace Borny" in text for text in texts())
+    point.name = "Espace Bellecroix"
+    db.session.add(OpeningHours(pickup_point_id=point.id, weekday=5, opens=time(9), closes=time(11, 30)))
+    db.session.commit()
+    assert all("Espace Bellecroix" in text and "Saturday: 09:00 to 11:30" in text for text in texts())
+    db.session.add(PickupPoint(slug="woippy-new", name="Relais Woippy", address="1 rue A", postcode="57140",
+                               town="Woippy"))
+    point.active = False
+    db.session.commit()
+    home, points, offer = texts()
+    assert "Relais Woippy" in home and "Relais Woippy" in points
+    assert "Espace Bellecroix" not in home and "Espace Bellecroix" not in points
+    assert "Espace Bellecroix" in offer  # a unit still on sale there shows where it is
 
 
 def test_addresses_in_pages_follow_the_script_root(client, db, uncached):

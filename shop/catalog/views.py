@@ -10,7 +10,9 @@ from shop.catalog.forms import CatalogFilterForm
 from shop.i18n import current_language
 from shop import memo
 from shop.models.stock import looks_like_offer_key
-from shop.pagecache import cached_page, page_shows, shown_pickup_point, while_points_unchanged
+from shop.pagecache import (
+    cached_page, page_shows, shown_active_pickup_points, shown_pickup_point, while_points_unchanged,
+)
 from shop.services import catalog, devices, photos
 from shop.services.errors import NotFound
 
@@ -23,7 +25,7 @@ def home():
     return render_template(
         "catalog/home.html",
         counts=catalog.category_counts(),
-        pickup_points=catalog.active_pickup_points(with_hours=True),
+        pickup_points=shown_active_pickup_points(),
     )
 
 

@@ -9,7 +9,8 @@ from werkzeug.routing import RequestRedirect
 
 from shop.i18n import LANG_COOKIE
 from shop.models import EligibilityGround
-from shop.services import catalog, partners, pricing
+from shop.pagecache import shown_active_pickup_points
+from shop.services import partners, pricing
 
 bp = Blueprint("pages", __name__)
 
@@ -55,7 +56,7 @@ def how_it_works():
 
 @bp.get("/pickup-points")
 def pickup_points():
-    return render_template("pages/pickup_points.html", pickup_points=catalog.active_pickup_points(with_hours=True))
+    return render_template("pages/pickup_points.html", pickup_points=shown_active_pickup_points())
 
 
 @bp.get("/where-to-get-a-code")

@@ -376,6 +376,12 @@ class ShownPoint:
                    point.shown)
 
 
+def shown_active_pickup_points() -> tuple[ShownPoint, ...]:
+    """The open pickup points with their opening hours, as plain values, in the order of
+    `active_pickup_points`."""
+    return tuple(ShownPoint.of(point) for point in active_pickup_points(with_hours=True))
+
+
 def shown_pickup_point(pickup_point_id: int) -> ShownPoint | None:
     """The pickup point with its opening hours, as plain values (None if there is no such point)."""
     point = get_pickup_point(pickup_point_id)
