@@ -103,6 +103,35 @@ def test_cancel_frees_the_unit_and_the_code(db):
         reservations.cancel(reservation, reason="twice")
 
 
+def test_the_code_and_its_live_reservation_in_one_statement_say_what_the_two_reads_say(db, staff, count_queries):
+    """What the reserve page and the reservation read: the same code and the same running
+    reservation as codes.get and live_reservation, through a code's whole life, in one statement."""
+    from shop.services import codes
+
+    first, second = factories.device(), factories.device()
+    code, _ = factories.code()
+
+    def agree(now=None):
+        with count_queries() as counter:
+            found, live = reservations.code_and_live_reservation(code.id, now)
+        assert counter.count == 1
+        assert found is codes.get(code.id) and found.beneficiary is not None
+        assert live == reservations.live_reservation(code.id, now)
+        return live
+
+    assert agree() is None
+    cancelled = reservations.reserve(code, first.offer_key, method=PaymentMethod.COUNTER)
+    assert agree() == cancelled
+    reservations.cancel(cancelled, reason="changed my mind")
+    assert agree() is None
+    running = reservations.reserve(code, second.offer_key, method=PaymentMethod.COUNTER)
+    assert agree() == running
+    assert agree(now=running.held_until + timedelta(minutes=1)) is None  # its hold ran out
+    reservations.hand_over(running, actor=staff, channel=PaymentChannel.CASH)
+    assert agree() == running  # picked up: it still holds the code
+    assert reservations.code_and_live_reservation(code.id + 1000) == (None, None)
+
+
 def test_hand_over_sells_the_device_uses_the_code_and_takes_payment(db, staff):
     device = factories.device()
     code, _ = factories.code()

@@ -50,22 +50,34 @@ def _session_key() -> str:
 
 
 def current_code() -> EligibilityCode | None:
+    return _code_in_session(with_live_reservation=False)[0]
+
+
+def _code_in_session(*, with_live_reservation: bool):
+    """The code this browser entered and, when asked, its running reservation (else None)."""
     code_id = session.get(CODE_SESSION_KEY)
-    code = codes.get(code_id) if isinstance(code_id, int) else None
+    code, live = None, None
+    if isinstance(code_id, int):
+        if with_live_reservation:
+            code, live = reservations.code_and_live_reservation(code_id)
+        else:
+            code = codes.get(code_id)
     if code_id is not None and code is None:
         session.pop(CODE_SESSION_KEY, None)
-    return code
+    return code, live
 
 
-def _require_code():
-    code = current_code()
+def _require_code(*, with_live_reservation: bool = False):
+    """(code, its running reservation if asked for, None), or (None, None, a redirect to the
+    code form) when this browser has no code."""
+    code, live = _code_in_session(with_live_reservation=with_live_reservation)
     if code is None:
         flash(_("Please enter your code first."), "info")
         offer = (request.view_args or {}).get("offer_key")
         # Only something shaped like an offer key goes back into the address.
         offer = offer if looks_like_offer_key(offer) else None
-        return None, redirect(url_for("reserve.enter_code", offer=offer), code=303)
-    return code, None
+        return None, None, redirect(url_for("reserve.enter_code", offer=offer), code=303)
+    return code, live, None
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -113,7 +125,7 @@ def enter_code():
 
 @bp.get("/me")
 def me():
-    code, redirect_response = _require_code()
+    code, _live, redirect_response = _require_code()
     if redirect_response:
         return redirect_response
     reservation = reservations.latest_reservation(code.id)
@@ -131,10 +143,9 @@ def forget():
 
 @bp.route("/offer/<offer_key>", methods=["GET", "POST"])
 def confirm(offer_key: str):
-    code, redirect_response = _require_code()
+    code, held, redirect_response = _require_code(with_live_reservation=True)
     if redirect_response:
         return redirect_response
-    held = reservations.live_reservation(code.id)
     if held is not None:
         flash(_("You already have a reservation with this code. Cancel it first if you want another device."), "info")
         return redirect(url_for("reserve.me"), code=303)

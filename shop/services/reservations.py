@@ -85,6 +85,28 @@ def live_reservation(code_id: int, now: datetime | None = None) -> Reservation |
     return found if found is not None and found.holds_code(now) else None
 
 
+# The code with its holder and its latest running (or picked up) reservation, in one statement:
+# the reserve page and the reservation itself need both.
+_CODE_AND_LIVE = (
+    sa.select(EligibilityCode, Reservation)
+    .options(joinedload(EligibilityCode.beneficiary, innerjoin=True))
+    .outerjoin(Reservation, sa.and_(Reservation.code_id == EligibilityCode.id, Reservation.status.in_(LIVE)))
+    .where(EligibilityCode.id == sa.bindparam("code_id"))
+    .order_by(Reservation.id.desc())
+    .limit(1)
+)
+
+
+def code_and_live_reservation(code_id: int, now: datetime | None = None):
+    """The code with this id (with its holder) and its `live_reservation`: (None, None) when
+    there is no such code."""
+    row = db.session.execute(_CODE_AND_LIVE, {"code_id": code_id}).first()
+    if row is None:
+        return None, None
+    code, found = row
+    return code, (found if found is not None and found.holds_code(now or utcnow()) else None)
+
+
 def latest_reservation(code_id: int) -> Reservation | None:
     return db.session.scalar(
         sa.select(Reservation).where(Reservation.code_id == code_id).order_by(Reservation.id.desc()).limit(1)
