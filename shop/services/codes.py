@@ -95,13 +95,14 @@ def hash_body(body: str) -> str:
     return hmac.new(_key(), body.encode(), hashlib.sha256).hexdigest()
 
 
-def _with_holder():
+def with_holder():
+    """A select of codes with their holder joined in: using a code always checks the holder too."""
     return sa.select(EligibilityCode).options(joinedload(EligibilityCode.beneficiary, innerjoin=True))
 
 
 # The code with its holder, in one query: using a code always checks the holder too.
-_BY_HASH = _with_holder().where(EligibilityCode.code_hash == sa.bindparam("hash"))
-_BY_ID = _with_holder().where(EligibilityCode.id == sa.bindparam("code_id"))
+_BY_HASH = with_holder().where(EligibilityCode.code_hash == sa.bindparam("hash"))
+_BY_ID = with_holder().where(EligibilityCode.id == sa.bindparam("code_id"))
 
 
 def find(text: str) -> EligibilityCode | None:

@@ -75,21 +75,25 @@ def check_usable(code: EligibilityCode, now: datetime, *, allow_live_reservation
         raise DomainError(_l("This code cannot be used any more. Ask your social worker."))
 
 
+def _holding(found: Reservation | None, now: datetime | None) -> Reservation | None:
+    """The code's latest reservation in a LIVE status, if it still holds the code now."""
+    return found if found is not None and found.holds_code(now or utcnow()) else None
+
+
 def live_reservation(code_id: int, now: datetime | None = None) -> Reservation | None:
     """The code's reservation that is still running (or picked up), if any."""
-    now = now or utcnow()
     found = db.session.scalar(
         sa.select(Reservation).where(Reservation.code_id == code_id, Reservation.status.in_(LIVE))
         .order_by(Reservation.id.desc()).limit(1)
     )
-    return found if found is not None and found.holds_code(now) else None
+    return _holding(found, now)
 
 
 # The code with its holder and its latest running (or picked up) reservation, in one statement:
 # the reserve page and the reservation itself need both.
 _CODE_AND_LIVE = (
-    sa.select(EligibilityCode, Reservation)
-    .options(joinedload(EligibilityCode.beneficiary, innerjoin=True))
+    codes.with_holder()
+    .add_columns(Reservation)
     .outerjoin(Reservation, sa.and_(Reservation.code_id == EligibilityCode.id, Reservation.status.in_(LIVE)))
     .where(EligibilityCode.id == sa.bindparam("code_id"))
     .order_by(Reservation.id.desc())
@@ -104,7 +108,7 @@ def code_and_live_reservation(code_id: int, now: datetime | None = None):
     if row is None:
         return None, None
     code, found = row
-    return code, (found if found is not None and found.holds_code(now or utcnow()) else None)
+    return code, _holding(found, now)
 
 
 def latest_reservation(code_id: int) -> Reservation | None:
