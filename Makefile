@@ -88,6 +88,8 @@ db: setup
 
 # BENCH_DATABASE_URL=postgresql://… adds the reservation journey over HTTP (with the service bench).
 bench: setup
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get install -y -q wrk >/dev/null; } \
+		|| { echo "make bench needs wrk, the HTTP load generator (Debian: apt-get install wrk)"; exit 1; }
 	$(BIN)/python bench/catalog_rps.py
 	$(BIN)/python bench/catalog_growth.py
 	@if [ -n "$$BENCH_DATABASE_URL" ]; then $(BIN)/python bench/journey_http.py --url "$$BENCH_DATABASE_URL"; \
