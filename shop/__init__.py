@@ -25,7 +25,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from shop import config as config_module
 from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, rollback_quietly, sqlite_begin_mode
 from shop.models.types import RowIdConverter, render_item
-from shop.pagecache import PageCache, serve_from_cache
+from shop.pagecache import FrontDoor, PageCache, serve_from_cache
 from shop import accesslog, errorreports, i18n, memo, observe, ratelimits
 from shop.i18n import current_language, language_list, select_locale, text_direction
 from shop.security import SessionInterface, set_security_headers
@@ -64,6 +64,9 @@ def create_app(config: dict | None = None) -> Flask:
             raise AppImportError(f"Refused configuration: {error}") from None
         raise
     errorreports.init(app)
+    # Cached pages asked again the same way are answered before Flask builds a request; inside
+    # ProxyFix, so the scheme and host it keys them by are those the visitor used.
+    app.wsgi_app = FrontDoor(app, app.wsgi_app)
     if app.config["PROXY_FIX"]:
         hops = app.config["PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

@@ -10,6 +10,8 @@ A worker asks the database for the versions at most once every PAGE_CACHE_CHECK_
 1 s): the catalog may lag a change by that much, never more; reserving is always checked against
 the database itself. It is used for anonymous visitors with nothing to flash; the key is the
 full URL and the language. Each worker keeps its own cache; the database says when it is stale.
+`FrontDoor` gives a cached page again, before Flask, to a request exactly like one Flask already
+answered from the cache.
 """
 
 import gzip
@@ -23,8 +25,10 @@ from functools import wraps
 from flask import Response, current_app, g, request, session
 from flask_login import current_user
 from werkzeug.exceptions import NotFound
+from werkzeug.http import parse_cookie
 
-from shop.i18n import current_language
+from shop import observe
+from shop.i18n import LANG_COOKIE, current_language
 from shop.memo import short_address
 from shop.models.types import utcnow
 from shop.services import catalog, stock_version
@@ -38,6 +42,19 @@ class Entry:
     body: bytes
     gzipped: bytes | None = field(default=None)
     shows: tuple = (None, None)  # (category, pickup point id) the page lists; None: any
+
+
+@dataclass(frozen=True)
+class FrontRecord:
+    """How Flask last answered one exact request for a cached page (see FrontDoor)."""
+
+    key: tuple  # the page cache's key: (full path, language)
+    entry: Entry  # the cached page it served: the record holds only while the cache holds it
+    status: str  # the WSGI status line
+    headers: list  # every header Flask sent, but the request id
+    body: bytes
+    endpoint: str
+    code: int
 
 
 def page_shows(category=None, pickup_point_id=None) -> None:
@@ -56,6 +73,8 @@ class PageCache:
         self._versions_checked_at = 0.0
         # What is read about the pickup points, by name: (version of "*" it was read under, value).
         self._points: dict[object, tuple] = {}
+        # What FrontDoor answers, by the exact request (see front_key).
+        self._front: OrderedDict[tuple, FrontRecord] = OrderedDict()
 
     def versions(self, max_age: float) -> stock_version.Versions:
         """The catalog's versions, read from the database at most every `max_age` seconds."""
@@ -70,12 +89,39 @@ class PageCache:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if (entry.version != versions.of_page(*entry.shows)
-                    or (entry.valid_until is not None and now >= entry.valid_until)):
+            if not _fresh(entry, versions, now):
                 del self._entries[key]
                 return None
             self._entries.move_to_end(key)
             return entry
+
+    def front(self, front_key: tuple, max_age: float) -> FrontRecord | None:
+        """The record FrontDoor answers this exact request with, while its page is still the cached
+        one and still fresh under versions read less than `max_age` seconds ago; None sends the
+        request to Flask (which reads the versions again, and records the answer anew)."""
+        with self._lock:
+            record = self._front.get(front_key)
+            if record is None:
+                return None
+            versions = self._versions
+            if versions is None or time.monotonic() - self._versions_checked_at >= max_age:
+                return None
+            entry = self._entries.get(record.key)
+            if entry is not record.entry or not _fresh(entry, versions, utcnow() if entry.valid_until else None):
+                del self._front[front_key]
+                return None
+            self._entries.move_to_end(record.key)
+            self._front.move_to_end(front_key)
+            return record
+
+    def record_front(self, front_key: tuple, record: FrontRecord) -> None:
+        with self._lock:
+            if self._entries.get(record.key) is not record.entry:
+                return
+            self._front[front_key] = record
+            self._front.move_to_end(front_key)
+            while len(self._front) > 4 * self.size:  # a few ways of asking for each page
+                self._front.popitem(last=False)
 
     def put(self, key: tuple, entry: Entry) -> None:
         with self._lock:
@@ -91,6 +137,7 @@ class PageCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._front.clear()
             self._versions = None
             self._points = {}
 
@@ -107,6 +154,12 @@ class PageCache:
             self._points = {}
         self._points[name] = (version, value)
         return value
+
+
+def _fresh(entry: Entry, versions: stock_version.Versions, now: datetime | None) -> bool:
+    """Rendered under the versions of what it shows, and before a held unit it shows comes back."""
+    return (entry.version == versions.of_page(*entry.shows)
+            and (entry.valid_until is None or now < entry.valid_until))
 
 
 def _cacheable() -> bool:
@@ -129,7 +182,9 @@ def _surely_anonymous() -> bool:
     )
 
 
-def _cached_response(entry: Entry) -> Response:
+def _cached_response(key: tuple, entry: Entry) -> Response:
+    # FrontDoor records how this answer went out, to give it again to the same exact request.
+    request.environ[_SERVED] = (key, entry, request.endpoint)
     if "gzip" in request.headers.get("Accept-Encoding", ""):
         if entry.gzipped is None:
             entry.gzipped = gzip.compress(entry.body, compresslevel=6)
@@ -157,8 +212,9 @@ def serve_from_cache():
     if not getattr(view, "page_cached", False) or not _surely_anonymous():
         return None
     cache: PageCache = current_app.extensions["page_cache"]
-    entry = cache.get((request.full_path, current_language()), request_versions(), utcnow())
-    return None if entry is None else _cached_response(entry)
+    key = (request.full_path, current_language())
+    entry = cache.get(key, request_versions(), utcnow())
+    return None if entry is None else _cached_response(key, entry)
 
 
 def while_points_unchanged(read, name="points"):
@@ -198,7 +254,7 @@ def cached_page(view):
         key = (request.full_path, current_language())
         entry = cache.get(key, versions, now)
         if entry is not None:
-            return _cached_response(entry)
+            return _cached_response(key, entry)
         try:
             response = current_app.make_response(view(*args, **kwargs))
         except NotFound as error:  # a key that is not one: cached too (bots try many)
@@ -213,3 +269,77 @@ def cached_page(view):
 
     wrapper.page_cached = True  # serve_from_cache answers it early once cached
     return wrapper
+
+
+_SERVED = "shop.page_cache.served"  # set in the WSGI environ by _cached_response
+
+
+def front_key(environ) -> tuple | None:
+    """Everything of a request that a cached page's answer can depend on, read from the WSGI
+    environ alone; None when it may depend on more. A GET with no cookie but the language's: no
+    session (so nobody signed in, nothing to flash, no code entered), no remember-me cookie."""
+    if environ.get("REQUEST_METHOD") != "GET":
+        return None
+    language = None
+    cookie = environ.get("HTTP_COOKIE")
+    if cookie:
+        cookies = parse_cookie(cookie)
+        if any(name != LANG_COOKIE for name in cookies):
+            return None
+        language = cookies.get(LANG_COOKIE)
+    return (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), environ.get("SCRIPT_NAME", ""),
+            environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST", ""), language,
+            environ.get("HTTP_ACCEPT_LANGUAGE", ""), "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""))
+
+
+class FrontDoor:
+    """WSGI middleware in front of Flask (inside ProxyFix): a cached page that Flask has already
+    served from the page cache to one exact request (`front_key`: path, query, language wishes,
+    encoding, scheme, host; no session) is given again to that same request without building a
+    Flask request: no request context, session, URL matching nor hooks, which were most of a
+    cached page's CPU. The status, headers and body are those Flask sent (the security headers
+    and Vary too), with a new request id; the request is counted in the metrics as Flask counts
+    it. The page is given only while the page cache still holds it fresh under versions this
+    worker read less than PAGE_CACHE_CHECK_SECONDS ago: past that, the request goes to Flask,
+    which reads the versions again. Anything else goes to Flask unchanged.
+    """
+
+    def __init__(self, app, wsgi_app):
+        self.app, self.wsgi_app = app, wsgi_app
+
+    def __call__(self, environ, start_response):
+        config = self.app.config
+        key = front_key(environ) if config.get("PAGE_CACHE", True) else None
+        if key is None:
+            return self.wsgi_app(environ, start_response)
+        started = time.perf_counter()
+        cache: PageCache = self.app.extensions["page_cache"]
+        record = cache.front(key, config.get("PAGE_CACHE_CHECK_SECONDS", 1.0))
+        if record is not None:
+            start_response(record.status, [*record.headers, (observe.REQUEST_ID_HEADER,
+                                                             observe.request_id(environ.get("HTTP_X_REQUEST_ID", "")))])
+            observe.count_request(record.endpoint, "GET", record.code, time.perf_counter() - started)
+            return [record.body]
+        sent = []
+
+        def recording(status, headers, exc_info=None):
+            sent[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+
+        body = self.wsgi_app(environ, recording)
+        served = environ.get(_SERVED)
+        if served is not None and sent:
+            self._record(cache, key, served, *sent)
+        return body
+
+    @staticmethod
+    def _record(cache: PageCache, key: tuple, served: tuple, status: str, headers: list) -> None:
+        page_key, entry, endpoint = served
+        code = int(status.split(" ", 1)[0])
+        kept = [(name, value) for name, value in headers if name.lower() != "x-request-id"]
+        names = {name.lower(): value for name, value in kept}
+        body = entry.gzipped if names.get("content-encoding") == "gzip" else entry.body
+        # Only a page answered as the cache holds it, with nothing meant for one visitor.
+        if (code in (200, 404, 410) and "set-cookie" not in names and body is not None
+                and names.get("content-length") == str(len(body))):
+            cache.record_front(key, FrontRecord(page_key, entry, status, kept, body, endpoint, code))
