@@ -42,6 +42,7 @@ class Entry:
     body: bytes
     gzipped: bytes | None = field(default=None)
     shows: tuple = (None, None)  # (category, pickup point id) the page lists; None: any
+    front_keys: set = field(default_factory=set)  # FrontDoor's records of it, dropped with it
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class PageCache:
             if entry is None:
                 return None
             if not _fresh(entry, versions, now):
-                del self._entries[key]
+                self._drop(key)
                 return None
             self._entries.move_to_end(key)
             return entry
@@ -107,8 +108,11 @@ class PageCache:
             if versions is None or time.monotonic() - self._versions_checked_at >= max_age:
                 return None
             entry = self._entries.get(record.key)
-            if entry is not record.entry or not _fresh(entry, versions, utcnow() if entry.valid_until else None):
+            if entry is not record.entry:
                 del self._front[front_key]
+                return None
+            if not _fresh(entry, versions, utcnow() if entry.valid_until else None):
+                self._drop(record.key)
                 return None
             self._entries.move_to_end(record.key)
             self._front.move_to_end(front_key)
@@ -118,17 +122,27 @@ class PageCache:
         with self._lock:
             if self._entries.get(record.key) is not record.entry:
                 return
+            record.entry.front_keys.add(front_key)
             self._front[front_key] = record
             self._front.move_to_end(front_key)
             while len(self._front) > 4 * self.size:  # a few ways of asking for each page
                 self._front.popitem(last=False)
 
+    def _drop(self, key: tuple) -> None:
+        """Forget a page, and FrontDoor's records of it: no record keeps a page the cache let go."""
+        entry = self._entries.pop(key)
+        for front_key in entry.front_keys:
+            record = self._front.get(front_key)
+            if record is not None and record.entry is entry:
+                del self._front[front_key]
+
     def put(self, key: tuple, entry: Entry) -> None:
         with self._lock:
+            if key in self._entries:
+                self._drop(key)
             self._entries[key] = entry
-            self._entries.move_to_end(key)
             while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+                self._drop(next(iter(self._entries)))
 
     def keys(self) -> list[tuple]:
         with self._lock:

@@ -152,3 +152,22 @@ def test_requests_answered_in_front_are_counted_in_the_metrics(front, app, clien
         client.get("/catalog")
     assert len(front.through) == 2
     assert counter._value.get() == before + 4
+
+
+def test_front_door_records_never_keep_a_page_the_cache_let_go(front, app, client, db, monkeypatch):
+    from shop.pagecache import PageCache
+
+    factories.device()
+    db.session.commit()
+    cache = PageCache(size=3)
+    monkeypatch.setitem(app.extensions, "page_cache", cache)
+    for page in range(1, 6):
+        for _ in range(2):
+            client.get(f"/catalog?page={page}")
+    assert len(cache._entries) == 3 and len(cache._front) == 3
+    assert {record.key for record in cache._front.values()} == set(cache._entries)
+    kept = list(cache._entries)
+    for _ in range(2):
+        client.get("/catalog?page=1", headers={"Accept-Language": "ar"})
+    assert kept[0] not in cache._entries  # the oldest page made room, and its record went with it
+    assert {record.key for record in cache._front.values()} <= set(cache._entries)
