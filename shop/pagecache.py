@@ -286,6 +286,7 @@ def cached_page(view):
 
 
 _SERVED = "shop.page_cache.served"  # set in the WSGI environ by _cached_response
+_FRONT_KEY_TEXT = 300  # characters of language wishes, host and language cookie, at most
 
 
 def front_key(environ) -> tuple | None:
@@ -301,9 +302,11 @@ def front_key(environ) -> tuple | None:
         if any(name != LANG_COOKIE for name in cookies):
             return None
         language = cookies.get(LANG_COOKIE)
+    wishes, host = environ.get("HTTP_ACCEPT_LANGUAGE", ""), environ.get("HTTP_HOST", "")
+    if len(wishes) + len(host) + len(language or "") > _FRONT_KEY_TEXT:
+        return None  # browsers send a few dozen characters: kept records stay small
     return (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), environ.get("SCRIPT_NAME", ""),
-            environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST", ""), language,
-            environ.get("HTTP_ACCEPT_LANGUAGE", ""), "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""))
+            environ.get("wsgi.url_scheme"), host, language, wishes, "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""))
 
 
 class FrontDoor:

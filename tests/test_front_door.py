@@ -171,3 +171,26 @@ def test_front_door_records_never_keep_a_page_the_cache_let_go(front, app, clien
         client.get("/catalog?page=1", headers={"Accept-Language": "ar"})
     assert kept[0] not in cache._entries  # the oldest page made room, and its record went with it
     assert {record.key for record in cache._front.values()} <= set(cache._entries)
+
+
+def test_odd_or_huge_headers_only_ever_go_to_flask(front, client, db):
+    factories.device()
+    db.session.commit()
+    huge = ",".join(f"x{n};q=0.{n % 9 + 1}" for n in range(100))
+    for _ in range(3):
+        assert client.get("/catalog", headers={"Accept-Language": huge}).status_code == 200
+    client.set_cookie("lang", "x" * 400)
+    for _ in range(3):
+        assert client.get("/catalog", headers={"Accept-Language": "fr"}).status_code == 200
+    client.delete_cookie("lang")
+    # Odd cookie headers read as Flask reads them: a name that is not the language's goes to Flask;
+    # an empty or repeated language is a key of its own, answered in front once Flask gave it.
+    bare = client.application.test_client(use_cookies=False)
+    for cookie in ("\x00", "session", "lang", "=;;=", "lang=ar; lang=fr"):
+        for _ in range(3):
+            assert bare.get("/catalog", environ_overrides={"HTTP_COOKIE": cookie}).status_code == 200
+    # 6 huge, 6 with another cookie's name; "lang" and "=;;=" once (the page is cached), the
+    # Arabic page twice (rendered, then served from the cache by Flask)
+    assert len(front.through) == 6 + 6 + 1 + 1 + 2
+    assert 'lang="ar"' in bare.get("/catalog", environ_overrides={"HTTP_COOKIE": "lang=ar; lang=fr"}).text
+    assert all(len(repr(key)) < 600 for key in client.application.extensions["page_cache"]._front)
