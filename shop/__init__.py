@@ -84,6 +84,8 @@ def create_app(config: dict | None = None) -> Flask:
         render_item=render_item,
     )
     observe.install_request_hooks(app)  # first: the request id and clock cover every other hook
+    # Before the page cache's hook, which reads the versions (and may check an offer again).
+    app.before_request(_choose_sqlite_begin_mode)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     app.before_request(serve_from_cache)  # before the limiter's hook: cached pages skip the rest
@@ -125,11 +127,12 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-def _register_request_hooks(app: Flask) -> None:
-    @app.before_request
-    def choose_sqlite_begin_mode():
-        sqlite_begin_mode.set("DEFERRED" if request.method in ("GET", "HEAD", "OPTIONS") else "IMMEDIATE")
+def _choose_sqlite_begin_mode():
+    """Safe requests read beside each other (DEFERRED); others take the write lock at once."""
+    sqlite_begin_mode.set("DEFERRED" if request.method in ("GET", "HEAD", "OPTIONS") else "IMMEDIATE")
 
+
+def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def refuse_nul_in_paths():
         """No link has a NUL character in its path (see ShopRequest for query strings and forms)."""

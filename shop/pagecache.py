@@ -18,7 +18,7 @@ import gzip
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import wraps
 
@@ -43,6 +43,11 @@ class Entry:
     gzipped: bytes | None = field(default=None)
     shows: tuple = (None, None)  # (category, pickup point id) the page lists; None: any
     front_keys: set = field(default_factory=set)  # FrontDoor's records of it, dropped with it
+    # A page that shows one thing of its scope (an offer): (read, args, what read(*args) gave when
+    # it was rendered) and the "*" version then. When its scope moves but "*" has not, the page is
+    # kept if read(*args) still gives the same (see PageCache.get).
+    recheck: tuple | None = None
+    everything: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,13 @@ class FrontRecord:
 def page_shows(category=None, pickup_point_id=None) -> None:
     """Say which category and pickup point the page being rendered shows (None: any of them)."""
     g.page_shows = (category, pickup_point_id)
+
+
+def page_shows_only(read, args: tuple, value) -> None:
+    """Say that, of its scope, the page shows only `value`, which `read(*args)` gives: a change
+    elsewhere in the scope (another offer reserved) keeps the page once `read` gives the same.
+    Everything else the page shows must be under the "*" version (pickup points, their hours)."""
+    g.page_recheck = (read, args, value)
 
 
 class PageCache:
@@ -90,11 +102,23 @@ class PageCache:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if not _fresh(entry, versions, now):
+            if _fresh(entry, versions, now):
+                self._entries.move_to_end(key)
+                return entry
+            if entry.recheck is None or entry.everything != versions.by_scope.get(stock_version.EVERYTHING, 0):
                 self._drop(key)
                 return None
-            self._entries.move_to_end(key)
-            return entry
+        # Its scope moved (or a hold in it ended): is what the page shows still the same?
+        read, args, shown = entry.recheck
+        if read(*args) != shown:
+            with self._lock:
+                if self._entries.get(key) is entry:
+                    self._drop(key)
+            return None
+        renewed = replace(entry, version=versions.of_page(*entry.shows),
+                          valid_until=versions.next_change_of(*entry.shows), front_keys=set())
+        self.put(key, renewed)
+        return renewed
 
     def front(self, front_key: tuple, max_age: float) -> FrontRecord | None:
         """The record FrontDoor answers this exact request with, while its page is still the cached
@@ -112,7 +136,7 @@ class PageCache:
                 del self._front[front_key]
                 return None
             if not _fresh(entry, versions, utcnow() if entry.valid_until else None):
-                self._drop(record.key)
+                del self._front[front_key]  # Flask's get() drops the page, or checks it again
                 return None
             self._entries.move_to_end(record.key)
             self._front.move_to_end(front_key)
@@ -277,7 +301,9 @@ def cached_page(view):
             return response
         shows = g.pop("page_shows", (None, None))
         entry = Entry(version=versions.of_page(*shows), valid_until=versions.next_change_of(*shows),
-                      status=response.status_code, body=response.get_data(), shows=shows)
+                      status=response.status_code, body=response.get_data(), shows=shows,
+                      recheck=g.pop("page_recheck", None),
+                      everything=versions.by_scope.get(stock_version.EVERYTHING, 0))
         cache.put(key, entry)
         return response
 

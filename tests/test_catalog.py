@@ -388,3 +388,63 @@ def test_any_change_of_a_pickup_point_or_its_hours_moves_what_every_page_shows(d
     db.session.commit()
     assert not moved()  # nothing written, nothing moved
     assert set(catalog.versions().by_scope) == {catalog.EVERYTHING}  # no unit's scope moved
+
+
+def test_an_offer_page_stays_cached_while_only_other_offers_of_its_kind_and_point_change(client, db, count_queries, monkeypatch):
+    from datetime import timedelta
+
+    from shop.models.types import utcnow
+    from shop.services import devices
+
+    here = factories.pickup_point()
+    mine = factories.device(point=here)
+    factories.device(point=here)  # two units: "2 available"
+    other = factories.device(point=here, model="Other model", price_cents=7000)
+    db.session.commit()
+    url = f"/offer/{mine.offer_key}"
+    page = client.get(url, headers={"Accept-Language": "en"}).text
+    assert "2 available" in page
+    devices.take_unit(other.offer_key, held_until=utcnow() + timedelta(days=14), now=utcnow())
+    db.session.commit()
+    import shop.catalog.views
+
+    rendered = []
+    real_render = shop.catalog.views.render_template
+    monkeypatch.setattr(shop.catalog.views, "render_template", lambda *a, **k: rendered.append(a) or real_render(*a, **k))
+    with count_queries() as counter:
+        again = client.get(url, headers={"Accept-Language": "en"}).text
+    # The versions, then the offer read again and found the same: the page as it was, not rendered.
+    assert again == page and rendered == [] and counter.count == 2
+    with count_queries() as counter:
+        assert client.get(url, headers={"Accept-Language": "en"}).text == page
+    assert counter.count == 1  # kept under the new versions: the versions only
+    # This offer's own unit reserved: rendered again, with its new count.
+    devices.take_unit(mine.offer_key, held_until=utcnow() + timedelta(days=14), now=utcnow())
+    db.session.commit()
+    assert "1 available" in client.get(url, headers={"Accept-Language": "en"}).text and len(rendered) == 1
+    # The pickup point renamed ("*" moves): rendered again, never checked against the offer alone.
+    here.name = "Renamed point"
+    db.session.commit()
+    assert "Renamed point" in client.get(url, headers={"Accept-Language": "en"}).text and len(rendered) == 2
+
+
+def test_an_offer_page_comes_back_when_its_own_hold_runs_out(client, db, monkeypatch):
+    from datetime import timedelta
+
+    import shop.pagecache
+    from shop.models.types import utcnow
+    from shop.services import devices
+
+    here = factories.pickup_point()
+    mine = factories.device(point=here)
+    factories.device(point=here)
+    db.session.commit()
+    ends = utcnow() + timedelta(minutes=30)
+    devices.take_unit(mine.offer_key, held_until=ends, now=utcnow())
+    db.session.commit()
+    url = f"/offer/{mine.offer_key}"
+    assert "1 available" in client.get(url, headers={"Accept-Language": "en"}).text
+    later = ends + timedelta(seconds=1)
+    monkeypatch.setattr(shop.pagecache, "utcnow", lambda: later)
+    monkeypatch.setattr("shop.services.catalog.utcnow", lambda: later)
+    assert "2 available" in client.get(url, headers={"Accept-Language": "en"}).text

@@ -11,7 +11,8 @@ from shop.i18n import current_language
 from shop import memo
 from shop.models.stock import looks_like_offer_key
 from shop.pagecache import (
-    cached_page, page_shows, shown_active_pickup_points, shown_pickup_point, while_points_unchanged,
+    cached_page, page_shows, page_shows_only, shown_active_pickup_points, shown_pickup_point,
+    while_points_unchanged,
 )
 from shop.services import catalog, devices, photos
 from shop.services.errors import NotFound
@@ -114,6 +115,9 @@ def offer(offer_key: str):
         page_shows(category)
         return render_template("catalog/sold_out.html", category=category), 410
     page_shows(found.category, found.pickup_point_id)
+    # The page shows this offer and its pickup point (under "*"): another offer of the same kind
+    # and point reserved leaves it as it is.
+    page_shows_only(catalog.get_offer, (offer_key,), found)
     return render_template(
         "catalog/offer.html",
         offer=found,
