@@ -43,9 +43,9 @@ class Entry:
     gzipped: bytes | None = field(default=None)
     shows: tuple = (None, None)  # (category, pickup point id) the page lists; None: any
     front_keys: set = field(default_factory=set)  # FrontDoor's records of it, dropped with it
-    # A page that shows one thing of its scope (an offer): (read, args, what read(*args) gave when
-    # it was rendered) and the "*" version then. When its scope moves but "*" has not, the page is
-    # kept if read(*args) still gives the same (see PageCache.get).
+    # A page that shows only what one read gives (an offer, a page of offers): (read, what read()
+    # gave when it was rendered) and the "*" version then. When its scope moves but "*" has not,
+    # the page is kept if read() still gives the same (see PageCache.get).
     recheck: tuple | None = None
     everything: int = 0
 
@@ -68,11 +68,13 @@ def page_shows(category=None, pickup_point_id=None) -> None:
     g.page_shows = (category, pickup_point_id)
 
 
-def page_shows_only(read, args: tuple, value) -> None:
-    """Say that, of its scope, the page shows only `value`, which `read(*args)` gives: a change
-    elsewhere in the scope (another offer reserved) keeps the page once `read` gives the same.
-    Everything else the page shows must be under the "*" version (pickup points, their hours)."""
-    g.page_recheck = (read, args, value)
+def page_shows_only(read, value) -> None:
+    """Say that, of its scope, the page shows only `value`, which `read()` gives: a change
+    elsewhere in the scope (another offer reserved) keeps the page once `read()` gives the same
+    again. Everything else the page shows must come from its address and language or be under the
+    "*" version (pickup points, their hours); `read` is called in a later request, so it must not
+    use this one."""
+    g.page_recheck = (read, value)
 
 
 class PageCache:
@@ -109,8 +111,8 @@ class PageCache:
                 self._drop(key)
                 return None
         # Its scope moved (or a hold in it ended): is what the page shows still the same?
-        read, args, shown = entry.recheck
-        if read(*args) != shown:
+        read, shown = entry.recheck
+        if read() != shown:
             with self._lock:
                 if self._entries.get(key) is entry:
                     self._drop(key)

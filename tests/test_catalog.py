@@ -448,3 +448,31 @@ def test_an_offer_page_comes_back_when_its_own_hold_runs_out(client, db, monkeyp
     monkeypatch.setattr(shop.pagecache, "utcnow", lambda: later)
     monkeypatch.setattr("shop.services.catalog.utcnow", lambda: later)
     assert "2 available" in client.get(url, headers={"Accept-Language": "en"}).text
+
+
+def test_a_catalog_page_whose_offers_did_not_change_is_kept_when_its_scope_moves(app, client, db, count_queries, monkeypatch):
+    from datetime import timedelta
+
+    import shop.catalog.views
+    from shop.models.types import utcnow
+    from shop.services import devices
+
+    monkeypatch.setitem(app.config, "CATALOG_PAGE_SIZE", 1)
+    here = factories.pickup_point()
+    cheap = factories.device(point=here, price_cents=5000)
+    dear = factories.device(point=here, model="Dear model", price_cents=9000)
+    factories.device(point=here, model="Dear model", price_cents=9000)
+    db.session.commit()
+    first, second = (f"/catalog?category=laptop&point={here.id}&page={n}" for n in (1, 2))
+    pages = {url: client.get(url, headers={"Accept-Language": "en"}).text for url in (first, second)}
+    assert cheap.offer_key in pages[first] and dear.offer_key in pages[second]
+    devices.take_unit(dear.offer_key, held_until=utcnow() + timedelta(days=14), now=utcnow())
+    db.session.commit()
+    rendered = []
+    real_render = shop.catalog.views.render_template
+    monkeypatch.setattr(shop.catalog.views, "render_template", lambda *a, **k: rendered.append(a) or real_render(*a, **k))
+    with count_queries() as counter:
+        assert client.get(first, headers={"Accept-Language": "en"}).text == pages[first]
+    assert rendered == [] and counter.count == 2  # the versions, the page's offers read again
+    changed = client.get(second, headers={"Accept-Language": "en"}).text
+    assert changed != pages[second] and len(rendered) == 1  # one unit less: rendered again

@@ -36,7 +36,11 @@ def index():
     reading = _read_filters(while_points_unchanged(catalog.active_pickup_point_names))
     filters, page = reading.filters, reading.page
     page_shows(filters.category, filters.pickup_point_id)
-    result = catalog.list_offers(filters, page=page, per_page=current_app.config["CATALOG_PAGE_SIZE"])
+    per_page = current_app.config["CATALOG_PAGE_SIZE"]
+    result = catalog.list_offers(filters, page=page, per_page=per_page)
+    # Everything else on the page comes from the address (the filters, the links) or from the
+    # pickup points (under "*"): a change that leaves these offers as they are leaves the page.
+    page_shows_only(lambda: catalog.list_offers(filters, page=page, per_page=per_page), result)
     return render_template(
         "catalog/index.html",
         waitlist=reading.waitlist,
@@ -117,7 +121,7 @@ def offer(offer_key: str):
     page_shows(found.category, found.pickup_point_id)
     # The page shows this offer and its pickup point (under "*"): another offer of the same kind
     # and point reserved leaves it as it is.
-    page_shows_only(catalog.get_offer, (offer_key,), found)
+    page_shows_only(lambda: catalog.get_offer(offer_key), found)
     return render_template(
         "catalog/offer.html",
         offer=found,
