@@ -390,6 +390,15 @@ def test_any_change_of_a_pickup_point_or_its_hours_moves_what_every_page_shows(d
     assert set(catalog.versions().by_scope) == {catalog.EVERYTHING}  # no unit's scope moved
 
 
+def renders(monkeypatch) -> list:
+    """The templates the catalog's views render from now on (a page kept from the cache renders none)."""
+    import shop.catalog.views
+
+    rendered, real_render = [], shop.catalog.views.render_template
+    monkeypatch.setattr(shop.catalog.views, "render_template", lambda *a, **k: rendered.append(a) or real_render(*a, **k))
+    return rendered
+
+
 def test_an_offer_page_stays_cached_while_only_other_offers_of_its_kind_and_point_change(client, db, count_queries, monkeypatch):
     from datetime import timedelta
 
@@ -406,11 +415,7 @@ def test_an_offer_page_stays_cached_while_only_other_offers_of_its_kind_and_poin
     assert "2 available" in page
     devices.take_unit(other.offer_key, held_until=utcnow() + timedelta(days=14), now=utcnow())
     db.session.commit()
-    import shop.catalog.views
-
-    rendered = []
-    real_render = shop.catalog.views.render_template
-    monkeypatch.setattr(shop.catalog.views, "render_template", lambda *a, **k: rendered.append(a) or real_render(*a, **k))
+    rendered = renders(monkeypatch)
     with count_queries() as counter:
         again = client.get(url, headers={"Accept-Language": "en"}).text
     # The versions, then the offer read again and found the same: the page as it was, not rendered.
@@ -453,7 +458,6 @@ def test_an_offer_page_comes_back_when_its_own_hold_runs_out(client, db, monkeyp
 def test_a_catalog_page_whose_offers_did_not_change_is_kept_when_its_scope_moves(app, client, db, count_queries, monkeypatch):
     from datetime import timedelta
 
-    import shop.catalog.views
     from shop.models.types import utcnow
     from shop.services import devices
 
@@ -468,9 +472,7 @@ def test_a_catalog_page_whose_offers_did_not_change_is_kept_when_its_scope_moves
     assert cheap.offer_key in pages[first] and dear.offer_key in pages[second]
     devices.take_unit(dear.offer_key, held_until=utcnow() + timedelta(days=14), now=utcnow())
     db.session.commit()
-    rendered = []
-    real_render = shop.catalog.views.render_template
-    monkeypatch.setattr(shop.catalog.views, "render_template", lambda *a, **k: rendered.append(a) or real_render(*a, **k))
+    rendered = renders(monkeypatch)
     with count_queries() as counter:
         assert client.get(first, headers={"Accept-Language": "en"}).text == pages[first]
     assert rendered == [] and counter.count == 2  # the versions, the page's offers read again
