@@ -60,7 +60,10 @@ class FrontRecord:
     headers: list  # every header Flask sent, but the request id
     body: bytes
     endpoint: str
-    code: int
+
+    @property
+    def code(self) -> int:
+        return int(self.status.split(" ", 1)[0])
 
 
 def page_shows(category=None, pickup_point_id=None) -> None:
@@ -107,7 +110,7 @@ class PageCache:
             if _fresh(entry, versions, now):
                 self._entries.move_to_end(key)
                 return entry
-            if entry.recheck is None or entry.everything != versions.by_scope.get(stock_version.EVERYTHING, 0):
+            if entry.recheck is None or entry.everything != versions.everything:
                 self._drop(key)
                 return None
         # Its scope moved (or a hold in it ended): is what the page shows still the same?
@@ -184,7 +187,7 @@ class PageCache:
     def points(self, versions: stock_version.Versions, name, read):
         """`read()` (something about the pickup points, kept under `name`), read again only once
         the version of what every page shows ("*": pickup points and their hours) has moved."""
-        version = versions.by_scope.get(stock_version.EVERYTHING, 0)
+        version = versions.everything
         kept = self._points.get(name)
         if kept is not None and kept[0] == version:
             return kept[1]
@@ -305,7 +308,7 @@ def cached_page(view):
         entry = Entry(version=versions.of_page(*shows), valid_until=versions.next_change_of(*shows),
                       status=response.status_code, body=response.get_data(), shows=shows,
                       recheck=g.pop("page_recheck", None),
-                      everything=versions.by_scope.get(stock_version.EVERYTHING, 0))
+                      everything=versions.everything)
         cache.put(key, entry)
         return response
 
@@ -380,11 +383,10 @@ class FrontDoor:
     @staticmethod
     def _record(cache: PageCache, key: tuple, served: tuple, status: str, headers: list) -> None:
         page_key, entry, endpoint = served
-        code = int(status.split(" ", 1)[0])
         kept = [(name, value) for name, value in headers if name.lower() != "x-request-id"]
         names = {name.lower(): value for name, value in kept}
         body = entry.gzipped if names.get("content-encoding") == "gzip" else entry.body
         # Only a page answered as the cache holds it, with nothing meant for one visitor.
-        if (code in (200, 404, 410) and "set-cookie" not in names and body is not None
+        if (int(status.split(" ", 1)[0]) == entry.status and "set-cookie" not in names and body is not None
                 and names.get("content-length") == str(len(body))):
-            cache.record_front(key, FrontRecord(page_key, entry, status, kept, body, endpoint, code))
+            cache.record_front(key, FrontRecord(page_key, entry, status, kept, body, endpoint))

@@ -1,6 +1,7 @@
 """Cached pages answered in front of Flask (shop.pagecache.FrontDoor): the same answer as Flask's,
 only to the exact request Flask answered from the cache, and never past what the cache holds."""
 
+import gzip
 from datetime import timedelta
 
 import pytest
@@ -53,7 +54,7 @@ def test_the_third_same_request_gets_flasks_answer_without_flask(front, client, 
     assert headers_but_the_id(in_front) == headers_but_the_id(from_cache)
     assert ("Content-Encoding" in in_front.headers) == (encoding == "gzip")
     assert f'lang="{language}"' in (in_front.get_data(as_text=True) if encoding != "gzip" else
-                                     __import__("gzip").decompress(in_front.data).decode())
+                                     gzip.decompress(in_front.data).decode())
     assert "Content-Security-Policy" in in_front.headers and "Cookie" in in_front.headers["Vary"]
     ids = {r.headers["X-Request-ID"] for r in (rendered, from_cache, in_front)}
     assert len(ids) == 3

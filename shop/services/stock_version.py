@@ -75,6 +75,11 @@ class Versions:
     total: int = 0
     ends_by_scope: dict = field(default_factory=dict)  # scope -> the next hold end in it
 
+    @property
+    def everything(self) -> int:
+        """The version of what every page shows: the pickup points and their hours ("*")."""
+        return self.by_scope.get(EVERYTHING, 0)
+
     @classmethod
     def of(cls, rows, next_change=None, ends_by_scope=None) -> "Versions":
         by_scope, by_category, by_point, total = {}, {}, {}, 0
@@ -95,7 +100,7 @@ class Versions:
         """A number that grows whenever a page showing this scope may change (None: any)."""
         if category is None and pickup_point_id is None:
             return self.total
-        everything = self.by_scope.get(EVERYTHING, 0)
+        everything = self.everything
         if pickup_point_id is None:
             return everything + self.by_category.get(Category(category).value, 0)
         if category is None:
